@@ -1,0 +1,136 @@
+// The local demo identity provider: a real OpenID Connect server (oidc-provider, OpenID certified)
+// on loopback, with dev login and consent pages that accept any name, refresh tokens, and a small
+// protected API at /api/me. Used by `npm start`, the tests and the benchmarks.
+import { generateKeyPairSync, randomBytes } from "node:crypto";
+import { createServer } from "node:http";
+import Provider from "oidc-provider";
+
+/** Public client: the one the quickstart notebook uses. */
+export const DEMO_CLIENT_ID = "tslab-demo";
+/** Confidential client: sends its secret with client_secret_basic. */
+export const CONFIDENTIAL_CLIENT_ID = "tslab-demo-confidential";
+/** Confidential client registered for client_secret_post only. */
+export const POST_CLIENT_ID = "tslab-demo-post";
+
+const LOOPBACK_REDIRECTS = ["http://127.0.0.1/callback", "http://localhost/callback", "http://[::1]/callback"];
+
+/**
+ * @typedef {object} DemoIdpOptions
+ * @property {number} [port] Port to listen on; 0 (default) picks a free one.
+ * @property {number} [accessTokenTtl] Access token lifetime in seconds. Default 3600.
+ * @property {string} [clientSecret] Secret of the confidential clients. Default: random.
+ * @property {boolean} [quiet] Do not log requests. Default true.
+ */
+
+/**
+ * @param {DemoIdpOptions} [options]
+ */
+export async function startDemoIdp(options = {}) {
+  const server = createServer();
+  await new Promise((resolve, reject) => {
+    server.once("error", reject);
+    server.listen(options.port ?? 0, "127.0.0.1", () => resolve(undefined));
+  });
+  const address = /** @type {import("node:net").AddressInfo} */ (server.address());
+  const issuer = `http://127.0.0.1:${address.port}`;
+  const clientSecret = options.clientSecret ?? randomBytes(24).toString("base64url");
+  const { privateKey } = generateKeyPairSync("rsa", { modulusLength: 2048 });
+  const jwk = { ...privateKey.export({ format: "jwk" }), use: "sig", alg: "RS256", kid: "demo" };
+  const native = {
+    application_type: "native",
+    redirect_uris: LOOPBACK_REDIRECTS,
+    grant_types: ["authorization_code", "refresh_token"],
+    response_types: ["code"],
+  };
+
+  const provider = new Provider(issuer, {
+    clients: [
+      { ...native, client_id: DEMO_CLIENT_ID, token_endpoint_auth_method: "none" },
+      { ...native, client_id: CONFIDENTIAL_CLIENT_ID, client_secret: clientSecret, token_endpoint_auth_method: "client_secret_basic" },
+      { ...native, client_id: POST_CLIENT_ID, client_secret: clientSecret, token_endpoint_auth_method: "client_secret_post" },
+    ],
+    jwks: { keys: [jwk] },
+    cookies: { keys: [randomBytes(32).toString("base64url")] },
+    claims: { openid: ["sub"], profile: ["name", "preferred_username"], email: ["email", "email_verified"] },
+    scopes: ["openid", "offline_access", "profile", "email", "api"],
+    findAccount: async (_ctx, id) => ({
+      accountId: id,
+      claims: async () => ({ sub: id, name: id, preferred_username: id, email: `${id}@demo.test`, email_verified: true }),
+    }),
+    features: {
+      devInteractions: { enabled: true },
+      userinfo: { enabled: true },
+      revocation: { enabled: true, allowedPolicy: async () => true },
+      introspection: { enabled: true, allowedPolicy: async () => true },
+    },
+    // The demo issues a refresh token to every client allowed the grant, without the
+    // offline_access + prompt=consent dance of the default policy.
+    issueRefreshToken: async (_ctx, client) => client.grantTypeAllowed("refresh_token"),
+    pkce: { required: () => true },
+    ttl: {
+      AccessToken: options.accessTokenTtl ?? 3600,
+      AuthorizationCode: 60,
+      IdToken: 3600,
+      RefreshToken: 14 * 24 * 3600,
+      Interaction: 3600,
+      Session: 14 * 24 * 3600,
+      Grant: 14 * 24 * 3600,
+      DeviceCode: 600,
+      ClientCredentials: 600,
+      BackchannelAuthenticationRequest: 600,
+    },
+    renderError: async (ctx, out) => {
+      ctx.type = "html";
+      const esc = (/** @type {unknown} */ s) => String(s ?? "").replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);
+      ctx.body = `<!doctype html><title>Error</title><h1>${esc(out.error)}</h1><p>${esc(out.error_description)}</p>`;
+    },
+  });
+  provider.proxy = false;
+
+  /** Requests seen, by path (tests assert "no request was made"). */
+  const counts = new Map();
+  const callback = provider.callback();
+  server.on("request", async (req, res) => {
+    const path = (req.url ?? "/").split("?")[0] ?? "/";
+    counts.set(path, (counts.get(path) ?? 0) + 1);
+    if (path === "/api/me") {
+      await protectedApi(provider, req, res);
+      return;
+    }
+    callback(req, res);
+  });
+
+  return {
+    issuer,
+    port: address.port,
+    provider,
+    server,
+    clientSecret,
+    counts,
+    /** Total requests seen so far. */
+    requestCount: () => [...counts.values()].reduce((a, b) => a + b, 0),
+    close: () =>
+      new Promise((resolve) => {
+        server.close(() => resolve(undefined));
+        server.closeAllConnections();
+      }),
+  };
+}
+
+/**
+ * The demo's protected API: answers who the bearer token belongs to.
+ * @param {Provider} provider
+ * @param {import("node:http").IncomingMessage} req
+ * @param {import("node:http").ServerResponse} res
+ */
+async function protectedApi(provider, req, res) {
+  const match = /^Bearer ([^\s]+)$/.exec(req.headers.authorization ?? "");
+  const token = match ? await provider.AccessToken.find(match[1]).catch(() => undefined) : undefined;
+  if (!token || token.isExpired) {
+    res.writeHead(401, { "Content-Type": "application/json", "WWW-Authenticate": 'Bearer error="invalid_token"' });
+    res.end(JSON.stringify({ error: "invalid_token" }));
+    return;
+  }
+  res.writeHead(200, { "Content-Type": "application/json", "Cache-Control": "no-store" });
+  res.end(JSON.stringify({ sub: token.accountId, client_id: token.clientId, scope: token.scope, message: `Hello, ${token.accountId}!` }));
+}

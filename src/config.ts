@@ -1,0 +1,235 @@
+import { LoginError } from "./errors.js";
+
+/** Options of {@link login}. Every option is validated when `login()` is called. */
+export interface LoginConfig {
+  /**
+   * The authorization server's issuer identifier, e.g. `https://id.example.com`. Its metadata is
+   * discovered at `/.well-known/openid-configuration`, then RFC 8414
+   * `/.well-known/oauth-authorization-server`; the discovered `issuer` must equal this value.
+   * Give either `issuer` or both `authorizationEndpoint` and `tokenEndpoint`.
+   */
+  issuer?: string;
+  /** Authorization endpoint, for servers without discovery (GitHub). Skips discovery with `tokenEndpoint`. */
+  authorizationEndpoint?: string;
+  /** Token endpoint, for servers without discovery (GitHub). */
+  tokenEndpoint?: string;
+  /** The client (application) id registered at the provider. */
+  clientId: string;
+  /**
+   * Client secret, for "desktop" clients that were given one (Google). Sent as the server
+   * advertises (`client_secret_basic` by default, `client_secret_post` when only that is listed).
+   * Never printed.
+   */
+  clientSecret?: string;
+  /** Force how `clientSecret` is sent. @default as advertised, else "client_secret_basic" */
+  tokenEndpointAuthMethod?: "client_secret_basic" | "client_secret_post";
+  /** Scopes to request, as an array or a space-separated string. @default none */
+  scopes?: string[] | string;
+  /** Extra authorization request parameters: `audience`, `resource`, `prompt`, `login_hint`... */
+  extraParams?: Record<string, string>;
+  /**
+   * Loopback redirect URI. Port `0`, or no port, means "any free port" (RFC 8252 §7.3); a fixed
+   * port is used as given. The host may be `127.0.0.1`, `[::1]` or `localhost`.
+   * @default "http://127.0.0.1:0/callback"
+   */
+  redirectUri?: string;
+  /** Seconds the user has to sign in. @default 300 */
+  timeout?: number;
+  /** Seconds each HTTP request (discovery, token) may take. @default 30 */
+  requestTimeout?: number;
+  /** Aborts the login; it then rejects with code `ABORTED`. */
+  signal?: AbortSignal;
+  /**
+   * How to open the sign-in page: `true` uses the system browser (the `open` package), `false`
+   * only shows the link, a function is called with the URL instead.
+   * @default true
+   */
+  openBrowser?: boolean | ((url: string) => void | Promise<void>);
+  /** In a notebook, leave nothing in the cell after a successful login. @default false */
+  quiet?: boolean;
+}
+
+export interface RedirectTarget {
+  /** Host as written in the redirect URI: `127.0.0.1`, `[::1]` or `localhost`. */
+  host: "127.0.0.1" | "[::1]" | "localhost";
+  port: number;
+  path: string;
+  search: string;
+}
+
+export interface ResolvedConfig {
+  issuer: URL | undefined;
+  /** The issuer exactly as given (URL parsing adds a trailing slash to a bare origin). */
+  issuerId: string | undefined;
+  authorizationEndpoint: URL | undefined;
+  tokenEndpoint: URL | undefined;
+  clientId: string;
+  clientSecret: string | undefined;
+  tokenEndpointAuthMethod: "client_secret_basic" | "client_secret_post" | undefined;
+  scopes: string[];
+  extraParams: Record<string, string>;
+  redirect: RedirectTarget;
+  timeoutMs: number;
+  requestTimeoutMs: number;
+  signal: AbortSignal | undefined;
+  openBrowser: boolean | ((url: string) => void | Promise<void>);
+  quiet: boolean;
+}
+
+export const DEFAULTS = {
+  redirectUri: "http://127.0.0.1:0/callback",
+  timeoutSeconds: 300,
+  requestTimeoutSeconds: 30,
+} as const;
+
+/** Parameters that `login()` sets itself; `extraParams` may not override them. */
+const RESERVED_PARAMS = new Map<string, string>([
+  ["response_type", "it is always `code`"],
+  ["client_id", "use `clientId`"],
+  ["redirect_uri", "use `redirectUri`"],
+  ["scope", "use `scopes`"],
+  ["state", "it is generated for each login"],
+  ["nonce", "it is generated for each login"],
+  ["code_challenge", "PKCE is generated for each login"],
+  ["code_challenge_method", "PKCE is generated for each login"],
+]);
+
+const LOOPBACK_HOSTS = new Set(["127.0.0.1", "[::1]", "localhost"]);
+const MAX_TIMER_SECONDS = 2_147_483; // setTimeout's limit, in seconds
+
+function invalid(message: string): LoginError {
+  return new LoginError("INVALID_CONFIG", message);
+}
+
+export function isLoopbackHost(hostname: string): boolean {
+  return LOOPBACK_HOSTS.has(hostname) || /^127(\.\d{1,3}){3}$/.test(hostname);
+}
+
+function parseServerUrl(name: string, value: unknown): URL {
+  if (typeof value !== "string" || value.trim() === "") {
+    throw invalid(`\`${name}\` must be a URL string such as "https://id.example.com".`);
+  }
+  let url: URL;
+  try {
+    url = new URL(value);
+  } catch (cause) {
+    throw new LoginError("INVALID_CONFIG", `\`${name}\` is not a valid URL: ${JSON.stringify(value)}.`, { cause });
+  }
+  if (url.protocol === "https:") return url;
+  if (url.protocol === "http:" && isLoopbackHost(url.hostname)) return url;
+  throw invalid(
+    `\`${name}\` must use https (plain http is accepted only for loopback hosts such as 127.0.0.1); got ${JSON.stringify(value)}.`,
+  );
+}
+
+function parseSeconds(name: string, value: unknown, fallback: number): number {
+  if (value === undefined) return fallback * 1000;
+  if (typeof value !== "number" || !Number.isFinite(value) || value <= 0 || value > MAX_TIMER_SECONDS) {
+    throw invalid(`\`${name}\` must be a number of seconds greater than 0 (default ${fallback}); got ${String(value)}.`);
+  }
+  return Math.round(value * 1000);
+}
+
+function parseScopes(value: unknown): string[] {
+  if (value === undefined) return [];
+  const list = typeof value === "string" ? value.split(" ").filter(Boolean) : value;
+  if (!Array.isArray(list) || list.some((scope) => typeof scope !== "string" || scope === "" || /\s/.test(scope))) {
+    throw invalid('`scopes` must be an array of scope names or a space-separated string, e.g. ["openid", "profile"].');
+  }
+  return [...new Set(list as string[])];
+}
+
+function parseExtraParams(value: unknown): Record<string, string> {
+  if (value === undefined) return {};
+  if (value === null || typeof value !== "object" || Array.isArray(value)) {
+    throw invalid("`extraParams` must be an object of string values, e.g. { audience: \"https://api.example.com\" }.");
+  }
+  const out: Record<string, string> = {};
+  for (const [key, entry] of Object.entries(value)) {
+    const reason = RESERVED_PARAMS.get(key);
+    if (reason) throw invalid(`\`extraParams.${key}\` cannot be set: ${reason}.`);
+    if (typeof entry !== "string") throw invalid(`\`extraParams.${key}\` must be a string.`);
+    out[key] = entry;
+  }
+  return out;
+}
+
+export function parseRedirectUri(value: unknown): RedirectTarget {
+  const text = value === undefined ? DEFAULTS.redirectUri : value;
+  if (typeof text !== "string") throw invalid("`redirectUri` must be a string such as \"http://127.0.0.1:0/callback\".");
+  let url: URL;
+  try {
+    url = new URL(text);
+  } catch (cause) {
+    throw new LoginError("INVALID_CONFIG", `\`redirectUri\` is not a valid URL: ${JSON.stringify(text)}.`, { cause });
+  }
+  if (url.protocol !== "http:" || !LOOPBACK_HOSTS.has(url.hostname)) {
+    throw invalid(
+      `\`redirectUri\` must be a loopback http URL (host 127.0.0.1, [::1] or localhost), e.g. "http://127.0.0.1:0/callback"; got ${JSON.stringify(text)}.`,
+    );
+  }
+  if (url.username || url.password || url.hash || text.includes("#")) {
+    throw invalid("`redirectUri` must not contain credentials or a #fragment.");
+  }
+  // new URL() drops an explicit :80; read the port the user wrote.
+  const explicitPort = /^http:\/\/(?:\[[^\]]+\]|[^/:?#]+):(\d+)/i.exec(text)?.[1];
+  // No port at all means "any free port", as registered at most providers (RFC 8252 §7.3).
+  const port = explicitPort === undefined ? 0 : Number(explicitPort);
+  if (!Number.isInteger(port) || port < 0 || port > 65535) throw invalid(`\`redirectUri\` has an invalid port: ${explicitPort}.`);
+  return { host: url.hostname as RedirectTarget["host"], port, path: url.pathname || "/", search: url.search };
+}
+
+/** Validates `login()` options and fills in defaults. Throws `INVALID_CONFIG` naming the option. */
+export function resolveConfig(config: LoginConfig): ResolvedConfig {
+  if (config === null || typeof config !== "object") {
+    throw invalid('`login()` needs an options object, e.g. login({ issuer: "https://id.example.com", clientId: "my-app" }).');
+  }
+  if (typeof config.clientId !== "string" || config.clientId.trim() === "") {
+    throw invalid("`clientId` is required: the client (application) id registered at the provider.");
+  }
+  const issuer = config.issuer === undefined ? undefined : parseServerUrl("issuer", config.issuer);
+  const authorizationEndpoint =
+    config.authorizationEndpoint === undefined ? undefined : parseServerUrl("authorizationEndpoint", config.authorizationEndpoint);
+  const tokenEndpoint = config.tokenEndpoint === undefined ? undefined : parseServerUrl("tokenEndpoint", config.tokenEndpoint);
+  if (!issuer && !(authorizationEndpoint && tokenEndpoint)) {
+    throw invalid(
+      authorizationEndpoint || tokenEndpoint
+        ? "Give both `authorizationEndpoint` and `tokenEndpoint` (or an `issuer` to discover them)."
+        : "Give `issuer` (discovery) or both `authorizationEndpoint` and `tokenEndpoint`.",
+    );
+  }
+  if (config.clientSecret !== undefined && (typeof config.clientSecret !== "string" || config.clientSecret === "")) {
+    throw invalid("`clientSecret` must be a non-empty string when given.");
+  }
+  const method = config.tokenEndpointAuthMethod;
+  if (method !== undefined && method !== "client_secret_basic" && method !== "client_secret_post") {
+    throw invalid('`tokenEndpointAuthMethod` must be "client_secret_basic" or "client_secret_post".');
+  }
+  if (method !== undefined && config.clientSecret === undefined) {
+    throw invalid("`tokenEndpointAuthMethod` needs a `clientSecret`.");
+  }
+  const openBrowser = config.openBrowser ?? true;
+  if (typeof openBrowser !== "boolean" && typeof openBrowser !== "function") {
+    throw invalid("`openBrowser` must be true, false or a function (url) => void.");
+  }
+  const signal = config.signal;
+  if (signal !== undefined && !(signal instanceof AbortSignal)) throw invalid("`signal` must be an AbortSignal.");
+  if (config.quiet !== undefined && typeof config.quiet !== "boolean") throw invalid("`quiet` must be a boolean.");
+  return {
+    issuer,
+    issuerId: issuer ? config.issuer : undefined,
+    authorizationEndpoint,
+    tokenEndpoint,
+    clientId: config.clientId,
+    clientSecret: config.clientSecret,
+    tokenEndpointAuthMethod: method,
+    scopes: parseScopes(config.scopes),
+    extraParams: parseExtraParams(config.extraParams),
+    redirect: parseRedirectUri(config.redirectUri),
+    timeoutMs: parseSeconds("timeout", config.timeout, DEFAULTS.timeoutSeconds),
+    requestTimeoutMs: parseSeconds("requestTimeout", config.requestTimeout, DEFAULTS.requestTimeoutSeconds),
+    signal,
+    openBrowser,
+    quiet: config.quiet ?? false,
+  };
+}

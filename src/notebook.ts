@@ -1,0 +1,128 @@
+import type { LoginError } from "./errors.js";
+import { escapeHtml } from "./pages.js";
+import { formatDuration, type LoginReporter } from "./report.js";
+
+/**
+ * The only module that talks to tslab. It reaches the running kernel's own tslab module through
+ * `globalThis.__tslab__` (a plain `require("tslab")` from a linked or nested copy of this package
+ * would load another copy, which throws "Not ready"), and shows a login in one display entry
+ * (`newDisplay()`), overwritten at the end: tslab has no clear_output, and stream output written
+ * with console.log could never be taken back.
+ */
+interface TslabDisplay {
+  html(s: string): void;
+}
+interface TslabModule {
+  newDisplay(): TslabDisplay;
+}
+
+export function kernelTslab(): TslabModule | undefined {
+  const hook = (globalThis as { __tslab__?: { require?: (id: string) => unknown } }).__tslab__;
+  if (!hook || typeof hook.require !== "function") return undefined;
+  try {
+    const tslab = hook.require("tslab") as Partial<TslabModule> | undefined;
+    return typeof tslab?.newDisplay === "function" ? (tslab as TslabModule) : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * Kernel interrupts arrive as SIGINT; tslab rejects the cell but cannot cancel our work, so a
+ * login listens too, and aborts (freeing the port). Register only after the login's first await:
+ * a listener added synchronously during a cell kills the kernel on interrupt.
+ */
+export function onKernelInterrupt(callback: () => void): () => void {
+  const handler = (): void => callback();
+  process.on("SIGINT", handler);
+  return () => process.off("SIGINT", handler);
+}
+
+const REFRESH_MS = 10_000;
+const MAX_EVENTS = 6;
+const BOX = "font-family:system-ui,sans-serif;line-height:1.5;padding:6px 10px;border-left:3px solid";
+
+export class NotebookReporter implements LoginReporter {
+  readonly #display: TslabDisplay;
+  readonly #quiet: boolean;
+  #timer: NodeJS.Timeout | undefined;
+  #waiting: { issuer: string; url: string; deadline: number; openBrowser: boolean } | undefined;
+  readonly #events: { message: string; count: number }[] = [];
+
+  constructor(tslab: TslabModule, quiet: boolean) {
+    this.#display = tslab.newDisplay();
+    this.#quiet = quiet;
+  }
+
+  #show(html: string): void {
+    try {
+      this.#display.html(html);
+    } catch {
+      // The cell is gone (interrupted, kernel busy elsewhere): nothing left to show it in.
+    }
+  }
+
+  #render(): void {
+    const w = this.#waiting;
+    if (!w) return;
+    const left = formatDuration(w.deadline - Date.now());
+    // window.open from the user's click: a script-opened tab may close itself after the redirect.
+    // noopener keeps the provider's page from reaching back into the notebook.
+    const link =
+      `<a href="${escapeHtml(w.url)}" target="_blank" rel="noopener noreferrer" ` +
+      `onclick="window.open(this.href,'_blank','noopener');return false;" ` +
+      `style="display:inline-block;padding:3px 14px;border-radius:4px;background:#2563eb;color:#fff;text-decoration:none;font-weight:600">Sign in</a>`;
+    const events = this.#events
+      .map((e) => `<li>${escapeHtml(e.message)}${e.count > 1 ? ` (×${e.count})` : ""}</li>`)
+      .join("");
+    this.#show(
+      `<div style="${BOX} #2563eb">` +
+        `<div>Sign in to <b>${escapeHtml(w.issuer)}</b> ${link}</div>` +
+        `<div style="color:#555;font-size:90%">${w.openBrowser ? "A browser tab was opened too. " : ""}Waiting for the sign-in: ${escapeHtml(left)} left.</div>` +
+        (events ? `<ul style="margin:2px 0;color:#555;font-size:90%">${events}</ul>` : "") +
+        `</div>`,
+    );
+  }
+
+  waiting(info: { issuer: string; url: string; deadline: number; openBrowser: boolean }): void {
+    this.#waiting = info;
+    this.#render();
+    this.#timer = setInterval(() => this.#render(), REFRESH_MS);
+    this.#timer.unref();
+  }
+
+  event(message: string): void {
+    const last = this.#events.at(-1);
+    if (last?.message === message) last.count++;
+    else this.#events.push({ message, count: 1 });
+    if (this.#events.length > MAX_EVENTS) this.#events.shift();
+    this.#render();
+  }
+
+  succeeded(info: { issuer: string; name: string | undefined; expiresAt: number | undefined }): void {
+    this.#stop();
+    if (this.#quiet) {
+      this.#show("");
+      return;
+    }
+    const who = info.name ? ` as <b>${escapeHtml(info.name)}</b>` : "";
+    const valid = info.expiresAt ? `, token valid for ${escapeHtml(formatDuration(info.expiresAt - Date.now()))}` : "";
+    this.#show(`<div style="${BOX} #1a7f37">Signed in to ${escapeHtml(info.issuer)}${who}${valid}.</div>`);
+  }
+
+  failed(error: LoginError): void {
+    this.#stop();
+    this.#show(
+      `<div style="${BOX} #b42318"><b>Sign-in failed</b> <code>${escapeHtml(error.code)}</code><br>${escapeHtml(error.message)}</div>`,
+    );
+  }
+
+  #stop(): void {
+    clearInterval(this.#timer);
+    this.#waiting = undefined;
+  }
+
+  dispose(): void {
+    clearInterval(this.#timer);
+  }
+}

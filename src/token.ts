@@ -1,0 +1,140 @@
+import * as oauth from "oauth4webapi";
+import type { ResolvedConfig } from "./config.js";
+import type { ServerMetadata } from "./discovery.js";
+import { LoginError } from "./errors.js";
+import { isTimeout, type Transport } from "./http.js";
+
+/** Tokens as kept by tslab-oauth, converted once when the response arrives. Never printed. */
+export interface TokenSet {
+  accessToken: string;
+  tokenType: "Bearer";
+  /** Epoch milliseconds, computed from `expires_in` when the response arrived. */
+  expiresAt: number | undefined;
+  refreshToken: string | undefined;
+  idToken: string | undefined;
+  scope: string | undefined;
+  /** Validated ID token claims, when an ID token came back. */
+  claims: oauth.IDToken | undefined;
+}
+
+export interface TokenContext {
+  as: ServerMetadata;
+  client: oauth.Client;
+  clientAuth: oauth.ClientAuth;
+  transport: Transport;
+}
+
+export function createClientAuth(config: ResolvedConfig, as: ServerMetadata): oauth.ClientAuth {
+  if (!config.clientSecret) return oauth.None();
+  const supported = as.token_endpoint_auth_methods_supported;
+  const method =
+    config.tokenEndpointAuthMethod ??
+    (!supported || supported.includes("client_secret_basic") || !supported.includes("client_secret_post")
+      ? "client_secret_basic"
+      : "client_secret_post");
+  return method === "client_secret_post" ? oauth.ClientSecretPost(config.clientSecret) : oauth.ClientSecretBasic(config.clientSecret);
+}
+
+export function toTokenSet(response: oauth.TokenEndpointResponse, receivedAt = Date.now()): TokenSet {
+  return {
+    accessToken: response.access_token,
+    tokenType: "Bearer",
+    expiresAt: typeof response.expires_in === "number" ? receivedAt + response.expires_in * 1000 : undefined,
+    refreshToken: response.refresh_token,
+    idToken: response.id_token,
+    scope: response.scope,
+    claims: oauth.getValidatedIdTokenClaims(response),
+  };
+}
+
+/** Exchanges the authorization code (RFC 6749 §4.1.3 with PKCE) and validates the response. */
+export async function exchangeCode(
+  ctx: TokenContext,
+  callbackParams: URLSearchParams,
+  redirectUri: string,
+  verifier: string,
+  nonce: string | undefined,
+): Promise<TokenSet> {
+  let response: Response;
+  try {
+    response = await oauth.authorizationCodeGrantRequest(ctx.as, ctx.client, ctx.clientAuth, callbackParams, redirectUri, verifier, ctx.transport.options);
+  } catch (cause) {
+    throw requestError(ctx, cause);
+  }
+  try {
+    const result = await oauth.processAuthorizationCodeResponse(ctx.as, ctx.client, response, {
+      expectedNonce: nonce ?? oauth.expectNoNonce,
+    });
+    if (result.token_type !== "bearer") {
+      throw new LoginError("INVALID_TOKEN_RESPONSE", `The token endpoint issued a "${result.token_type}" token; only Bearer tokens are supported.`);
+    }
+    return toTokenSet(result);
+  } catch (cause) {
+    throw responseError(ctx, cause, redirectUri);
+  }
+}
+
+export function requestError(ctx: TokenContext, cause: unknown): LoginError {
+  if (cause instanceof LoginError) return cause;
+  const endpoint = ctx.as.token_endpoint;
+  if (isTimeout(cause)) {
+    return new LoginError(
+      "TOKEN_REQUEST_FAILED",
+      `The token endpoint ${endpoint} did not answer within ${ctx.transport.requestTimeoutMs / 1000} s. Try again, or raise \`requestTimeout\`.`,
+      { cause },
+    );
+  }
+  const reason = (cause as { cause?: { code?: string } })?.cause?.code ?? (cause as Error)?.message;
+  return new LoginError("TOKEN_REQUEST_FAILED", `Could not reach the token endpoint ${endpoint} (${reason}).`, { cause });
+}
+
+function oauthErrorText(error: string, description: string | undefined): string {
+  return description ? `${error}: ${clip(description)}` : error;
+}
+
+/** Server-supplied text goes into messages: keep it short and free of control characters. */
+export function clip(text: string, max = 300): string {
+  const clean = text.replace(/[\u0000-\u001f\u007f-\u009f]+/g, " ").trim();
+  return clean.length > max ? `${clean.slice(0, max)}…` : clean;
+}
+
+export function responseError(ctx: TokenContext, cause: unknown, redirectUri?: string): LoginError {
+  if (cause instanceof LoginError) return cause;
+  const endpoint = ctx.as.token_endpoint;
+  if (cause instanceof oauth.ResponseBodyError) {
+    const text = oauthErrorText(cause.error, cause.error_description);
+    const hint =
+      cause.error === "invalid_client" || cause.error === "unauthorized_client"
+        ? " Check `clientId`, and `clientSecret` if the client was registered as confidential."
+        : cause.error === "invalid_grant"
+          ? ` The code may have expired or been used already${redirectUri ? `, or the server expects another redirect URI than ${redirectUri}` : ""}; run login() again.`
+          : "";
+    return new LoginError("TOKEN_REQUEST_FAILED", `The token endpoint refused the request (HTTP ${cause.status}, ${text}).${hint}`, {
+      cause,
+      error: cause.error,
+      errorDescription: cause.error_description,
+      status: cause.status,
+    });
+  }
+  if (cause instanceof oauth.WWWAuthenticateChallengeError) {
+    return new LoginError(
+      "TOKEN_REQUEST_FAILED",
+      `The token endpoint refused the client (HTTP ${cause.status}). Check \`clientId\` and \`clientSecret\`.`,
+      { cause, error: cause.cause[0]?.parameters.error ?? "invalid_client", status: cause.status },
+    );
+  }
+  if (cause instanceof oauth.OperationProcessingError && cause.code === oauth.RESPONSE_IS_NOT_CONFORM) {
+    const status = (cause.cause as { status?: number } | undefined)?.status;
+    return new LoginError(
+      "TOKEN_REQUEST_FAILED",
+      `The token endpoint ${endpoint} failed with HTTP ${status ?? "?"} and no OAuth error. The server may be down; try again later.`,
+      { cause, status },
+    );
+  }
+  const detail = (cause as Error)?.message ?? String(cause);
+  return new LoginError(
+    "INVALID_TOKEN_RESPONSE",
+    `The token response from ${endpoint} did not validate (${detail}). Nothing was returned; report this to the provider's administrator if it persists.`,
+    { cause },
+  );
+}

@@ -1,0 +1,126 @@
+// A scripted user agent: an HTTP client with a cookie jar that follows redirects and fills in the
+// demo provider's login and consent forms, the way a person in a browser would. It is what the
+// tests and benchmarks pass as `openBrowser`.
+import { request } from "undici";
+
+export interface UserAgentOptions {
+  /** Name typed into the login form. @default "alice" */
+  login?: string;
+  /** Press Cancel on the login page instead of signing in (the server answers access_denied). */
+  deny?: boolean;
+  /**
+   * Called with the redirect back to the client before it is requested: return another URL to
+   * tamper with it, or `null` to stop there (the manual "copy the address" flow).
+   */
+  onCallback?: (url: URL) => URL | null;
+  /** Also request what a browser would: /favicon.ico on the callback host, before the callback. */
+  strayRequests?: boolean;
+}
+
+export interface VisitResult {
+  /** Every URL requested, in order. */
+  visited: string[];
+  /** The redirect back to the client (loopback), as it arrived. */
+  callbackUrl: URL | undefined;
+  finalStatus: number;
+  finalUrl: string;
+  finalBody: string;
+}
+
+export class ScriptedUserAgent {
+  readonly #jar = new Map<string, Map<string, string>>();
+  readonly #options: UserAgentOptions;
+  /** The last completed or failed visit; tests read it after login() returns. */
+  last: Promise<VisitResult> | undefined;
+
+  constructor(options: UserAgentOptions = {}) {
+    this.#options = options;
+  }
+
+  /** Use as `openBrowser`: starts the visit in the background, like a browser would. */
+  readonly open = (url: string): void => {
+    this.last = this.visit(url);
+    this.last.catch(() => {});
+  };
+
+  async visit(start: string): Promise<VisitResult> {
+    const visited: string[] = [];
+    let callbackUrl: URL | undefined;
+    let url = new URL(start);
+    let method: "GET" | "POST" = "GET";
+    let body: string | undefined;
+    const idpOrigin = url.origin;
+    for (let hop = 0; hop < 30; hop++) {
+      if (url.origin !== idpOrigin && !callbackUrl) {
+        if (this.#options.strayRequests) {
+          await this.#fetch(new URL("/favicon.ico", url), "GET").catch(() => undefined);
+        }
+        const replaced = this.#options.onCallback ? this.#options.onCallback(url) : url;
+        callbackUrl = url;
+        if (replaced === null) return { visited, callbackUrl, finalStatus: 0, finalUrl: url.href, finalBody: "" };
+        url = replaced;
+      }
+      visited.push(url.href);
+      const res = await this.#fetch(url, method, body);
+      method = "GET";
+      body = undefined;
+      const location = res.headers.location;
+      if (res.status >= 300 && res.status < 400 && typeof location === "string") {
+        url = new URL(location, url);
+        continue;
+      }
+      const text = res.body;
+      const form = /<form[^>]*action="([^"]+)"[^>]*method="post"/i.exec(text);
+      if (res.status === 200 && form && url.origin === idpOrigin) {
+        if (this.#options.deny) {
+          const abort = /href="([^"]*\/abort)"/i.exec(text);
+          if (!abort) throw new Error("no Cancel link on the page");
+          url = new URL(decode(abort[1]!), url);
+          continue;
+        }
+        const fields = new URLSearchParams();
+        for (const input of text.matchAll(/<input([^>]*)>/gi)) {
+          const name = /name="([^"]*)"/.exec(input[1]!)?.[1];
+          if (!name) continue;
+          const value = /value="([^"]*)"/.exec(input[1]!)?.[1] ?? "";
+          fields.set(name, decode(value));
+        }
+        if (fields.has("login")) {
+          fields.set("login", this.#options.login ?? "alice");
+          fields.set("password", "any password");
+        }
+        url = new URL(decode(form[1]!), url);
+        method = "POST";
+        body = fields.toString();
+        continue;
+      }
+      return { visited, callbackUrl, finalStatus: res.status, finalUrl: url.href, finalBody: text };
+    }
+    throw new Error(`too many redirects, last at ${url.href}`);
+  }
+
+  async #fetch(url: URL, method: "GET" | "POST", body?: string): Promise<{ status: number; headers: Record<string, string | string[] | undefined>; body: string }> {
+    const headers: Record<string, string> = { "user-agent": "tslab-oauth-test" };
+    const cookies = this.#jar.get(url.hostname);
+    if (cookies && cookies.size > 0) headers.cookie = [...cookies].map(([k, v]) => `${k}=${v}`).join("; ");
+    if (body !== undefined) headers["content-type"] = "application/x-www-form-urlencoded";
+    const res = await request(url, { method, headers, body });
+    const text = await res.body.text();
+    const setCookie = res.headers["set-cookie"];
+    for (const line of Array.isArray(setCookie) ? setCookie : setCookie ? [setCookie] : []) {
+      const [pair] = line.split(";");
+      const eq = pair!.indexOf("=");
+      if (eq <= 0) continue;
+      const jar = this.#jar.get(url.hostname) ?? new Map<string, string>();
+      const value = pair!.slice(eq + 1);
+      if (/max-age=0|expires=Thu, 01 Jan 1970/i.test(line) || value === "") jar.delete(pair!.slice(0, eq).trim());
+      else jar.set(pair!.slice(0, eq).trim(), value);
+      this.#jar.set(url.hostname, jar);
+    }
+    return { status: res.statusCode, headers: res.headers as Record<string, string | string[] | undefined>, body: text };
+  }
+}
+
+function decode(text: string): string {
+  return text.replace(/&amp;/g, "&").replace(/&#x2F;/gi, "/").replace(/&#(\d+);/g, (_, n: string) => String.fromCharCode(Number(n)));
+}
