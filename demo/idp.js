@@ -19,7 +19,8 @@ const LOOPBACK_REDIRECTS = ["http://127.0.0.1/callback", "http://localhost/callb
  * @property {number} [port] Port to listen on; 0 (default) picks a free one.
  * @property {number} [accessTokenTtl] Access token lifetime in seconds. Default 3600.
  * @property {string} [clientSecret] Secret of the confidential clients. Default: random.
- * @property {boolean} [quiet] Do not log requests. Default true.
+ * @property {"oidc" | "oauth2"} [discovery] Where metadata is served: OpenID Connect Discovery
+ *   (default) or only RFC 8414 `/.well-known/oauth-authorization-server`.
  */
 
 /**
@@ -93,6 +94,13 @@ export async function startDemoIdp(options = {}) {
   server.on("request", async (req, res) => {
     const path = (req.url ?? "/").split("?")[0] ?? "/";
     counts.set(path, (counts.get(path) ?? 0) + 1);
+    if (options.discovery === "oauth2") {
+      if (path === "/.well-known/openid-configuration") {
+        res.writeHead(404).end();
+        return;
+      }
+      if (path === "/.well-known/oauth-authorization-server") req.url = "/.well-known/openid-configuration";
+    }
     if (path === "/api/me") {
       await protectedApi(provider, req, res);
       return;

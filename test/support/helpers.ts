@@ -10,8 +10,13 @@ export function portIsFree(port: number, host = "127.0.0.1"): Promise<boolean> {
   });
 }
 
-/** Listening servers and pending timers of this process (what a leak would add). */
-export function openHandles(): { servers: number; timers: number } {
+/**
+ * Listening servers and pending timers of this process (what a leak would add). A closed server's
+ * handle leaves the list one loop turn after its close callback, so let the loop turn first.
+ */
+export async function openHandles(): Promise<{ servers: number; timers: number }> {
+  await new Promise((resolve) => setImmediate(resolve));
+  await new Promise((resolve) => setImmediate(resolve));
   const info = process.getActiveResourcesInfo();
   return { servers: info.filter((r) => r === "TCPServerWrap").length, timers: info.filter((r) => r === "Timeout").length };
 }
