@@ -1,0 +1,164 @@
+// End-to-end harness: a real tslab kernel under Jupyter (nbclient), a real Chromium driven by
+// playwright-core, and the real demo provider on its `npm start` port. Missing Jupyter or
+// Chromium is a failure with the command that installs them, never a skip.
+import { spawn, spawnSync } from "node:child_process";
+import { chmodSync, existsSync, mkdtempSync, readFileSync, writeFileSync } from "node:fs";
+import { createServer, type Server } from "node:http";
+import type { AddressInfo } from "node:net";
+import { tmpdir } from "node:os";
+import { dirname, join, resolve } from "node:path";
+import { fileURLToPath } from "node:url";
+import { chromium, type Browser, type BrowserContext, type Page } from "playwright-core";
+import { registerKernel } from "../../demo/start.js";
+
+export const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), "..", "..", "..");
+export const CHROMIUM = "/usr/bin/chromium";
+export const ISSUER = "http://127.0.0.1:9400";
+
+export function requireSystemParts(): void {
+  const missing: string[] = [];
+  if (!existsSync(CHROMIUM)) missing.push("chromium");
+  if (spawnSync("/usr/bin/python3", ["-c", "import nbclient, jupyter_client, nbformat"], { stdio: "ignore" }).status !== 0) missing.push("Jupyter (nbclient, jupyter_client)");
+  if (missing.length > 0) {
+    throw new Error(`missing ${missing.join(" and ")}: run \`sh scripts/install-system-deps.sh\` (apt), then the tests again`);
+  }
+}
+
+export interface Event {
+  event: "iopub" | "cell_start" | "done" | "interrupted";
+  cell?: number;
+  msg_type?: string;
+  content?: Record<string, unknown> & { data?: Record<string, string>; transient?: { display_id?: string }; name?: string; text?: string };
+}
+
+/** Chromium with the flags that keep it quiet offline. */
+export async function launchChromium(): Promise<{ browser: Browser }> {
+  const profile = mkdtempSync(join(tmpdir(), "tslab-oauth-chromium-"));
+  const browser = await chromium.launch({
+    executablePath: CHROMIUM,
+    args: [
+      "--no-sandbox",
+      "--disable-gpu",
+      "--disable-quic",
+      "--no-first-run",
+      "--disable-background-networking",
+      "--disable-component-update",
+      "--disable-sync",
+      // The provider's dev pages import web fonts from the internet.
+      "--host-resolver-rules=MAP * ~NOTFOUND, EXCLUDE 127.0.0.1, EXCLUDE localhost",
+    ],
+    env: { ...process.env, XDG_CONFIG_HOME: profile, HOME: profile },
+  });
+  return { browser };
+}
+
+/** Fills in the demo provider's login and consent pages in a real tab, as a person would. */
+export async function submitLoginAndConsent(page: Page, name = "alice"): Promise<void> {
+  await page.waitForSelector('input[name="login"]', { timeout: 15_000 });
+  await page.fill('input[name="login"]', name);
+  await page.fill('input[name="password"]', "any password");
+  await page.click('button[type="submit"]');
+  await page.waitForSelector('form button[type="submit"]', { timeout: 15_000 });
+  await page.click('form button[type="submit"]');
+}
+
+/** Signs in in a tab that stays open, and returns the text of the page it ends on. */
+export async function signInOnPage(page: Page, name = "alice"): Promise<string> {
+  await submitLoginAndConsent(page, name);
+  await page.waitForURL(/\/signed-in$/, { timeout: 15_000 });
+  return (await page.textContent("body")) ?? "";
+}
+
+/**
+ * A stand-in for the desktop's browser launcher: `$BROWSER` (honoured by xdg-open, which the
+ * `open` package runs) is a tiny script that hands the URL to this server, which opens it in
+ * Chromium like a launcher would (a tab no script opened) and signs in there.
+ */
+export async function startBrowserBridge(context: BrowserContext): Promise<{ browserEnv: string; opened: { url: string; finalText: Promise<string>; callbacks: string[] }[]; close: () => Promise<void> }> {
+  const opened: { url: string; finalText: Promise<string>; callbacks: string[] }[] = [];
+  const server: Server = createServer((req, res) => {
+    const url = new URL(req.url ?? "/", "http://127.0.0.1").searchParams.get("url");
+    res.end("ok");
+    if (!url) return;
+    const callbacks: string[] = [];
+    const finalText = (async () => {
+      const page = await context.newPage();
+      page.on("request", (r) => {
+        if (r.url().includes("/callback?")) callbacks.push(r.url());
+      });
+      await page.goto(url);
+      return signInOnPage(page);
+    })();
+    finalText.catch(() => {});
+    opened.push({ url, finalText, callbacks });
+  });
+  await new Promise<void>((r) => server.listen(0, "127.0.0.1", r));
+  const { port } = server.address() as AddressInfo;
+  const dir = mkdtempSync(join(tmpdir(), "tslab-oauth-bridge-"));
+  const script = join(dir, "browser.sh");
+  writeFileSync(
+    script,
+    `#!/bin/sh\n"${process.execPath}" -e 'fetch(process.argv[1] + encodeURIComponent(process.argv[2])).catch(() => {})' "http://127.0.0.1:${port}/open?url=" "$1" >/dev/null 2>&1 &\n`,
+  );
+  chmodSync(script, 0o755);
+  return {
+    browserEnv: script,
+    opened,
+    close: () => new Promise<void>((r) => server.close(() => r())),
+  };
+}
+
+export interface NotebookRun {
+  events: Event[];
+  notebook: { cells: { cell_type: string; source: string | string[]; outputs?: { output_type: string; data?: Record<string, unknown>; text?: string | string[]; name?: string }[] }[] };
+  savedText: string;
+}
+
+let jupyterPath: string | undefined;
+
+/**
+ * Executes a notebook with nbclient in a tslab kernel and saves it. `onEvent` sees every iopub
+ * message as it arrives and may send commands (`interrupt`).
+ */
+export async function runNotebook(
+  path: string,
+  options: { env?: Record<string, string>; onEvent?: (event: Event, send: (command: string) => void) => void; timeoutSeconds?: number } = {},
+): Promise<NotebookRun> {
+  jupyterPath ??= registerKernel();
+  const out = join(mkdtempSync(join(tmpdir(), "tslab-oauth-nb-")), "out.ipynb");
+  const child = spawn("/usr/bin/python3", [join(ROOT, "test", "e2e", "run_notebook.py"), path, out, dirname(path), String(options.timeoutSeconds ?? 90)], {
+    env: { ...process.env, JUPYTER_PATH: jupyterPath, ...options.env },
+    stdio: ["pipe", "pipe", "pipe"],
+  });
+  const events: Event[] = [];
+  let stderr = "";
+  child.stderr.on("data", (chunk: Buffer) => (stderr += chunk.toString()));
+  const send = (command: string): void => void child.stdin.write(`${command}\n`);
+  let buffer = "";
+  child.stdout.on("data", (chunk: Buffer) => {
+    buffer += chunk.toString();
+    let newline: number;
+    while ((newline = buffer.indexOf("\n")) >= 0) {
+      const line = buffer.slice(0, newline);
+      buffer = buffer.slice(newline + 1);
+      if (!line.startsWith("{")) continue;
+      const event = JSON.parse(line) as Event;
+      events.push(event);
+      options.onEvent?.(event, send);
+    }
+  });
+  const code = await new Promise<number | null>((r) => child.on("exit", r));
+  if (code !== 0 || !existsSync(out)) throw new Error(`notebook run failed (exit ${code}): ${stderr.slice(-2000)}`);
+  const savedText = readFileSync(out, "utf8");
+  return { events, notebook: JSON.parse(savedText) as NotebookRun["notebook"], savedText };
+}
+
+/** The text of a saved cell's outputs. */
+export function outputText(run: NotebookRun, cell: number): string {
+  return (run.notebook.cells[cell]?.outputs ?? [])
+    .map((o) => [o.text, ...Object.values(o.data ?? {})].flat().filter(Boolean).join(""))
+    .join("\n");
+}
+
+/** Any JWT (an ID token) anywhere in the text. */
+export const JWT_PATTERN = /eyJ[A-Za-z0-9_-]{8,}\.eyJ[A-Za-z0-9_-]{8,}\./;

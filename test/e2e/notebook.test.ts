@@ -1,0 +1,153 @@
+// The notebook experience, end to end: a real tslab kernel under Jupyter, a real Chromium, the real
+// demo provider. Run with `npm run test:e2e`.
+import assert from "node:assert/strict";
+import { join } from "node:path";
+import { after, before, beforeEach, test } from "node:test";
+import type { Browser, BrowserContext } from "playwright-core";
+import { startDemoIdp } from "../../demo/idp.js";
+import { portIsFree } from "../support/helpers.js";
+import { JWT_PATTERN, ISSUER, ROOT, launchChromium, outputText, requireSystemParts, runNotebook, startBrowserBridge, submitLoginAndConsent, type Event } from "./harness.js";
+
+let idp: Awaited<ReturnType<typeof startDemoIdp>>;
+let browser: Browser;
+let context: BrowserContext;
+let contexts: BrowserContext[] = [];
+/** Every bearer token the protected API and userinfo received: what must never be in a notebook. */
+const bearerTokens: string[] = [];
+const codes: string[] = [];
+
+before(async () => {
+  requireSystemParts();
+  idp = await startDemoIdp({ port: 9400 });
+  assert.equal(idp.issuer, ISSUER);
+  idp.server.prependListener("request", (req) => {
+    const auth = req.headers.authorization;
+    if (auth?.startsWith("Bearer ")) bearerTokens.push(auth.slice(7));
+  });
+  idp.provider.on("authorization_code.saved", (code: { jti: string }) => codes.push(code.jti));
+  ({ browser } = await launchChromium());
+});
+
+beforeEach(async () => {
+  // A fresh profile per test: no provider session carried over from the previous sign-in.
+  context = await browser.newContext();
+  contexts.push(context);
+});
+
+after(async () => {
+  for (const c of contexts) await c.close().catch(() => {});
+  contexts = [];
+  await browser?.close();
+  await idp?.close();
+});
+
+function secretsIn(text: string, extra: string[] = []): string[] {
+  const found = [...bearerTokens, ...codes, ...extra].filter((s) => s.length >= 8 && text.includes(s)).map((s) => `${s.slice(0, 4)}…`);
+  if (JWT_PATTERN.test(text)) found.push("a JWT");
+  return found;
+}
+
+function displayEvents(events: Event[], cell: number): Event[] {
+  return events.filter((e) => e.cell === cell && (e.msg_type === "display_data" || e.msg_type === "update_display_data"));
+}
+
+test("quickstart.ipynb runs as-is: sign in through the system browser, call the API, nothing secret saved", async () => {
+  const bridge = await startBrowserBridge(context);
+  try {
+    const run = await runNotebook(join(ROOT, "notebooks", "quickstart.ipynb"), { env: { BROWSER: bridge.browserEnv } });
+    const loginCell = 2;
+    // The cell ends with one short line, no sign-in material.
+    const outputs = run.notebook.cells[loginCell]!.outputs!;
+    assert.equal(outputs.length, 1, JSON.stringify(outputs));
+    assert.equal(outputs[0]!.output_type, "display_data");
+    assert.match(outputText(run, loginCell), /Signed in to http:\/\/127\.0\.0\.1:9400 as <b>alice<\/b>, token valid for 60 min\./);
+    // While waiting, the same display entry showed the link; then it was overwritten.
+    const shown = displayEvents(run.events, loginCell);
+    assert.ok(shown.length >= 2, "a waiting entry and its replacement");
+    assert.equal(shown[0]!.msg_type, "display_data");
+    assert.match(String(shown[0]!.content!.data!["text/html"]), /window\.open.*>Sign in<\/a>/s);
+    const id = shown[0]!.content!.transient!.display_id;
+    assert.ok(id);
+    for (const later of shown.slice(1)) {
+      assert.equal(later.msg_type, "update_display_data");
+      assert.equal(later.content!.transient!.display_id, id);
+    }
+    assert.deepEqual(run.events.filter((e) => e.cell === loginCell && e.msg_type === "stream"), [], "nothing written to a stream during the login");
+    // The headers are accepted by the protected API.
+    assert.match(outputText(run, 4), /sub: 'alice'/);
+    // A cell whose value is the headers prints them redacted.
+    assert.match(outputText(run, 6), /AuthHeaders \{ Authorization: 'Bearer \[redacted\]' \}/);
+    // The browser opened by the launcher was told it may close the tab.
+    assert.equal(bridge.opened.length, 1);
+    assert.match(await bridge.opened[0]!.finalText, /You can close this tab/);
+    const state = new URL(bridge.opened[0]!.url).searchParams.get("state")!;
+    assert.ok(bearerTokens.length > 0 && codes.length > 0);
+    assert.deepEqual(secretsIn(run.savedText, [state]), [], "no token, code or state in the saved notebook");
+  } finally {
+    await bridge.close();
+  }
+});
+
+test("the Sign in link opens the page with window.open, and that tab closes itself", async (t) => {
+  const page = await context.newPage();
+  let popupClosed: Promise<number> | undefined;
+  let clicked = false;
+  const run = await runNotebook(join(ROOT, "test", "e2e", "notebooks", "link.ipynb"), {
+    onEvent: (event) => {
+      const html = event.content?.data?.["text/html"];
+      if (clicked || event.msg_type !== "display_data" || typeof html !== "string" || !html.includes(">Sign in</a>")) return;
+      clicked = true;
+      popupClosed = (async () => {
+        // The cell's HTML as Jupyter renders it, then a user's click on the link.
+        await page.setContent(html);
+        const [popup] = await Promise.all([context.waitForEvent("page"), page.click("text=Sign in")]);
+        const closed = popup.waitForEvent("close", { timeout: 20_000 });
+        await submitLoginAndConsent(popup, "bob");
+        const t0 = Date.now();
+        await closed;
+        return Date.now() - t0;
+      })();
+    },
+  });
+  assert.ok(clicked, "the cell showed a Sign in link");
+  const closedAfter = await popupClosed!;
+  t.diagnostic(`the sign-in tab closed itself ${closedAfter} ms after the consent was submitted`);
+  assert.match(outputText(run, 1), /Signed in to http:\/\/127\.0\.0\.1:9400 as <b>bob<\/b>/);
+  assert.match(outputText(run, 2), /200/);
+  assert.deepEqual(secretsIn(run.savedText), []);
+  await page.close();
+});
+
+test("interrupting a login cell frees the port within 2 s, and the next login() in that kernel works", async (t) => {
+  const bridge = await startBrowserBridge(context);
+  let freedAfterMs: number | undefined;
+  let checks: Promise<void> | undefined;
+  const run = await runNotebook(join(ROOT, "test", "e2e", "notebooks", "interrupt.ipynb"), {
+    env: { BROWSER: bridge.browserEnv },
+    onEvent: (event, send) => {
+      const html = event.content?.data?.["text/html"];
+      if (checks || event.cell !== 1 || event.msg_type !== "display_data" || typeof html !== "string") return;
+      const href = /href="([^"]+)"/.exec(html)?.[1]?.replace(/&#38;/g, "&");
+      if (!href) return;
+      const port = Number(new URL(new URL(href).searchParams.get("redirect_uri")!).port);
+      checks = (async () => {
+        assert.equal(await portIsFree(port), false, "the listener is up while the cell waits");
+        send("interrupt");
+        const t0 = Date.now();
+        while (!(await portIsFree(port))) {
+          if (Date.now() - t0 > 2000) throw new Error("port still taken 2 s after the interrupt");
+          await new Promise((r) => setTimeout(r, 50));
+        }
+        freedAfterMs = Date.now() - t0;
+      })();
+    },
+  });
+  await checks;
+  assert.ok(freedAfterMs !== undefined && freedAfterMs <= 2000);
+  t.diagnostic(`port freed ${freedAfterMs} ms after the interrupt`);
+  // The interrupted cell says the login was aborted; the next cell signed in (through the browser).
+  assert.match(outputText(run, 1), /ABORTED|Interrupted/);
+  assert.equal(bridge.opened.length, 1, `the second login opened the browser; events of cell 2: ${JSON.stringify(run.events.filter((e) => e.cell === 2))}`);
+  assert.match(await bridge.opened[0]!.finalText, /You can close this tab/);
+  await bridge.close();
+});

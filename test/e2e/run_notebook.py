@@ -1,0 +1,61 @@
+"""Executes a notebook in a real kernel with nbclient, the way `jupyter nbconvert --execute` does,
+and saves it. Streams every iopub message as a JSON line on stdout while it runs, so the Node test
+can react (click the Sign in link, interrupt the kernel), and accepts commands on stdin:
+`interrupt` sends SIGINT to the kernel, as Jupyter's interrupt button does.
+
+usage: run_notebook.py IN.ipynb OUT.ipynb WORKDIR [TIMEOUT_SECONDS]
+"""
+import json
+import os
+import signal
+import sys
+import threading
+import time
+
+import nbformat
+from nbclient import NotebookClient
+
+
+def emit(event):
+    sys.stdout.write(json.dumps(event) + "\n")
+    sys.stdout.flush()
+
+
+class StreamingClient(NotebookClient):
+    def process_message(self, msg, cell, cell_index):
+        emit({"event": "iopub", "cell": cell_index, "msg_type": msg["msg_type"], "content": msg["content"]})
+        return super().process_message(msg, cell, cell_index)
+
+
+def main():
+    src, dst, workdir = sys.argv[1], sys.argv[2], sys.argv[3]
+    timeout = int(sys.argv[4]) if len(sys.argv) > 4 else 120
+    nb = nbformat.read(src, as_version=4)
+    client = StreamingClient(nb, timeout=timeout, kernel_name="tslab", allow_errors=True,
+                             resources={"metadata": {"path": workdir}})
+    def on_cell_execute(cell, cell_index):
+        # After a failed cell, tslab cancels every request that arrives within 200 ms
+        # (jupyter.js, execQueue.reset(200)): nbclient's next cell would come back empty.
+        # A person never types that fast; pause like one.
+        time.sleep(0.3)
+        emit({"event": "cell_start", "cell": cell_index})
+
+    client.on_cell_execute = on_cell_execute
+
+    def commands():
+        for line in sys.stdin:
+            if line.strip() == "interrupt" and client.km is not None:
+                pid = client.km.provisioner.process.pid
+                os.kill(pid, signal.SIGINT)
+                emit({"event": "interrupted", "pid": pid})
+
+    threading.Thread(target=commands, daemon=True).start()
+    try:
+        client.execute()
+    finally:
+        nbformat.write(nb, dst)
+        emit({"event": "done"})
+
+
+if __name__ == "__main__":
+    main()
