@@ -75,7 +75,15 @@ export async function runLogin(config: ResolvedConfig, reporter: LoginReporter, 
     for (const value of [pkce.verifier, state, nonce]) secrets.add(value);
 
     listener = await startListener({ redirect: config.redirect, state, onEvent: (message) => reporter.event(message) });
-    if (inNotebook()) stopInterruptWatch = onKernelInterrupt(() => controller.abort(new Error("kernel interrupted")));
+    if (inNotebook()) {
+      stopInterruptWatch = onKernelInterrupt(() => {
+        const error = new LoginError("ABORTED", "The cell was interrupted: the login stopped and its listener is closed. Run the cell again to sign in.");
+        // Overwrite the entry now, synchronously: tslab ends the cell within a few microtasks, and
+        // an update sent after that would not reach a notebook saved by nbconvert.
+        reporter.failed(error);
+        controller.abort(error);
+      });
+    }
     const url = authorizationUrl(as, config, listener.redirectUri, pkce, state, nonce);
     const deadline = Date.now() + config.timeoutMs;
     const timedOut = new Promise<never>((_, reject) => {
@@ -204,6 +212,7 @@ function timeoutError(config: ResolvedConfig, redirectUri: string): LoginError {
 }
 
 function abortedError(reason: unknown, cause?: unknown): LoginError {
+  if (reason instanceof LoginError && reason.code === "ABORTED") return reason;
   return new LoginError("ABORTED", "The login was aborted before it completed.", { cause: cause ?? reason });
 }
 

@@ -48,6 +48,7 @@ export class NotebookReporter implements LoginReporter {
   #timer: NodeJS.Timeout | undefined;
   #waiting: { issuer: string; url: string; deadline: number; openBrowser: boolean } | undefined;
   readonly #events: { message: string; count: number }[] = [];
+  #ended = false;
 
   constructor(tslab: TslabModule, quiet: boolean) {
     this.#display = tslab.newDisplay();
@@ -92,6 +93,7 @@ export class NotebookReporter implements LoginReporter {
   }
 
   event(message: string): void {
+    if (this.#ended) return;
     const last = this.#events.at(-1);
     if (last?.message === message) last.count++;
     else this.#events.push({ message, count: 1 });
@@ -100,6 +102,7 @@ export class NotebookReporter implements LoginReporter {
   }
 
   succeeded(info: { issuer: string; name: string | undefined; expiresAt: number | undefined }): void {
+    if (this.#ended) return;
     this.#stop();
     if (this.#quiet) {
       this.#show("");
@@ -111,6 +114,7 @@ export class NotebookReporter implements LoginReporter {
   }
 
   failed(error: LoginError): void {
+    if (this.#ended) return; // an interrupt already showed the outcome
     this.#stop();
     this.#show(
       `<div style="${BOX} #b42318"><b>Sign-in failed</b> <code>${escapeHtml(error.code)}</code><br>${escapeHtml(error.message)}</div>`,
@@ -118,6 +122,7 @@ export class NotebookReporter implements LoginReporter {
   }
 
   #stop(): void {
+    this.#ended = true;
     clearInterval(this.#timer);
     this.#waiting = undefined;
   }

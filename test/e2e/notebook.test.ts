@@ -122,6 +122,7 @@ test("interrupting a login cell frees the port within 2 s, and the next login() 
   const bridge = await startBrowserBridge(context);
   let freedAfterMs: number | undefined;
   let checks: Promise<void> | undefined;
+  let firstState = "";
   const run = await runNotebook(join(ROOT, "test", "e2e", "notebooks", "interrupt.ipynb"), {
     env: { BROWSER: bridge.browserEnv },
     onEvent: (event, send) => {
@@ -130,6 +131,7 @@ test("interrupting a login cell frees the port within 2 s, and the next login() 
       const href = /href="([^"]+)"/.exec(html)?.[1]?.replace(/&#38;/g, "&");
       if (!href) return;
       const port = Number(new URL(new URL(href).searchParams.get("redirect_uri")!).port);
+      firstState = new URL(href).searchParams.get("state")!;
       checks = (async () => {
         assert.equal(await portIsFree(port), false, "the listener is up while the cell waits");
         send("interrupt");
@@ -146,8 +148,15 @@ test("interrupting a login cell frees the port within 2 s, and the next login() 
   assert.ok(freedAfterMs !== undefined && freedAfterMs <= 2000);
   t.diagnostic(`port freed ${freedAfterMs} ms after the interrupt`);
   // The interrupted cell says the login was aborted; the next cell signed in (through the browser).
-  assert.match(outputText(run, 1), /ABORTED|Interrupted/);
+  assert.match(outputText(run, 1), /Sign-in failed<\/b> <code>ABORTED<\/code><br>The cell was interrupted/);
+  assert.ok(!run.savedText.includes(">Sign in</a>"), "no sign-in link left in the saved notebook");
   assert.equal(bridge.opened.length, 1, `the second login opened the browser; events of cell 2: ${JSON.stringify(run.events.filter((e) => e.cell === 2))}`);
   assert.match(await bridge.opened[0]!.finalText, /You can close this tab/);
+  // The second cell ends with `await login(...)`: its value prints redacted.
+  assert.match(outputText(run, 2), /AuthHeaders \{ Authorization: 'Bearer \[redacted\]' \}/);
+  assert.match(outputText(run, 2), /Signed in to http:\/\/127\.0\.0\.1:9400 as <b>alice<\/b>/);
+  const state = new URL(bridge.opened[0]!.url).searchParams.get("state")!;
+  assert.ok(firstState.length >= 43);
+  assert.deepEqual(secretsIn(run.savedText, [state, firstState]), [], "no token, code or state saved, after a failed and a successful login");
   await bridge.close();
 });
