@@ -36,8 +36,18 @@ export async function resolveMetadata(config: ResolvedConfig, transport: Transpo
       continue;
     }
     try {
-      return await oauth.processDiscoveryResponse(issuer, response);
+      const metadata = await oauth.processDiscoveryResponse(issuer, response);
+      for (const field of ["authorization_endpoint", "token_endpoint"] as const) {
+        if (typeof metadata[field] !== "string") {
+          throw new LoginError(
+            "DISCOVERY_FAILED",
+            `The metadata at ${where} has no \`${field}\`: this server does not offer the authorization code flow there. Give \`authorizationEndpoint\` and \`tokenEndpoint\` if you know them.`,
+          );
+        }
+      }
+      return metadata;
     } catch (cause) {
+      if (cause instanceof LoginError) throw cause;
       if (cause instanceof oauth.OperationProcessingError && cause.code === oauth.JSON_ATTRIBUTE_COMPARISON) {
         const actual = (cause.cause as { body?: { issuer?: unknown } } | undefined)?.body?.issuer;
         throw new LoginError(

@@ -231,4 +231,11 @@ test("discovery faults: unreachable, 404, hanging, and a document naming another
   error = await expectFailure({ issuer: mixUp.url, clientId: DEMO_CLIENT_ID }, "ISSUER_MISMATCH");
   assert.ok(error.message.includes(JSON.stringify(idp.issuer)), error.message);
   await mixUp.close();
+
+  const parsed = JSON.parse(doc) as Record<string, unknown>;
+  const noToken = await startServer((_q, s) => s.writeHead(200, { "content-type": "application/json" }).end(JSON.stringify({ ...parsed, issuer: noTokenIssuer, token_endpoint: undefined })));
+  const noTokenIssuer = noToken.url;
+  error = await expectFailure({ issuer: noTokenIssuer, clientId: DEMO_CLIENT_ID }, "DISCOVERY_FAILED");
+  assert.match(error.message, /has no `token_endpoint`/);
+  await noToken.close();
 });
