@@ -67,7 +67,3 @@ export class LoginError extends Error {
     this.status = options.status;
   }
 }
-
-export function isLoginError(value: unknown): value is LoginError {
-  return value instanceof LoginError;
-}

@@ -7,8 +7,7 @@ import { createAuthHeaders, type AuthHeaders } from "./headers.js";
 import { createTransport } from "./http.js";
 import { startListener, type CallbackListener } from "./listener.js";
 import { choosePkceMethod, createPkce } from "./pkce.js";
-import { onKernelInterrupt } from "./notebook.js";
-import { createReporter, inNotebook } from "./reporter.js";
+import { createReporter } from "./reporter.js";
 import type { LoginReporter } from "./report.js";
 import { SecretSet } from "./secrets.js";
 import { clip, createClientAuth, exchangeCode, type TokenContext, type TokenSet } from "./token.js";
@@ -75,15 +74,13 @@ export async function runLogin(config: ResolvedConfig, reporter: LoginReporter, 
     for (const value of [pkce.verifier, state, nonce]) secrets.add(value);
 
     listener = await startListener({ redirect: config.redirect, state, onEvent: (message) => reporter.event(message) });
-    if (inNotebook()) {
-      stopInterruptWatch = onKernelInterrupt(() => {
-        const error = new LoginError("ABORTED", "The cell was interrupted: the login stopped and its listener is closed. Run the cell again to sign in.");
-        // Overwrite the entry now, synchronously: tslab ends the cell within a few microtasks, and
-        // an update sent after that would not reach a notebook saved by nbconvert.
-        reporter.failed(error);
-        controller.abort(error);
-      });
-    }
+    stopInterruptWatch = reporter.watchInterrupt(() => {
+      const error = new LoginError("ABORTED", "The cell was interrupted: the login stopped and its listener is closed. Run the cell again to sign in.");
+      // Overwrite the entry now, synchronously: tslab ends the cell within a few microtasks, and
+      // an update sent after that would not reach a notebook saved by nbconvert.
+      reporter.failed(error);
+      controller.abort(error);
+    });
     const url = authorizationUrl(as, config, listener.redirectUri, pkce, state, nonce);
     const deadline = Date.now() + config.timeoutMs;
     const timedOut = new Promise<never>((_, reject) => {

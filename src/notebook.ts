@@ -27,17 +27,6 @@ export function kernelTslab(): TslabModule | undefined {
   }
 }
 
-/**
- * Kernel interrupts arrive as SIGINT; tslab rejects the cell but cannot cancel our work, so a
- * login listens too, and aborts (freeing the port). Register only after the login's first await:
- * a listener added synchronously during a cell kills the kernel on interrupt.
- */
-export function onKernelInterrupt(callback: () => void): () => void {
-  const handler = (): void => callback();
-  process.on("SIGINT", handler);
-  return () => process.off("SIGINT", handler);
-}
-
 const REFRESH_MS = 10_000;
 const MAX_EVENTS = 6;
 const BOX = "font-family:system-ui,sans-serif;line-height:1.5;padding:6px 10px;border-left:3px solid";
@@ -129,5 +118,16 @@ export class NotebookReporter implements LoginReporter {
 
   dispose(): void {
     clearInterval(this.#timer);
+  }
+
+  /**
+   * Kernel interrupts arrive as SIGINT; tslab rejects the cell but cannot cancel our work, so a
+   * login listens too, and aborts (freeing the port). Call only after the login's first await:
+   * a listener added synchronously during a cell kills the kernel on interrupt.
+   */
+  watchInterrupt(callback: () => void): () => void {
+    const handler = (): void => callback();
+    process.on("SIGINT", handler);
+    return () => process.off("SIGINT", handler);
   }
 }

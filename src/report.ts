@@ -14,6 +14,8 @@ export interface LoginReporter {
   failed(error: LoginError): void;
   /** Releases timers; called once, after succeeded/failed. */
   dispose(): void;
+  /** Calls `callback` when the user interrupts (a kernel interrupt); returns the unsubscribe. */
+  watchInterrupt(callback: () => void): () => void;
 }
 
 export class TerminalReporter implements LoginReporter {
@@ -31,6 +33,10 @@ export class TerminalReporter implements LoginReporter {
   succeeded(): void {}
   failed(): void {}
   dispose(): void {}
+  // In plain Node, Ctrl-C keeps its default meaning: a SIGINT listener would stop it exiting.
+  watchInterrupt(): () => void {
+    return () => {};
+  }
 }
 
 /** "59 min", "2 h 5 min", "45 s". */

@@ -7,7 +7,3 @@ export function createReporter(config: Pick<ResolvedConfig, "quiet">): LoginRepo
   const tslab = kernelTslab();
   return tslab ? new NotebookReporter(tslab, config.quiet) : new TerminalReporter();
 }
-
-export function inNotebook(): boolean {
-  return kernelTslab() !== undefined;
-}
