@@ -1,3 +1,4 @@
+import { isAbsolute } from "node:path";
 import { LoginError } from "./errors.js";
 
 /** Options of {@link login}. Every option is validated when `login()` is called. */
@@ -47,6 +48,27 @@ export interface LoginConfig {
   openBrowser?: boolean | ((url: string) => void | Promise<void>);
   /** In a notebook, leave nothing in the cell after a successful login. @default false */
   quiet?: boolean;
+  /**
+   * Keep the tokens in the on-disk cache and reuse them: a valid token is returned without any
+   * request, an expired one is refreshed silently. `false` neither reads nor writes the cache.
+   * @default true
+   */
+  cache?: boolean;
+  /**
+   * Absolute path of the directory that holds the cache file `tokens.json` (mode 0600).
+   * @default `$TSLAB_OAUTH_CACHE_DIR`, else the user's config directory (`~/.config/tslab-oauth` on Linux)
+   */
+  cacheDir?: string;
+  /**
+   * A name for one of several accounts at the same provider and client: each profile has its own
+   * cache entry. @default none
+   */
+  profile?: string;
+  /**
+   * Skip the cached tokens, and ask the server to show its login page (`prompt=login`, unless
+   * `extraParams.prompt` says otherwise). The new tokens replace the cached ones. @default false
+   */
+  forceLogin?: boolean;
 }
 
 export interface RedirectTarget {
@@ -74,7 +96,15 @@ export interface ResolvedConfig {
   signal: AbortSignal | undefined;
   openBrowser: boolean | ((url: string) => void | Promise<void>);
   quiet: boolean;
+  cache: boolean;
+  /** Absolute cache directory when given by option or environment; undefined means conf's default. */
+  cacheDir: string | undefined;
+  profile: string | undefined;
+  forceLogin: boolean;
 }
+
+/** Environment variable naming the cache directory (the `cacheDir` option wins). */
+export const CACHE_DIR_ENV = "TSLAB_OAUTH_CACHE_DIR";
 
 export const DEFAULTS = {
   redirectUri: "http://127.0.0.1:0/callback",
@@ -179,6 +209,17 @@ export function parseRedirectUri(value: unknown): RedirectTarget {
   return { host: url.hostname as RedirectTarget["host"], port, path: url.pathname || "/", search: url.search };
 }
 
+function parseCacheDir(value: unknown): string | undefined {
+  const fromEnv = process.env[CACHE_DIR_ENV];
+  const [name, dir] = value !== undefined ? ["`cacheDir`", value] : fromEnv ? [`$${CACHE_DIR_ENV}`, fromEnv] : ["", undefined];
+  if (dir === undefined) return undefined;
+  // A relative path would put tokens next to the notebook, where they get shared with it.
+  if (typeof dir !== "string" || !isAbsolute(dir)) {
+    throw invalid(`${name} must be an absolute directory path outside the notebook's folder (tokens are kept there); got ${JSON.stringify(dir)}.`);
+  }
+  return dir;
+}
+
 /** Validates `login()` options and fills in defaults. Throws `INVALID_CONFIG` naming the option. */
 export function resolveConfig(config: LoginConfig): ResolvedConfig {
   if (config === null || typeof config !== "object") {
@@ -214,7 +255,12 @@ export function resolveConfig(config: LoginConfig): ResolvedConfig {
   }
   const signal = config.signal;
   if (signal !== undefined && !(signal instanceof AbortSignal)) throw invalid("`signal` must be an AbortSignal.");
-  if (config.quiet !== undefined && typeof config.quiet !== "boolean") throw invalid("`quiet` must be a boolean.");
+  for (const name of ["quiet", "cache", "forceLogin"] as const) {
+    if (config[name] !== undefined && typeof config[name] !== "boolean") throw invalid(`\`${name}\` must be true or false.`);
+  }
+  if (config.profile !== undefined && (typeof config.profile !== "string" || config.profile.trim() === "")) {
+    throw invalid('`profile` must be a non-empty string naming the account, e.g. "work".');
+  }
   return {
     issuer,
     issuerId: issuer ? config.issuer : undefined,
@@ -231,5 +277,9 @@ export function resolveConfig(config: LoginConfig): ResolvedConfig {
     signal,
     openBrowser,
     quiet: config.quiet ?? false,
+    cache: config.cache ?? true,
+    cacheDir: parseCacheDir(config.cacheDir),
+    profile: config.profile,
+    forceLogin: config.forceLogin ?? false,
   };
 }

@@ -1,7 +1,7 @@
 import * as oauth from "oauth4webapi";
 import type { ResolvedConfig } from "./config.js";
 import { LoginError } from "./errors.js";
-import { isTimeout, type Transport } from "./http.js";
+import { isTimeout, networkReason, type Transport } from "./http.js";
 
 export type ServerMetadata = oauth.AuthorizationServer;
 
@@ -91,7 +91,7 @@ function discoveryNetworkError(issuer: URL, where: string, cause: unknown, trans
       { cause },
     );
   }
-  const reason = (cause as { cause?: { code?: string } })?.cause?.code ?? (cause as Error)?.message;
+  const reason = networkReason(cause);
   return new LoginError(
     "DISCOVERY_FAILED",
     `Could not reach ${where} (${reason}). Check \`issuer\` and your network connection.`,

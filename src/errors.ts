@@ -14,6 +14,7 @@
  * | `INVALID_AUTHORIZATION_RESPONSE` | the redirect back had no usable `code` |
  * | `TOKEN_REQUEST_FAILED` | the token endpoint refused, failed or did not answer |
  * | `INVALID_TOKEN_RESPONSE` | the token response or its ID token did not validate |
+ * | `REVOCATION_FAILED` | logout() could not revoke the refresh token; nothing was removed |
  */
 export type LoginErrorCode =
   | "INVALID_CONFIG"
@@ -26,7 +27,8 @@ export type LoginErrorCode =
   | "AUTHORIZATION_DENIED"
   | "INVALID_AUTHORIZATION_RESPONSE"
   | "TOKEN_REQUEST_FAILED"
-  | "INVALID_TOKEN_RESPONSE";
+  | "INVALID_TOKEN_RESPONSE"
+  | "REVOCATION_FAILED";
 
 export interface LoginErrorOptions {
   cause?: unknown;

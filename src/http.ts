@@ -47,3 +47,24 @@ export function isTimeout(error: unknown): boolean {
   }
   return false;
 }
+
+const NETWORK_REASONS: Record<string, string> = {
+  ECONNREFUSED: "connection refused",
+  ENOTFOUND: "host not found",
+  EAI_AGAIN: "name resolution failed",
+  ECONNRESET: "connection reset",
+  UND_ERR_SOCKET: "connection closed by the server",
+  UND_ERR_CONNECT_TIMEOUT: "connect timeout",
+  EHOSTUNREACH: "host unreachable",
+  ENETUNREACH: "network unreachable",
+};
+
+/** A short human reason for a failed request, with the underlying code: "connection refused, ECONNREFUSED". */
+export function networkReason(error: unknown): string {
+  for (let e = error, i = 0; e && i < 5; e = (e as { cause?: unknown }).cause, i++) {
+    const code = (e as { code?: unknown }).code;
+    if (typeof code === "string" && code in NETWORK_REASONS) return `${NETWORK_REASONS[code]}, ${code}`;
+  }
+  const code = (error as { cause?: { code?: unknown } })?.cause?.code;
+  return typeof code === "string" ? code : ((error as Error)?.message ?? String(error));
+}

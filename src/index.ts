@@ -1,4 +1,6 @@
 export { login } from "./login.js";
+export { session, Session } from "./session.js";
+export { logout, type LogoutConfig, type LogoutResult } from "./logout.js";
 export type { LoginConfig } from "./config.js";
 export type { AuthHeaders } from "./headers.js";
 export { LoginError, type LoginErrorCode, type LoginErrorOptions } from "./errors.js";

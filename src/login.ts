@@ -1,28 +1,27 @@
-import * as oauth from "oauth4webapi";
-import { openBrowser } from "./browser.js";
+import { fileStore, memoryStore, obtainTokens, type TokenStore } from "./acquire.js";
+import { cacheKey, openCache } from "./cache.js";
 import { resolveConfig, type LoginConfig, type ResolvedConfig } from "./config.js";
-import { resolveMetadata, type ServerMetadata } from "./discovery.js";
 import { LoginError } from "./errors.js";
 import { createAuthHeaders, type AuthHeaders } from "./headers.js";
-import { createTransport } from "./http.js";
-import { startListener, type CallbackListener } from "./listener.js";
-import { choosePkceMethod, createPkce } from "./pkce.js";
 import { createReporter } from "./reporter.js";
 import type { LoginReporter } from "./report.js";
 import { SecretSet } from "./secrets.js";
-import { clip, createClientAuth, exchangeCode, type TokenContext, type TokenSet } from "./token.js";
 
 /**
  * Signs in with the authorization code flow and PKCE (RFC 6749 §4.1, RFC 7636) through a transient
  * loopback listener (RFC 8252), and resolves to `{ Authorization: "Bearer <token>" }`.
  *
- * Opens the browser at the sign-in page, waits for the redirect (at most `timeout` seconds),
- * checks `state` and `iss` (RFC 9207), exchanges the code, validates the ID token claims when
- * `openid` was requested, and closes the listener. In a tslab notebook the cell shows the sign-in
- * link while waiting and one line (no secret) when done; in plain Node the link is printed once to
- * stderr.
+ * With the cache on (the default), a saved token that is still valid is returned at once, with no
+ * request at all; an expired one is refreshed silently (RFC 6749 §6) and the rotated refresh token
+ * saved before this resolves. Otherwise it opens the browser at the sign-in page, waits for the
+ * redirect (at most `timeout` seconds), checks `state` and `iss` (RFC 9207), exchanges the code,
+ * validates the ID token claims when `openid` was requested, and closes the listener. In a tslab
+ * notebook the cell shows the sign-in link while waiting and one line (no secret) when done; in
+ * plain Node the link is printed once to stderr.
  *
- * @throws {LoginError} with a stable `code`; nothing is left listening.
+ * The headers do not renew themselves: for a notebook that outlives a token, use {@link session}.
+ *
+ * @throws {LoginError} with a stable `code`; nothing is left listening and the cache is intact.
  *
  * @example
  * ```ts
@@ -36,189 +35,27 @@ export async function login(config: LoginConfig): Promise<AuthHeaders> {
   secrets.add(resolved.clientSecret);
   const reporter = createReporter(resolved);
   try {
-    const tokens = await runLogin(resolved, reporter, secrets);
-    return createAuthHeaders(tokens.accessToken);
+    const store = await storeFor(resolved);
+    const { entry, source } = await obtainTokens(resolved, store, cacheKey(resolved), reporter, secrets, { skipStored: resolved.forceLogin });
+    reporter.succeeded({ issuer: entry.metadata.issuer, name: entry.name, expiresAt: entry.expiresAt, source });
+    return createAuthHeaders(entry.accessToken);
+  } catch (caught) {
+    throw reportFailure(caught, reporter, secrets);
   } finally {
     reporter.dispose();
   }
 }
 
-/** The interactive flow; returns the full token set (for the cache and sessions). */
-export async function runLogin(config: ResolvedConfig, reporter: LoginReporter, secrets: SecretSet): Promise<TokenSet> {
-  const controller = new AbortController();
-  const userSignal = config.signal;
-  const onUserAbort = (): void => controller.abort(userSignal?.reason);
-  userSignal?.addEventListener("abort", onUserAbort, { once: true });
-  let timer: NodeJS.Timeout | undefined;
-  let listener: CallbackListener | undefined;
-  let stopInterruptWatch: (() => void) | undefined;
-  let issuer = config.issuerId ?? config.authorizationEndpoint?.origin ?? "";
-  try {
-    if (userSignal?.aborted) throw abortedError(userSignal.reason);
-    const transport = createTransport(controller.signal, config.requestTimeoutMs);
-    const as = await resolveMetadata(config, transport);
-    issuer = as.issuer;
-    const client: oauth.Client = { client_id: config.clientId };
-    const ctx: TokenContext = { as, client, clientAuth: createClientAuth(config, as), transport };
-
-    const method = choosePkceMethod(as.code_challenge_methods_supported);
-    if (!method) {
-      throw new LoginError(
-        "DISCOVERY_FAILED",
-        `The server supports none of the PKCE methods S256 or plain (it lists ${JSON.stringify(as.code_challenge_methods_supported)}).`,
-      );
-    }
-    const pkce = await createPkce(method);
-    const state = oauth.generateRandomState();
-    const nonce = config.scopes.includes("openid") ? oauth.generateRandomNonce() : undefined;
-    for (const value of [pkce.verifier, state, nonce]) secrets.add(value);
-
-    listener = await startListener({ redirect: config.redirect, state, onEvent: (message) => reporter.event(message) });
-    stopInterruptWatch = reporter.watchInterrupt(() => {
-      const error = new LoginError("ABORTED", "The cell was interrupted: the login stopped and its listener is closed. Run the cell again to sign in.");
-      // Overwrite the entry now, synchronously: tslab ends the cell within a few microtasks, and
-      // an update sent after that would not reach a notebook saved by nbconvert.
-      reporter.failed(error);
-      controller.abort(error);
-    });
-    const url = authorizationUrl(as, config, listener.redirectUri, pkce, state, nonce);
-    const deadline = Date.now() + config.timeoutMs;
-    const timedOut = new Promise<never>((_, reject) => {
-      timer = setTimeout(() => reject(timeoutError(config, listener!.redirectUri)), config.timeoutMs);
-      timer.unref();
-    });
-    const aborted = new Promise<never>((_, reject) => {
-      const onAbort = (): void => reject(abortedError(controller.signal.reason));
-      if (controller.signal.aborted) onAbort();
-      else controller.signal.addEventListener("abort", onAbort, { once: true });
-    });
-    // These two only ever reject; keep an unobserved rejection from surfacing after we are done.
-    timedOut.catch(() => {});
-    aborted.catch(() => {});
-
-    reporter.waiting({ issuer, url: url.href, deadline, openBrowser: config.openBrowser !== false });
-    void openBrowser(url.href, config.openBrowser, (message) => reporter.event(message));
-
-    const params = await Promise.race([listener.callback, timedOut, aborted]);
-    clearTimeout(timer);
-    for (const value of params.getAll("code")) secrets.add(value);
-    const validated = validateCallback(as, ctx.client, params, state);
-    const tokens = await Promise.race([exchangeCode(ctx, validated, listener.redirectUri, pkce.verifier, nonce), aborted]);
-    for (const value of [tokens.accessToken, tokens.refreshToken, tokens.idToken]) secrets.add(value);
-
-    await listener.finish({ ok: true, issuer });
-    reporter.succeeded({ issuer, name: displayName(tokens), expiresAt: tokens.expiresAt });
-    return tokens;
-  } catch (caught) {
-    let error = caught instanceof LoginError ? caught : new LoginError("TOKEN_REQUEST_FAILED", String((caught as Error)?.message), { cause: caught });
-    // A request cut short by the login's own abort surfaces as a fetch error: say what happened.
-    if (controller.signal.aborted && error.code !== "ABORTED") error = abortedError(controller.signal.reason, error);
-    secrets.scrubError(error);
-    await listener?.finish({ ok: false, message: error.message }).catch(() => {});
-    reporter.failed(error);
-    throw error;
-  } finally {
-    clearTimeout(timer);
-    stopInterruptWatch?.();
-    userSignal?.removeEventListener("abort", onUserAbort);
-    await listener?.close();
-  }
+/** The file cache, or a throwaway memory store with `cache: false`. */
+export async function storeFor(config: ResolvedConfig): Promise<TokenStore> {
+  return config.cache ? fileStore(await openCache(config.cacheDir)) : memoryStore();
 }
 
-function authorizationUrl(
-  as: ServerMetadata,
-  config: ResolvedConfig,
-  redirectUri: string,
-  pkce: { challenge: string; method: string },
-  state: string,
-  nonce: string | undefined,
-): URL {
-  const url = new URL(as.authorization_endpoint!);
-  const params = url.searchParams;
-  params.set("response_type", "code");
-  params.set("client_id", config.clientId);
-  params.set("redirect_uri", redirectUri);
-  if (config.scopes.length > 0) params.set("scope", config.scopes.join(" "));
-  params.set("state", state);
-  params.set("code_challenge", pkce.challenge);
-  params.set("code_challenge_method", pkce.method);
-  if (nonce) params.set("nonce", nonce);
-  for (const [key, value] of Object.entries(config.extraParams)) params.set(key, value);
-  return url;
-}
-
-/** RFC 6749 §4.1.2 and RFC 9207 checks on the genuine callback (its state already matched). */
-function validateCallback(as: ServerMetadata, client: oauth.Client, params: URLSearchParams, state: string): URLSearchParams {
-  let validated: URLSearchParams;
-  try {
-    validated = oauth.validateAuthResponse(as, client, params, state);
-  } catch (cause) {
-    if (cause instanceof oauth.AuthorizationResponseError) {
-      throw deniedError(cause.error, cause.error_description, cause);
-    }
-    const message = (cause as Error)?.message ?? "";
-    if (message.includes('"iss"')) {
-      const got = params.get("iss");
-      throw new LoginError(
-        "ISSUER_MISMATCH",
-        got === null
-          ? `The redirect came back without the \`iss\` parameter that ${as.issuer} promises (RFC 9207); it may not come from your provider. Run login() again.`
-          : `The redirect came back from issuer ${JSON.stringify(clip(got, 200))}, not ${JSON.stringify(as.issuer)}: it may come from another server (mix-up, RFC 9207). Run login() again; if it persists, check \`issuer\`.`,
-        { cause },
-      );
-    }
-    throw new LoginError("INVALID_AUTHORIZATION_RESPONSE", `The redirect back from the provider was malformed (${message}). Run login() again.`, { cause });
-  }
-  const codes = params.getAll("code");
-  if (codes.length !== 1 || codes[0] === "") {
-    throw new LoginError(
-      "INVALID_AUTHORIZATION_RESPONSE",
-      codes.length === 0
-        ? "The redirect back from the provider carried no authorization code. Run login() again."
-        : "The redirect back from the provider carried more than one authorization code. Run login() again.",
-    );
-  }
-  return validated;
-}
-
-function deniedError(error: string, description: string | undefined, cause: unknown): LoginError {
-  const text = description ? `${error}: ${clip(description)}` : error;
-  const hint =
-    error === "access_denied"
-      ? "The sign-in was declined or cancelled; run login() again to retry."
-      : error === "invalid_scope"
-        ? "Check `scopes`: the client may not be allowed one of them."
-        : /redirect/i.test(description ?? "")
-          ? "Check the redirect URI registered for this client (see `redirectUri`)."
-          : "Check the client's registration and the options passed to login().";
-  return new LoginError("AUTHORIZATION_DENIED", `The provider refused the sign-in (${text}). ${hint}`, {
-    cause,
-    error,
-    errorDescription: description,
-  });
-}
-
-function timeoutError(config: ResolvedConfig, redirectUri: string): LoginError {
-  const registered = redirectUri.replace(/:\d+\//, config.redirect.port === 0 ? "/" : "$&");
-  return new LoginError(
-    "TIMEOUT",
-    `No sign-in came back within ${config.timeoutMs / 1000} s. Run login() again and finish signing in in the browser. ` +
-      `If the provider showed an error about the redirect URI, register ${registered}${config.redirect.port === 0 ? " (any port)" : ""} for client ${JSON.stringify(config.clientId)}. ` +
-      "If your browser runs on another machine than the kernel, the redirect to this machine's loopback address cannot arrive.",
-  );
-}
-
-function abortedError(reason: unknown, cause?: unknown): LoginError {
-  if (reason instanceof LoginError && reason.code === "ABORTED") return reason;
-  return new LoginError("ABORTED", "The login was aborted before it completed.", { cause: cause ?? reason });
-}
-
-function displayName(tokens: TokenSet): string | undefined {
-  const claims = tokens.claims;
-  if (!claims) return undefined;
-  for (const key of ["name", "preferred_username", "email", "sub"]) {
-    const value = claims[key];
-    if (typeof value === "string" && value) return value;
-  }
-  return undefined;
+/** Every error leaving the library: a LoginError, scrubbed of secrets, shown in the cell. */
+export function reportFailure(caught: unknown, reporter: LoginReporter, secrets: SecretSet): LoginError {
+  const error =
+    caught instanceof LoginError ? caught : new LoginError("TOKEN_REQUEST_FAILED", String((caught as Error)?.message ?? caught), { cause: caught });
+  secrets.scrubError(error);
+  reporter.failed(error);
+  return error;
 }

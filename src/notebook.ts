@@ -1,6 +1,6 @@
 import type { LoginError } from "./errors.js";
 import { escapeHtml } from "./pages.js";
-import { formatDuration, type LoginReporter } from "./report.js";
+import { formatDuration, type LoginReporter, type SuccessInfo } from "./report.js";
 
 /**
  * The only module that talks to tslab. It reaches the running kernel's own tslab module through
@@ -37,6 +37,7 @@ export class NotebookReporter implements LoginReporter {
   #timer: NodeJS.Timeout | undefined;
   #waiting: { issuer: string; url: string; deadline: number; openBrowser: boolean } | undefined;
   readonly #events: { message: string; count: number }[] = [];
+  readonly #warnings: string[] = [];
   #ended = false;
 
   constructor(tslab: TslabModule, quiet: boolean) {
@@ -70,8 +71,28 @@ export class NotebookReporter implements LoginReporter {
         `<div>Sign in to <b>${escapeHtml(w.issuer)}</b> ${link}</div>` +
         `<div style="color:#555;font-size:90%">${w.openBrowser ? "A browser tab was opened too. " : ""}Waiting for the sign-in: ${escapeHtml(left)} left.</div>` +
         (events ? `<ul style="margin:2px 0;color:#555;font-size:90%">${events}</ul>` : "") +
+        this.#warningsHtml() +
         `</div>`,
     );
+  }
+
+  progress(message: string): void {
+    if (this.#ended) return;
+    this.#show(`<div style="${BOX} #2563eb;color:#555">${escapeHtml(message)}</div>`);
+  }
+
+  notice(message: string): void {
+    this.event(message);
+  }
+
+  warn(message: string): void {
+    if (this.#warnings.includes(message)) return;
+    this.#warnings.push(message);
+    if (this.#waiting) this.#render();
+  }
+
+  #warningsHtml(): string {
+    return this.#warnings.map((w) => `<div style="color:#9a6700;font-size:90%">⚠ ${escapeHtml(w)}</div>`).join("");
   }
 
   waiting(info: { issuer: string; url: string; deadline: number; openBrowser: boolean }): void {
@@ -90,23 +111,31 @@ export class NotebookReporter implements LoginReporter {
     this.#render();
   }
 
-  succeeded(info: { issuer: string; name: string | undefined; expiresAt: number | undefined }): void {
+  succeeded(info: SuccessInfo): void {
     if (this.#ended) return;
     this.#stop();
+    // Warnings stay visible even when quiet: they say the sign-in was not saved.
     if (this.#quiet) {
-      this.#show("");
+      this.#show(this.#warnings.length ? `<div style="${BOX} #9a6700">${this.#warningsHtml()}</div>` : "");
       return;
     }
     const who = info.name ? ` as <b>${escapeHtml(info.name)}</b>` : "";
+    const how = info.source === "cache" ? " (saved sign-in)" : info.source === "refresh" ? " (token refreshed)" : "";
     const valid = info.expiresAt ? `, token valid for ${escapeHtml(formatDuration(info.expiresAt - Date.now()))}` : "";
-    this.#show(`<div style="${BOX} #1a7f37">Signed in to ${escapeHtml(info.issuer)}${who}${valid}.</div>`);
+    this.#show(`<div style="${BOX} #1a7f37">Signed in to ${escapeHtml(info.issuer)}${who}${how}${valid}.${this.#warningsHtml()}</div>`);
+  }
+
+  signedOut(message: string): void {
+    if (this.#ended) return;
+    this.#stop();
+    this.#show(`<div style="${BOX} #555">${escapeHtml(message)}${this.#warningsHtml()}</div>`);
   }
 
   failed(error: LoginError): void {
     if (this.#ended) return; // an interrupt already showed the outcome
     this.#stop();
     this.#show(
-      `<div style="${BOX} #b42318"><b>Sign-in failed</b> <code>${escapeHtml(error.code)}</code><br>${escapeHtml(error.message)}</div>`,
+      `<div style="${BOX} #b42318"><b>Sign-in failed</b> <code>${escapeHtml(error.code)}</code><br>${escapeHtml(error.message)}${this.#warningsHtml()}</div>`,
     );
   }
 

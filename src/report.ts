@@ -6,16 +6,34 @@ import type { LoginError } from "./errors.js";
  * entry up to date and overwrites it at the end. Nothing here ever receives a secret.
  */
 export interface LoginReporter {
+  /** Something is under way that may take a moment (a token refresh). */
+  progress(message: string): void;
   /** The sign-in page is ready; `deadline` is epoch ms. */
   waiting(info: { issuer: string; url: string; deadline: number; openBrowser: boolean }): void;
   /** Something the user may want to know while waiting. */
   event(message: string): void;
-  succeeded(info: { issuer: string; name: string | undefined; expiresAt: number | undefined }): void;
+  /** Something the user must know even in a terminal (why a browser opens again). */
+  notice(message: string): void;
+  /** A problem that did not stop the login (the cache could not be read or written). */
+  warn(message: string): void;
+  succeeded(info: SuccessInfo): void;
+  /** What logout() did. */
+  signedOut(message: string): void;
   failed(error: LoginError): void;
   /** Releases timers; called once, after succeeded/failed. */
   dispose(): void;
   /** Calls `callback` when the user interrupts (a kernel interrupt); returns the unsubscribe. */
   watchInterrupt(callback: () => void): () => void;
+}
+
+/** Where the tokens came from: the cache as is, a silent refresh, or the browser. */
+export type TokenSource = "cache" | "refresh" | "sign-in";
+
+export interface SuccessInfo {
+  issuer: string;
+  name: string | undefined;
+  expiresAt: number | undefined;
+  source: TokenSource;
 }
 
 export class TerminalReporter implements LoginReporter {
@@ -29,8 +47,16 @@ export class TerminalReporter implements LoginReporter {
     this.#write(`Sign in at: ${info.url}\n`);
   }
 
+  progress(): void {}
   event(): void {}
+  notice(message: string): void {
+    this.#write(`tslab-oauth: ${message}\n`);
+  }
+  warn(message: string): void {
+    this.#write(`tslab-oauth: warning: ${message}\n`);
+  }
   succeeded(): void {}
+  signedOut(): void {}
   failed(): void {}
   dispose(): void {}
   // In plain Node, Ctrl-C keeps its default meaning: a SIGINT listener would stop it exiting.
@@ -46,4 +72,51 @@ export function formatDuration(ms: number): string {
   const min = Math.round(s / 60);
   if (min < 120) return `${min} min`;
   return `${Math.floor(min / 60)} h ${min % 60} min`;
+}
+
+/**
+ * Shows nothing until there is something to show: a session's background refreshes stay silent,
+ * but a refresh that turns into a browser sign-in (or fails) gets a display like a login.
+ */
+export class DeferredReporter implements LoginReporter {
+  readonly #create: () => LoginReporter;
+  #inner: LoginReporter | undefined;
+
+  constructor(create: () => LoginReporter) {
+    this.#create = create;
+  }
+
+  get #reporter(): LoginReporter {
+    this.#inner ??= this.#create();
+    return this.#inner;
+  }
+
+  progress(): void {}
+  waiting(info: Parameters<LoginReporter["waiting"]>[0]): void {
+    this.#reporter.waiting(info);
+  }
+  event(message: string): void {
+    this.#inner?.event(message);
+  }
+  notice(message: string): void {
+    this.#reporter.notice(message);
+  }
+  warn(message: string): void {
+    this.#reporter.warn(message);
+  }
+  succeeded(info: SuccessInfo): void {
+    this.#inner?.succeeded(info);
+  }
+  signedOut(message: string): void {
+    this.#reporter.signedOut(message);
+  }
+  failed(error: LoginError): void {
+    this.#reporter.failed(error);
+  }
+  dispose(): void {
+    this.#inner?.dispose();
+  }
+  watchInterrupt(callback: () => void): () => void {
+    return this.#reporter.watchInterrupt(callback);
+  }
 }

@@ -2,7 +2,7 @@ import * as oauth from "oauth4webapi";
 import type { ResolvedConfig } from "./config.js";
 import type { ServerMetadata } from "./discovery.js";
 import { LoginError } from "./errors.js";
-import { isTimeout, type Transport } from "./http.js";
+import { isTimeout, networkReason, type Transport } from "./http.js";
 
 /** Tokens as kept by tslab-oauth, converted once when the response arrives. Never printed. */
 export interface TokenSet {
@@ -74,18 +74,18 @@ export async function exchangeCode(
   }
 }
 
-export function requestError(ctx: TokenContext, cause: unknown): LoginError {
+export function requestError(ctx: TokenContext, cause: unknown, which: "token" | "revocation" = "token"): LoginError {
   if (cause instanceof LoginError) return cause;
-  const endpoint = ctx.as.token_endpoint;
+  const endpoint = which === "token" ? ctx.as.token_endpoint : ctx.as.revocation_endpoint;
   if (isTimeout(cause)) {
     return new LoginError(
       "TOKEN_REQUEST_FAILED",
-      `The token endpoint ${endpoint} did not answer within ${ctx.transport.requestTimeoutMs / 1000} s. Try again, or raise \`requestTimeout\`.`,
+      `The ${which} endpoint ${endpoint} did not answer within ${ctx.transport.requestTimeoutMs / 1000} s. Try again, or raise \`requestTimeout\`.`,
       { cause },
     );
   }
-  const reason = (cause as { cause?: { code?: string } })?.cause?.code ?? (cause as Error)?.message;
-  return new LoginError("TOKEN_REQUEST_FAILED", `Could not reach the token endpoint ${endpoint} (${reason}).`, { cause });
+  const reason = networkReason(cause);
+  return new LoginError("TOKEN_REQUEST_FAILED", `Could not reach the ${which} endpoint ${endpoint} (${reason}).`, { cause });
 }
 
 function oauthErrorText(error: string, description: string | undefined): string {
@@ -137,4 +137,64 @@ export function responseError(ctx: TokenContext, cause: unknown, redirectUri?: s
     `The token response from ${endpoint} did not validate (${detail}). Nothing was returned; report this to the provider's administrator if it persists.`,
     { cause },
   );
+}
+
+/**
+ * Refreshes (RFC 6749 §6) and validates the response; a new ID token must name the same `sub`.
+ * A refused refresh token comes back as TOKEN_REQUEST_FAILED with `error` "invalid_grant".
+ */
+export async function refreshTokens(ctx: TokenContext, refreshToken: string, previousSub: string | undefined): Promise<TokenSet> {
+  let response: Response;
+  try {
+    response = await oauth.refreshTokenGrantRequest(ctx.as, ctx.client, ctx.clientAuth, refreshToken, ctx.transport.options);
+  } catch (cause) {
+    throw requestError(ctx, cause);
+  }
+  try {
+    const result = await oauth.processRefreshTokenResponse(ctx.as, ctx.client, response);
+    if (result.token_type !== "bearer") {
+      throw new LoginError("INVALID_TOKEN_RESPONSE", `The token endpoint issued a "${result.token_type}" token; only Bearer tokens are supported.`);
+    }
+    const tokens = toTokenSet(result);
+    const sub = tokens.claims?.sub;
+    if (sub !== undefined && previousSub !== undefined && sub !== previousSub) {
+      throw new LoginError("INVALID_TOKEN_RESPONSE", "The refreshed ID token names another user than the saved sign-in (OpenID Connect Core §12.2). Sign in again with `forceLogin: true`.");
+    }
+    return tokens;
+  } catch (cause) {
+    const error = responseError(ctx, cause);
+    if (error.error === "invalid_grant") {
+      throw new LoginError("TOKEN_REQUEST_FAILED", `The server refused the saved refresh token (HTTP ${error.status}, ${oauthErrorText("invalid_grant", error.errorDescription)}): it expired or was revoked.`, {
+        cause,
+        error: error.error,
+        errorDescription: error.errorDescription,
+        status: error.status,
+      });
+    }
+    throw error;
+  }
+}
+
+/** Revokes one token (RFC 7009). Resolves when the server confirmed; throws TOKEN_REQUEST_FAILED. */
+export async function revokeToken(ctx: TokenContext, token: string, hint: "refresh_token" | "access_token"): Promise<void> {
+  let response: Response;
+  try {
+    response = await oauth.revocationRequest(ctx.as, ctx.client, ctx.clientAuth, token, {
+      ...ctx.transport.options,
+      additionalParameters: { token_type_hint: hint },
+    });
+  } catch (cause) {
+    throw requestError(ctx, cause, "revocation");
+  }
+  try {
+    await oauth.processRevocationResponse(response);
+  } catch (cause) {
+    const error = responseError(ctx, cause);
+    throw new LoginError("TOKEN_REQUEST_FAILED", `The revocation endpoint ${ctx.as.revocation_endpoint} refused to revoke the ${hint.replace("_", " ")} (${error.error ?? `HTTP ${error.status ?? "?"}`}).`, {
+      cause,
+      error: error.error,
+      errorDescription: error.errorDescription,
+      status: error.status,
+    });
+  }
 }

@@ -1,14 +1,17 @@
 // Hostile and faulty inputs around one login: each case asserts what the user sees (the outcome
 // and its error code), that the port is free afterwards, and that no secret is in the error.
 import assert from "node:assert/strict";
-import { after, test } from "node:test";
+import { after, beforeEach, test } from "node:test";
 import { DEMO_CLIENT_ID } from "../demo/idp.js";
 import { login, LoginError, type LoginConfig, type LoginErrorCode } from "../src/index.js";
-import { closeDemoIdp, demoIdp, listenerUrl, rawRequest, startServer } from "./support/fixtures.js";
+import { closeDemoIdp, demoIdp, isolateCache, listenerUrl, rawRequest, startServer } from "./support/fixtures.js";
 import { assertNoSecret, openHandles, portIsFree, visibleText } from "./support/helpers.js";
 import { ScriptedUserAgent } from "./support/user-agent.js";
 
 after(closeDemoIdp);
+beforeEach(() => {
+  isolateCache();
+});
 
 /** Runs a login expected to fail; checks the code, the freed port, handles and secrets. */
 async function expectFailure(config: LoginConfig, code: LoginErrorCode, secrets: () => (string | undefined)[] = () => []): Promise<LoginError> {

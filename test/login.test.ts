@@ -1,14 +1,17 @@
 // login() against a real oidc-provider, signed in by a scripted user agent.
 import assert from "node:assert/strict";
-import { after, test } from "node:test";
+import { after, beforeEach, test } from "node:test";
 import { request } from "undici";
 import { CONFIDENTIAL_CLIENT_ID, DEMO_CLIENT_ID, POST_CLIENT_ID, startDemoIdp } from "../demo/idp.js";
 import { login, LoginError } from "../src/index.js";
-import { closeDemoIdp, demoIdp, startServer } from "./support/fixtures.js";
+import { closeDemoIdp, demoIdp, isolateCache, startServer } from "./support/fixtures.js";
 import { assertNoSecret, openHandles, portIsFree } from "./support/helpers.js";
 import { ScriptedUserAgent } from "./support/user-agent.js";
 
 after(closeDemoIdp);
+beforeEach(() => {
+  isolateCache();
+});
 
 test("README example: login() returns headers that the provider's userinfo and API accept", async () => {
   const idp = await demoIdp();
@@ -95,7 +98,8 @@ test("redirect to localhost and to a fixed port", async () => {
   const port = Number(new URL(probe.url).port);
   await probe.close();
   const ua2 = new ScriptedUserAgent();
-  const fixed = await login({ issuer: idp.issuer, clientId: DEMO_CLIENT_ID, scopes: ["openid"], redirectUri: `http://127.0.0.1:${port}/callback`, openBrowser: ua2.open });
+  // The same client and scopes: without forceLogin the first sign-in would come from the cache.
+  const fixed = await login({ issuer: idp.issuer, clientId: DEMO_CLIENT_ID, scopes: ["openid"], redirectUri: `http://127.0.0.1:${port}/callback`, openBrowser: ua2.open, forceLogin: true });
   assert.equal((await fetch(`${idp.issuer}/api/me`, { headers: fixed })).status, 200);
   assert.equal(Number((await ua2.last!).callbackUrl!.port), port);
   assert.ok(await portIsFree(port));

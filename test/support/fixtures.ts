@@ -1,3 +1,6 @@
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
 import type { AddressInfo } from "node:net";
 import { startDemoIdp } from "../../demo/idp.js";
@@ -61,3 +64,19 @@ export async function rawRequest(port: number, options: { method?: string; path:
     req.end();
   });
 }
+
+/**
+ * A fresh, empty token cache directory for each test of this file (through $TSLAB_OAUTH_CACHE_DIR,
+ * the way a user would move it), so that one test's sign-in is never another's cache hit. Removed
+ * when the process ends. Returns the directory.
+ */
+export function isolateCache(): string {
+  const dir = mkdtempSync(join(tmpdir(), "tslab-oauth-cache-"));
+  process.env.TSLAB_OAUTH_CACHE_DIR = dir;
+  createdCacheDirs.push(dir);
+  return dir;
+}
+const createdCacheDirs: string[] = [];
+process.once("exit", () => {
+  for (const dir of createdCacheDirs) rmSync(dir, { recursive: true, force: true });
+});

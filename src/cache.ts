@@ -1,0 +1,244 @@
+import { createHash } from "node:crypto";
+import { chmodSync, lstatSync, mkdirSync, renameSync, statSync } from "node:fs";
+import { join } from "node:path";
+import type Conf from "conf";
+import type { ResolvedConfig } from "./config.js";
+import type { ServerMetadata } from "./discovery.js";
+import { acquireLock } from "./lock.js";
+
+/**
+ * The token cache: one JSON file, `tokens.json`, written with conf (atomic rename, mode 0600) in a
+ * directory of mode 0700, by default the user's config directory, never the notebook's folder.
+ * Each entry is keyed by who issues the token and what it is for (see {@link cacheKey}), and
+ * holds what a later login needs without any network: the tokens, their expiry, the user's `sub`
+ * and display name, and the server's metadata.
+ *
+ * Reads go to the file every time (another kernel may have refreshed or logged out), writes are
+ * read-modify-write of the whole file, so callers that write take {@link TokenCache.lock} first.
+ * A damaged file never crashes a login: it is ignored with a warning and, before the next write,
+ * moved aside (never silently deleted).
+ */
+export interface CacheEntry {
+  format: 1;
+  /** What the entry is for, readable in the file. */
+  issuer: string;
+  clientId: string;
+  scopes: string[];
+  params: Record<string, string>;
+  profile: string | undefined;
+  accessToken: string;
+  tokenType: "Bearer";
+  /** Epoch ms, or undefined when the server gave no `expires_in`. */
+  expiresAt: number | undefined;
+  /** Epoch ms when the token response arrived. */
+  obtainedAt: number;
+  refreshToken: string | undefined;
+  scope: string | undefined;
+  sub: string | undefined;
+  name: string | undefined;
+  metadata: ServerMetadata;
+}
+
+export const CACHE_FILE = "tokens.json";
+const LOCK_FILE = "tokens.lock";
+/** Authorization request parameters that change the sign-in page, not the token: left out of the key. */
+const UI_ONLY_PARAMS = new Set(["prompt", "login_hint", "display", "ui_locales", "max_age", "response_mode", "access_type", "include_granted_scopes", "domain_hint"]);
+
+/** The entry's identity: issuer (or token endpoint), client, sorted scopes, token-changing params, profile. */
+export function cacheKey(config: ResolvedConfig): string {
+  const params = Object.entries(config.extraParams)
+    .filter(([key]) => !UI_ONLY_PARAMS.has(key))
+    .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
+  const identity = [1, config.issuerId ?? config.tokenEndpoint!.href, config.clientId, [...config.scopes].sort(), params, config.profile ?? null];
+  return createHash("sha256").update(JSON.stringify(identity)).digest("hex").slice(0, 32);
+}
+
+/** How long before `expiresAt` a token counts as expired: 60 s, or a tenth of its lifetime if shorter. */
+export function expiryMargin(entry: Pick<CacheEntry, "expiresAt" | "obtainedAt">): number {
+  if (entry.expiresAt === undefined) return 0;
+  return Math.min(60_000, Math.max(0, (entry.expiresAt - entry.obtainedAt) / 10));
+}
+
+/** True when the access token can be used now: no expiry given, or not within the margin of it. */
+export function isFresh(entry: Pick<CacheEntry, "expiresAt" | "obtainedAt">, now = Date.now()): boolean {
+  return entry.expiresAt === undefined || entry.expiresAt - expiryMargin(entry) > now;
+}
+
+export type Warn = (message: string) => void;
+
+type Store = Conf<Record<string, unknown>>;
+let ConfClass: (new (options: ConstructorParameters<typeof Conf>[0]) => Store) | undefined;
+let defaultDir: string | undefined;
+const caches = new Map<string, TokenCache>();
+
+/** The cache in `dir` (or the default directory), created on first use; conf is loaded lazily. */
+export async function openCache(dir: string | undefined): Promise<TokenCache> {
+  if (!ConfClass) ConfClass = (await import("conf")).default as unknown as typeof ConfClass;
+  if (dir === undefined && !defaultDir) {
+    const { default: envPaths } = await import("env-paths");
+    defaultDir = envPaths("tslab-oauth", { suffix: "" }).config;
+  }
+  const resolved = dir ?? defaultDir!;
+  let cache = caches.get(resolved);
+  if (!cache) {
+    cache = new TokenCache(resolved, dir === undefined);
+    caches.set(resolved, cache);
+  }
+  return cache;
+}
+
+export class TokenCache {
+  readonly dir: string;
+  readonly path: string;
+  readonly #ownsDir: boolean;
+  #store: Store | undefined;
+  #modeChecked = false;
+
+  constructor(dir: string, ownsDir: boolean) {
+    this.dir = dir;
+    this.path = join(dir, CACHE_FILE);
+    this.#ownsDir = ownsDir;
+  }
+
+  /** The entry, or undefined when absent, malformed, or the file cannot be read (with a warning). */
+  read(key: string, warn: Warn): CacheEntry | undefined {
+    let value: unknown;
+    try {
+      value = this.#open().get(key);
+    } catch (error) {
+      warnOnce(warn, `read:${this.path}`, this.#unreadable(error));
+      return undefined;
+    }
+    if (value === undefined) return undefined;
+    const entry = parseEntry(value);
+    if (!entry) warnOnce(warn, `entry:${this.path}:${key}`, `A cached sign-in in ${this.path} has an unexpected shape; it is ignored and will be replaced.`);
+    return entry;
+  }
+
+  /** Saves (or with `undefined`, removes) an entry. Never throws: returns false after warning. */
+  write(key: string, entry: CacheEntry | undefined, warn: Warn): boolean {
+    try {
+      this.#ensureDir();
+      if (isSymlink(this.path)) {
+        throw Object.assign(new Error(`${this.path} is a symbolic link; tslab-oauth does not write through links`), { code: "ELOOP" });
+      }
+      let store: Store;
+      try {
+        store = this.#open();
+        // conf writes the whole file: reading it first tells us whether it is intact.
+        void store.store;
+      } catch (error) {
+        if (!isCorrupt(error)) throw error;
+        const aside = this.#quarantine();
+        warn(`The token cache ${this.path} was not valid JSON; it was moved to ${aside} and a new one started.`);
+        store = this.#open();
+      }
+      if (entry) store.set(key, entry);
+      else store.delete(key);
+      return true;
+    } catch (error) {
+      warn(
+        `Could not save the sign-in to ${this.path} (${(error as NodeJS.ErrnoException).code ?? (error as Error).message}); the next login will ask again. Check that directory, or set \`cacheDir\`.`,
+      );
+      return false;
+    }
+  }
+
+  /** Serialises refreshes and writes across processes; see src/lock.ts. */
+  lock(options: { staleMs: number; signal?: AbortSignal | undefined }): Promise<() => void> {
+    this.#ensureDir();
+    return acquireLock(join(this.dir, LOCK_FILE), options);
+  }
+
+  #open(): Store {
+    if (!this.#store) {
+      this.#ensureDir();
+      this.#store = new ConfClass!({
+        cwd: this.dir,
+        configName: CACHE_FILE.replace(/\.json$/, ""),
+        projectName: "tslab-oauth",
+        configFileMode: 0o600,
+        accessPropertiesByDotNotation: false,
+        clearInvalidConfig: false,
+      });
+    }
+    if (!this.#modeChecked) {
+      this.#modeChecked = true;
+      try {
+        // A file copied or created by hand may be readable by others: tighten it.
+        if ((statSync(this.path).mode & 0o077) !== 0) chmodSync(this.path, 0o600);
+      } catch {
+        // not there yet: conf creates it with 0600
+      }
+    }
+    return this.#store;
+  }
+
+  #ensureDir(): void {
+    mkdirSync(this.dir, { recursive: true, mode: 0o700 });
+    if (this.#ownsDir && (statSync(this.dir).mode & 0o077) !== 0) chmodSync(this.dir, 0o700);
+  }
+
+  #quarantine(): string {
+    const aside = `${this.path}.corrupt-${new Date().toISOString().replace(/[:.]/g, "-")}`;
+    renameSync(this.path, aside);
+    this.#modeChecked = false;
+    return aside;
+  }
+
+  #unreadable(error: unknown): string {
+    if (isCorrupt(error)) {
+      return `The token cache ${this.path} is not valid JSON: it is ignored for now and moved aside (kept) at the next sign-in.`;
+    }
+    const code = (error as NodeJS.ErrnoException).code ?? (error as Error).message;
+    return `Could not read the token cache ${this.path} (${code}); signing in without it. Check that file, or set \`cacheDir\`.`;
+  }
+}
+
+const warned = new Set<string>();
+function warnOnce(warn: Warn, key: string, message: string): void {
+  if (warned.has(key)) return;
+  warned.add(key);
+  warn(message);
+}
+
+function isCorrupt(error: unknown): boolean {
+  return error instanceof SyntaxError;
+}
+
+function isSymlink(path: string): boolean {
+  try {
+    return lstatSync(path).isSymbolicLink();
+  } catch {
+    return false;
+  }
+}
+
+const isString = (v: unknown): v is string => typeof v === "string";
+const isOptional = <T>(v: unknown, check: (v: unknown) => v is T): boolean => v === undefined || check(v);
+const isNumber = (v: unknown): v is number => typeof v === "number" && Number.isFinite(v);
+
+function parseEntry(value: unknown): CacheEntry | undefined {
+  if (value === null || typeof value !== "object") return undefined;
+  const e = value as Record<string, unknown>;
+  const metadata = e.metadata as Record<string, unknown> | undefined;
+  const ok =
+    e.format === 1 &&
+    isString(e.issuer) &&
+    isString(e.clientId) &&
+    Array.isArray(e.scopes) &&
+    isString(e.accessToken) &&
+    e.accessToken !== "" &&
+    e.tokenType === "Bearer" &&
+    isOptional(e.expiresAt, isNumber) &&
+    isNumber(e.obtainedAt) &&
+    isOptional(e.refreshToken, isString) &&
+    isOptional(e.scope, isString) &&
+    isOptional(e.sub, isString) &&
+    isOptional(e.name, isString) &&
+    typeof metadata === "object" &&
+    metadata !== null &&
+    isString(metadata.issuer) &&
+    isString(metadata.token_endpoint);
+  return ok ? (value as CacheEntry) : undefined;
+}

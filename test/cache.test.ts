@@ -1,0 +1,447 @@
+// The token cache, silent refresh, sessions and logout, against a real oidc-provider. Time passing
+// is simulated where noted by moving a cached token's expiry into the past in the cache file (the
+// server's own expiry is exercised with a 1-second token lifetime).
+import assert from "node:assert/strict";
+import { spawn } from "node:child_process";
+import { createHash } from "node:crypto";
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { after, beforeEach, test } from "node:test";
+import { inspect } from "node:util";
+import { request } from "undici";
+import { DEMO_CLIENT_ID, startDemoIdp } from "../demo/idp.js";
+import { login, logout, session, LoginError, type LoginConfig } from "../src/index.js";
+import { closeDemoIdp, demoIdp, isolateCache, type DemoIdp } from "./support/fixtures.js";
+import { assertNoSecret, openHandles, visibleText } from "./support/helpers.js";
+import { ScriptedUserAgent } from "./support/user-agent.js";
+
+after(closeDemoIdp);
+let cacheDir = "";
+beforeEach(() => {
+  cacheDir = isolateCache();
+});
+
+type Entry = { accessToken: string; refreshToken?: string; expiresAt?: number; obtainedAt: number; sub?: string; name?: string; metadata: { issuer: string } };
+
+function cacheFile(dir = cacheDir): string {
+  return join(dir, "tokens.json");
+}
+function readEntries(dir = cacheDir): Entry[] {
+  return Object.values(JSON.parse(readFileSync(cacheFile(dir), "utf8")) as Record<string, Entry>);
+}
+/** Moves every cached token's expiry into the past: what an hour of the notebook doing other things does. */
+function expireAll(dir = cacheDir): void {
+  const data = JSON.parse(readFileSync(cacheFile(dir), "utf8")) as Record<string, Entry>;
+  for (const entry of Object.values(data)) {
+    entry.obtainedAt = Date.now() - 3_600_000;
+    entry.expiresAt = Date.now() - 1000;
+  }
+  writeFileSync(cacheFile(dir), JSON.stringify(data));
+}
+const tokenRequests = (idp: DemoIdp): number => idp.counts.get("/token") ?? 0;
+const mode = (path: string): string => (statSync(path).mode & 0o777).toString(8);
+const bearer = (token: string) => ({ authorization: `Bearer ${token}` });
+
+async function api(idp: DemoIdp, token: string): Promise<number> {
+  const res = await request(`${idp.issuer}/api/me`, { headers: bearer(token) });
+  await res.body.dump();
+  return res.statusCode;
+}
+
+/** A refresh request made by hand, as an uncoordinated second client would. */
+async function rawRefresh(idp: DemoIdp, refreshToken: string): Promise<{ status: number; error?: string; access_token?: string; refresh_token?: string }> {
+  const res = await request(`${idp.issuer}/token`, {
+    method: "POST",
+    headers: { "content-type": "application/x-www-form-urlencoded" },
+    body: new URLSearchParams({ grant_type: "refresh_token", refresh_token: refreshToken, client_id: DEMO_CLIENT_ID }).toString(),
+  });
+  return { status: res.statusCode, ...((await res.body.json()) as object) };
+}
+
+async function revokeAtServer(idp: DemoIdp, token: string): Promise<void> {
+  const res = await request(`${idp.issuer}/token/revocation`, {
+    method: "POST",
+    headers: { "content-type": "application/x-www-form-urlencoded" },
+    body: new URLSearchParams({ token, client_id: DEMO_CLIENT_ID }).toString(),
+  });
+  await res.body.dump();
+  assert.equal(res.statusCode, 200);
+}
+
+/**
+ * The API stops accepting one access token while its grant stays (an administrator's action, a
+ * server restart that lost it). Done in the provider itself: its revocation endpoint would revoke
+ * the whole grant, refresh token included (oidc-provider's revokeGrantPolicy, allowed by RFC 7009 §2.1).
+ */
+async function dropAccessToken(idp: DemoIdp, token: string): Promise<void> {
+  const found = await idp.provider.AccessToken.find(token);
+  assert.ok(found, "the access token exists at the server");
+  await found.destroy();
+}
+
+/** Runs `fn` with process.stderr captured (the terminal reporter's notices and warnings). */
+async function captureStderr<T>(fn: () => Promise<T>): Promise<{ value: T; stderr: string }> {
+  const original = process.stderr.write.bind(process.stderr);
+  let stderr = "";
+  process.stderr.write = ((chunk: string | Uint8Array) => {
+    stderr += String(chunk);
+    return true;
+  }) as typeof process.stderr.write;
+  try {
+    return { value: await fn(), stderr };
+  } finally {
+    process.stderr.write = original;
+  }
+}
+
+function config(idp: DemoIdp, extra: Partial<LoginConfig> = {}): LoginConfig {
+  return { issuer: idp.issuer, clientId: DEMO_CLIENT_ID, scopes: ["openid", "profile"], ...extra };
+}
+
+/** A login that must not need the browser. */
+function noBrowser(): { open: (url: string) => void; opened: () => number } {
+  let count = 0;
+  return {
+    open: () => {
+      count++;
+      throw new Error("a browser was opened");
+    },
+    opened: () => count,
+  };
+}
+
+test("a second login() is served from the cache: no request, no browser, the same working token", async () => {
+  const idp = await demoIdp();
+  const ua = new ScriptedUserAgent({ login: "alice" });
+  const first = await login(config(idp, { openBrowser: ua.open }));
+  const requests = idp.requestCount();
+  const browser = noBrowser();
+  const before = await openHandles();
+  const second = await login(config(idp, { openBrowser: browser.open }));
+
+  assert.equal(idp.requestCount(), requests, "the warm login made a request");
+  assert.equal(browser.opened(), 0);
+  assert.equal(second.Authorization, first.Authorization);
+  assert.equal(await api(idp, second.Authorization.slice(7)), 200);
+  assert.deepEqual(await openHandles(), before);
+
+  // What the entry holds, and how it is protected.
+  const [entry] = readEntries();
+  assert.equal(entry!.sub, "alice");
+  assert.equal(entry!.name, "alice");
+  assert.equal(entry!.metadata.issuer, idp.issuer);
+  assert.ok(entry!.refreshToken);
+  assert.equal(mode(cacheFile()), "600");
+  assert.deepEqual(readdirSync(cacheDir), ["tokens.json"], "no lock or temp file left behind");
+});
+
+test("the cache key: other scopes, another profile, or cache: false never reuse an entry; forceLogin asks for the login page", async () => {
+  const idp = await demoIdp();
+  await login(config(idp, { openBrowser: new ScriptedUserAgent({ login: "alice" }).open }));
+  for (const extra of [{ scopes: ["openid"] }, { profile: "second-account" }, { extraParams: { audience: "x" } }, { cache: false }] as Partial<LoginConfig>[]) {
+    const ua = new ScriptedUserAgent({ login: "bob" });
+    await login(config(idp, { ...extra, openBrowser: ua.open }));
+    assert.ok(ua.last, `${JSON.stringify(extra)} was served from another entry's cache`);
+  }
+  // The UI-only parameters are not part of the key: same entry.
+  await login(config(idp, { extraParams: { login_hint: "alice" }, openBrowser: noBrowser().open }));
+  assert.equal(readEntries().length, 4, "one entry per scopes/profile/audience; none for cache: false");
+
+  const ua = new ScriptedUserAgent({ login: "dave" });
+  await login(config(idp, { forceLogin: true, openBrowser: ua.open }));
+  const visit = await ua.last!;
+  assert.equal(new URL(visit.visited[0]!).searchParams.get("prompt"), "login");
+  const entries = readEntries().filter((e) => e.name === "dave");
+  assert.equal(entries.length, 1, "forceLogin replaced the entry with the new sign-in");
+});
+
+test("the default location is the user's config directory, owner-only, never the working directory", async () => {
+  const idp = await demoIdp();
+  const home = mkdtempSync(join(tmpdir(), "tslab-oauth-home-"));
+  const work = mkdtempSync(join(tmpdir(), "tslab-oauth-cwd-"));
+  try {
+    const env: NodeJS.ProcessEnv = { ...process.env, XDG_CONFIG_HOME: join(home, ".config") };
+    delete env.TSLAB_OAUTH_CACHE_DIR;
+    const [result] = await runChildren(1, config(idp), { env, cwd: work, interactive: true });
+    assert.equal(result!.status, 200, JSON.stringify(result));
+    const dir = join(home, ".config", "tslab-oauth");
+    assert.equal(mode(dir), "700");
+    assert.equal(mode(join(dir, "tokens.json")), "600");
+    assert.deepEqual(readdirSync(work), []);
+  } finally {
+    rmSync(home, { recursive: true, force: true });
+    rmSync(work, { recursive: true, force: true });
+  }
+  // A relative cacheDir would put tokens next to the notebook: refused.
+  await assert.rejects(login(config(idp, { cacheDir: "tokens" })), (e: LoginError) => e.code === "INVALID_CONFIG" && /absolute/.test(e.message));
+});
+
+test("an expired token is refreshed silently: the server sees the refresh, the rotated refresh token is saved, the new token works", async () => {
+  const idp = await startDemoIdp({ accessTokenTtl: 1 });
+  try {
+    await login(config(idp, { openBrowser: new ScriptedUserAgent().open }));
+    const [before] = readEntries();
+    await new Promise((resolve) => setTimeout(resolve, 1100));
+    assert.equal(await api(idp, before!.accessToken), 401, "the server expired the first token");
+
+    const tokenCalls = tokenRequests(idp);
+    const browser = noBrowser();
+    const headers = await login(config(idp, { openBrowser: browser.open }));
+    assert.equal(browser.opened(), 0);
+    assert.equal(tokenRequests(idp), tokenCalls + 1, "one refresh request");
+    assert.equal(await api(idp, headers.Authorization.slice(7)), 200);
+    const [after] = readEntries();
+    assert.equal(after!.accessToken, headers.Authorization.slice(7), "the new token is saved");
+    assert.notEqual(after!.refreshToken, before!.refreshToken, "the rotated refresh token is saved");
+    assert.equal(after!.name, before!.name);
+
+    // The old refresh token is spent: the server refuses it (and, as it is a reuse, revokes the grant).
+    const reuse = await rawRefresh(idp, before!.refreshToken!);
+    assert.equal(reuse.error, "invalid_grant");
+  } finally {
+    await idp.close();
+  }
+});
+
+test("a refresh token the server refuses (invalid_grant) falls back to the browser, and says so", async () => {
+  const idp = await demoIdp();
+  await login(config(idp, { openBrowser: new ScriptedUserAgent().open }));
+  const [entry] = readEntries();
+  await revokeAtServer(idp, entry!.refreshToken!);
+  expireAll();
+
+  const ua = new ScriptedUserAgent({ login: "erin" });
+  const { value: headers, stderr } = await captureStderr(() => login(config(idp, { openBrowser: ua.open })));
+  assert.ok(ua.last, "the browser was opened");
+  assert.match(stderr, /refused by the server \(invalid_grant/);
+  assert.equal(await api(idp, headers.Authorization.slice(7)), 200);
+  assert.equal(readEntries()[0]!.name, "erin");
+  assertNoSecret(stderr, [entry!.accessToken, entry!.refreshToken]);
+});
+
+test("a refresh that cannot reach the server fails with its cause, and the saved entry is kept", async () => {
+  const idp = await startDemoIdp();
+  await login(config(idp, { openBrowser: new ScriptedUserAgent().open }));
+  await idp.close();
+  expireAll();
+  const saved = readFileSync(cacheFile(), "utf8");
+  const error = await login(config(idp, { openBrowser: noBrowser().open })).catch((e: unknown) => e);
+  assert.ok(error instanceof LoginError, String(error));
+  assert.equal(error.code, "TOKEN_REQUEST_FAILED");
+  assert.match(error.message, /Could not reach the token endpoint/);
+  assert.ok(error.cause, "the network error is kept as cause");
+  assert.equal(readFileSync(cacheFile(), "utf8"), saved, "the entry is untouched");
+  const [entry] = readEntries();
+  assertNoSecret(visibleText(error), [entry!.accessToken, entry!.refreshToken]);
+});
+
+/** Starts `n` separate Node processes that each call login() at the same moment. */
+async function runChildren(
+  n: number,
+  loginConfig: LoginConfig,
+  options: { env?: NodeJS.ProcessEnv; cwd?: string; interactive?: boolean } = {},
+): Promise<{ status?: number; token?: string; error?: string; message?: string; browserOpened: boolean }[]> {
+  const script = new URL("./support/cache-child.js", import.meta.url);
+  const issuer = loginConfig.issuer!;
+  const arg = JSON.stringify({ ...loginConfig, api: `${issuer}/api/me` });
+  const children = Array.from({ length: n }, () =>
+    spawn(process.execPath, [script.pathname, arg, options.interactive ? "interactive" : ""], {
+      env: options.env ?? process.env,
+      cwd: options.cwd,
+      stdio: ["pipe", "pipe", "pipe"],
+    }),
+  );
+  const outputs = children.map((child) => {
+    let out = "";
+    let err = "";
+    child.stdout.on("data", (chunk: Buffer) => (out += chunk));
+    child.stderr.on("data", (chunk: Buffer) => (err += chunk));
+    const ready = new Promise<void>((resolve, reject) => {
+      child.stdout.on("data", () => out.includes("ready\n") && resolve());
+      child.once("exit", (code) => reject(new Error(`child exited ${code} before it was ready: ${err}`)));
+    });
+    const done = new Promise<string>((resolve) => child.once("exit", () => resolve(out)));
+    return { ready, done, err: () => err };
+  });
+  await Promise.all(outputs.map((o) => o.ready));
+  for (const child of children) child.stdin.end("go\n");
+  const results = await Promise.all(outputs.map((o) => o.done));
+  return results.map((text, i) => {
+    const line = text.split("\n").find((l) => l.startsWith("{"));
+    if (!line) throw new Error(`child ${i} printed no result: ${text} ${outputs[i]!.err()}`);
+    return JSON.parse(line);
+  });
+}
+
+test("four processes refreshing the same entry at once: one refresh, four working tokens, and the grant survives", async () => {
+  const idp = await demoIdp();
+  await login(config(idp, { openBrowser: new ScriptedUserAgent().open }));
+  expireAll();
+  const tokenCalls = tokenRequests(idp);
+
+  const results = await runChildren(4, config(idp));
+  for (const result of results) {
+    assert.equal(result.error, undefined, `a process failed: ${result.error} ${result.message}`);
+    assert.equal(result.status, 200);
+    assert.equal(result.browserOpened, false);
+  }
+  assert.equal(tokenRequests(idp), tokenCalls + 1, "exactly one refresh reached the server");
+  assert.equal(new Set(results.map((r) => r.token)).size, 1, "the waiting processes used the token the first one got");
+
+  // The grant is intact: the saved refresh token still works (a reuse would have revoked it).
+  const [entry] = readEntries();
+  assert.equal(createHash("sha256").update(entry!.accessToken).digest("hex").slice(0, 16), results[0]!.token);
+  const next = await rawRefresh(idp, entry!.refreshToken!);
+  assert.equal(next.status, 200, JSON.stringify(next.error));
+  assert.equal(await api(idp, next.access_token!), 200);
+  assert.deepEqual(readdirSync(cacheDir), ["tokens.json"], "no lock left behind");
+});
+
+test("control: two uncoordinated refreshes with one refresh token log the user out (what the lock prevents)", async () => {
+  const idp = await demoIdp();
+  await login(config(idp, { openBrowser: new ScriptedUserAgent().open, cache: true }));
+  const [entry] = readEntries();
+  const first = await rawRefresh(idp, entry!.refreshToken!);
+  assert.equal(first.status, 200);
+  const second = await rawRefresh(idp, entry!.refreshToken!);
+  assert.equal(second.error, "invalid_grant");
+  assert.equal(await api(idp, first.access_token!), 401, "the reuse revoked the whole grant");
+  assert.equal((await rawRefresh(idp, first.refresh_token!)).error, "invalid_grant");
+});
+
+test("a stale lock left by a dead process is broken; a live one is waited for", async () => {
+  const idp = await demoIdp();
+  await login(config(idp, { openBrowser: new ScriptedUserAgent().open }));
+  expireAll();
+  // A kernel that died while refreshing: its pid does not exist any more.
+  writeFileSync(join(cacheDir, "tokens.lock"), JSON.stringify({ pid: 2 ** 22 + 12345, host: (await import("node:os")).hostname(), token: "x", at: Date.now() }));
+  const headers = await login(config(idp, { openBrowser: noBrowser().open }));
+  assert.equal(await api(idp, headers.Authorization.slice(7)), 200);
+  assert.ok(!existsSync(join(cacheDir, "tokens.lock")));
+
+  // A live holder (this process, as another kernel would be): the login waits until it lets go.
+  expireAll();
+  writeFileSync(join(cacheDir, "tokens.lock"), JSON.stringify({ pid: process.pid, host: (await import("node:os")).hostname(), token: "held", at: Date.now() }));
+  let settled = false;
+  const waiting = login(config(idp, { openBrowser: noBrowser().open })).finally(() => (settled = true));
+  await new Promise((resolve) => setTimeout(resolve, 300));
+  assert.equal(settled, false, "login() went on while another process held the lock");
+  rmSync(join(cacheDir, "tokens.lock"));
+  const after = await waiting;
+  assert.equal(await api(idp, after.Authorization.slice(7)), 200);
+});
+
+test("a corrupted cache file: warned once, never a crash, moved aside (not deleted) at the next save", async () => {
+  const idp = await demoIdp();
+  mkdirSync(cacheDir, { recursive: true });
+  writeFileSync(cacheFile(), '{"half": "a file cut short by a full disk', { mode: 0o600 });
+  const { value: headers, stderr } = await captureStderr(() => login(config(idp, { openBrowser: new ScriptedUserAgent().open })));
+  assert.equal(await api(idp, headers.Authorization.slice(7)), 200);
+  assert.match(stderr, /is not valid JSON/);
+  assert.match(stderr, /moved to .*tokens\.json\.corrupt-/);
+  const aside = readdirSync(cacheDir).filter((f) => f.startsWith("tokens.json.corrupt-"));
+  assert.equal(aside.length, 1);
+  assert.equal(readFileSync(join(cacheDir, aside[0]!), "utf8"), '{"half": "a file cut short by a full disk', "the damaged file is kept as it was");
+  assert.equal(readEntries().length, 1, "a new cache was started");
+  assert.equal(mode(cacheFile()), "600");
+
+  // One malformed entry does not cost the others: it is skipped, they stay.
+  const data = JSON.parse(readFileSync(cacheFile(), "utf8")) as Record<string, unknown>;
+  data["not-ours"] = { format: 1, accessToken: 42 };
+  writeFileSync(cacheFile(), JSON.stringify(data));
+  const again = await captureStderr(() => login(config(idp, { scopes: ["openid"], openBrowser: new ScriptedUserAgent().open })));
+  assert.doesNotMatch(again.stderr, /warning/, "a malformed entry of another key is not even read");
+  const after = JSON.parse(readFileSync(cacheFile(), "utf8")) as Record<string, unknown>;
+  assert.deepEqual(after["not-ours"], { format: 1, accessToken: 42 });
+  assert.equal(Object.keys(after).length, 3);
+});
+
+test("a cache that cannot be written: login() still returns working headers, and says the sign-in was not saved", async () => {
+  const idp = await demoIdp();
+  mkdirSync(cacheFile(), { recursive: true }); // a directory where the file should be
+  const { value: headers, stderr } = await captureStderr(() => login(config(idp, { openBrowser: new ScriptedUserAgent().open })));
+  assert.equal(await api(idp, headers.Authorization.slice(7)), 200);
+  assert.match(stderr, /Could not (save|read)/);
+  assert.match(stderr, /tokens\.json/);
+  assertNoSecret(stderr, [headers.Authorization.slice(7)]);
+});
+
+test("logout() revokes at the server (RFC 7009) and removes the entry; the old tokens are refused afterwards", async () => {
+  const idp = await demoIdp();
+  await login(config(idp, { openBrowser: new ScriptedUserAgent().open }));
+  await login(config(idp, { profile: "other", openBrowser: new ScriptedUserAgent().open }));
+  const [entry] = readEntries();
+  const result = await logout(config(idp));
+  assert.deepEqual(result, { removed: true, revoked: ["refresh_token", "access_token"], revocationEndpoint: `${idp.issuer}/token/revocation` });
+  assert.equal((await rawRefresh(idp, entry!.refreshToken!)).error, "invalid_grant");
+  assert.equal(await api(idp, entry!.accessToken), 401);
+  assert.equal(readEntries().length, 1, "the other profile's entry stays");
+  assert.deepEqual(await logout(config(idp)), { removed: false, revoked: [], revocationEndpoint: undefined });
+  const ua = new ScriptedUserAgent();
+  await login(config(idp, { openBrowser: ua.open }));
+  assert.ok(ua.last, "after logout, login() signs in again");
+});
+
+test("logout() that cannot reach the revocation endpoint removes nothing; revoke: false only forgets", async () => {
+  const idp = await startDemoIdp();
+  await login(config(idp, { openBrowser: new ScriptedUserAgent().open }));
+  await idp.close();
+  const saved = readFileSync(cacheFile(), "utf8");
+  const error = await logout(config(idp)).catch((e: unknown) => e);
+  assert.ok(error instanceof LoginError);
+  assert.equal(error.code, "REVOCATION_FAILED");
+  assert.match(error.message, /revoke: false/);
+  assert.equal(readFileSync(cacheFile(), "utf8"), saved);
+  assert.deepEqual(await logout({ ...config(idp), revoke: false }), { removed: true, revoked: [], revocationEndpoint: undefined });
+  assert.equal(readEntries().length, 0);
+});
+
+test("session(): fetch() adds the token and, on a 401, refreshes once and retries (replayable bodies only)", async () => {
+  const idp = await demoIdp();
+  const api1 = await session(config(idp, { openBrowser: new ScriptedUserAgent({ login: "frank" }).open }));
+  let res = await api1.fetch(`${idp.issuer}/api/me`);
+  assert.equal(res.status, 200);
+  assert.equal(((await res.json()) as { sub: string }).sub, "frank");
+
+  // The API stops accepting the token (revoked, or expired early): one refresh, one retry.
+  await dropAccessToken(idp, readEntries()[0]!.accessToken);
+  let calls = tokenRequests(idp);
+  res = await api1.fetch(`${idp.issuer}/api/me`, { method: "GET", headers: { accept: "application/json" } });
+  assert.equal(res.status, 200);
+  await res.body?.cancel();
+  assert.equal(tokenRequests(idp), calls + 1);
+
+  // A body that cannot be sent twice: the 401 comes back as is, no refresh.
+  await dropAccessToken(idp, readEntries()[0]!.accessToken);
+  calls = tokenRequests(idp);
+  const stream = new ReadableStream({ start: (c) => (c.enqueue(new TextEncoder().encode("{}")), c.close()) });
+  res = await api1.fetch(`${idp.issuer}/api/me`, { method: "POST", body: stream, duplex: "half" } as Parameters<typeof api1.fetch>[1]);
+  assert.equal(res.status, 401);
+  await res.body?.cancel();
+  assert.equal(tokenRequests(idp), calls);
+
+  // Printing a session shows no token.
+  for (const text of [inspect(api1), JSON.stringify(api1), String(await api1.headers())]) assertNoSecret(text, readEntries().map((e) => e.accessToken));
+});
+
+test("session() with a 1-second token: headers() refreshes when it expires, five callers share one refresh", async () => {
+  const idp = await startDemoIdp({ accessTokenTtl: 1 });
+  try {
+    const s = await session(config(idp, { cache: false, openBrowser: new ScriptedUserAgent().open }));
+    const first = await s.headers();
+    await new Promise((resolve) => setTimeout(resolve, 1100));
+    assert.equal(await api(idp, first.Authorization.slice(7)), 401);
+    const calls = tokenRequests(idp);
+    const all = await Promise.all(Array.from({ length: 5 }, () => s.headers()));
+    assert.equal(tokenRequests(idp), calls + 1, "one shared refresh");
+    assert.equal(new Set(all.map((h) => h.Authorization)).size, 1);
+    assert.notEqual(all[0]!.Authorization, first.Authorization);
+    assert.equal(await api(idp, all[0]!.Authorization.slice(7)), 200);
+    assert.ok(!existsSync(cacheFile()), "cache: false wrote nothing");
+    const out = await s.logout();
+    assert.deepEqual(out.revoked, ["refresh_token", "access_token"]);
+  } finally {
+    await idp.close();
+  }
+});
