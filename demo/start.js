@@ -1,8 +1,13 @@
 // `npm start`: the demo identity provider on http://127.0.0.1:9400, the tslab kernel registered in
 // ./.jupyter, and Jupyter opened on notebooks/quickstart.ipynb. Without Jupyter, the same login
 // runs from the terminal. Ctrl-C stops everything started here.
+//
+// The demo provider keeps its state in memory, so tokens saved by an earlier `npm start` mean
+// nothing to this one: the demo gives the kernels a token cache of its own for this run (through
+// $TSLAB_OAUTH_CACHE_DIR), removed when it stops. Restart the kernel to see a saved sign-in reused.
 import { spawn, spawnSync } from "node:child_process";
-import { existsSync } from "node:fs";
+import { existsSync, mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
 import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { DEMO_CLIENT_ID, startDemoIdp } from "./idp.js";
@@ -49,10 +54,13 @@ async function main() {
   console.log(`Demo identity provider: ${idp.issuer}  (client id "${DEMO_CLIENT_ID}"; any name and password signs in)`);
   console.log(`Protected API:          ${idp.issuer}/api/me`);
 
+  const cacheDir = mkdtempSync(join(tmpdir(), "tslab-oauth-demo-cache-"));
+  process.env.TSLAB_OAUTH_CACHE_DIR = cacheDir;
   const children = [];
   const stop = async (code = 0) => {
     for (const child of children) child.kill("SIGTERM");
     await idp.close();
+    rmSync(cacheDir, { recursive: true, force: true });
     process.exit(code);
   };
   process.on("SIGINT", () => void stop(0));

@@ -122,12 +122,19 @@ let jupyterPath: string | undefined;
  */
 export async function runNotebook(
   path: string,
-  options: { env?: Record<string, string>; onEvent?: (event: Event, send: (command: string) => void) => void; timeoutSeconds?: number } = {},
+  options: {
+    env?: Record<string, string>;
+    onEvent?: (event: Event, send: (command: string) => void) => void;
+    timeoutSeconds?: number;
+    /** The kernel's token cache directory; a fresh empty one unless given (to share between runs). */
+    cacheDir?: string;
+  } = {},
 ): Promise<NotebookRun> {
   jupyterPath ??= registerKernel();
   const out = join(mkdtempSync(join(tmpdir(), "tslab-oauth-nb-")), "out.ipynb");
+  const cacheDir = options.cacheDir ?? mkdtempSync(join(tmpdir(), "tslab-oauth-nb-cache-"));
   const child = spawn("/usr/bin/python3", [join(ROOT, "test", "e2e", "run_notebook.py"), path, out, dirname(path), String(options.timeoutSeconds ?? 90)], {
-    env: { ...process.env, JUPYTER_PATH: jupyterPath, ...options.env },
+    env: { ...process.env, JUPYTER_PATH: jupyterPath, TSLAB_OAUTH_CACHE_DIR: cacheDir, ...options.env },
     stdio: ["pipe", "pipe", "pipe"],
   });
   const events: Event[] = [];

@@ -1,6 +1,8 @@
 // The notebook experience, end to end: a real tslab kernel under Jupyter, a real Chromium, the real
 // demo provider. Run with `npm run test:e2e`.
 import assert from "node:assert/strict";
+import { mkdtempSync, readFileSync, rmSync, statSync } from "node:fs";
+import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, beforeEach, test } from "node:test";
 import type { Browser, BrowserContext } from "playwright-core";
@@ -51,10 +53,11 @@ function displayEvents(events: Event[], cell: number): Event[] {
   return events.filter((e) => e.cell === cell && (e.msg_type === "display_data" || e.msg_type === "update_display_data"));
 }
 
-test("quickstart.ipynb runs as-is: sign in through the system browser, call the API, nothing secret saved", async () => {
+test("quickstart.ipynb runs as-is: sign in through the system browser, call the API, nothing secret saved; a second run uses the saved sign-in; sign-out.ipynb revokes", async () => {
   const bridge = await startBrowserBridge(context);
+  const cacheDir = mkdtempSync(join(tmpdir(), "tslab-oauth-e2e-cache-"));
   try {
-    const run = await runNotebook(join(ROOT, "notebooks", "quickstart.ipynb"), { env: { BROWSER: bridge.browserEnv } });
+    const run = await runNotebook(join(ROOT, "notebooks", "quickstart.ipynb"), { env: { BROWSER: bridge.browserEnv }, cacheDir });
     const loginCell = 2;
     // The cell ends with one short line, no sign-in material.
     const outputs = run.notebook.cells[loginCell]!.outputs!;
@@ -77,14 +80,40 @@ test("quickstart.ipynb runs as-is: sign in through the system browser, call the 
     assert.match(outputText(run, 4), /sub: 'alice'/);
     // A cell whose value is the headers prints them redacted.
     assert.match(outputText(run, 6), /AuthHeaders \{ Authorization: 'Bearer \[redacted\]' \}/);
+    // session() found the saved sign-in, and its fetch() was accepted.
+    assert.match(outputText(run, 8), /Signed in to http:\/\/127\.0\.0\.1:9400 as <b>alice<\/b> \(saved sign-in\)/);
+    assert.match(outputText(run, 9), /sub: 'alice'/);
     // The browser opened by the launcher was told it may close the tab.
     assert.equal(bridge.opened.length, 1);
     assert.match(await bridge.opened[0]!.finalText, /You can close this tab/);
     const state = new URL(bridge.opened[0]!.url).searchParams.get("state")!;
     assert.ok(bearerTokens.length > 0 && codes.length > 0);
     assert.deepEqual(secretsIn(run.savedText, [state]), [], "no token, code or state in the saved notebook");
+    assert.equal((statSync(join(cacheDir, "tokens.json")).mode & 0o777).toString(8), "600");
+
+    // A new kernel runs it again: the saved sign-in answers, with one line and no browser.
+    const requests = idp.requestCount();
+    const again = await runNotebook(join(ROOT, "notebooks", "quickstart.ipynb"), { env: { BROWSER: bridge.browserEnv }, cacheDir });
+    assert.equal(bridge.opened.length, 1, "no browser the second time");
+    const warm = displayEvents(again.events, loginCell);
+    assert.equal(warm.length, 1, JSON.stringify(warm));
+    assert.match(outputText(again, loginCell), /Signed in to http:\/\/127\.0\.0\.1:9400 as <b>alice<\/b> \(saved sign-in\), token valid for \d+ min\./);
+    assert.match(outputText(again, 4), /sub: 'alice'/);
+    assert.equal(idp.requestCount() - requests, 2, "the only requests were the two API calls");
+    assert.deepEqual(secretsIn(again.savedText), []);
+
+    // sign-out.ipynb revokes at the provider and removes the entry.
+    const out = await runNotebook(join(ROOT, "notebooks", "sign-out.ipynb"), { cacheDir });
+    assert.match(outputText(out, 2), /Signed out of http:\/\/127\.0\.0\.1:9400: removed the saved sign-in; revoked the refresh token and the access token/);
+    assert.match(outputText(out, 2), /\[ 'refresh_token', 'access_token' \]/);
+    assert.deepEqual(Object.keys(JSON.parse(readFileSync(join(cacheDir, "tokens.json"), "utf8"))), []);
+    const lastToken = bearerTokens.at(-1)!;
+    const check = await fetch(`${ISSUER}/api/me`, { headers: { authorization: `Bearer ${lastToken}` } });
+    assert.equal(check.status, 401, "the revoked token is refused");
+    assert.deepEqual(secretsIn(out.savedText), []);
   } finally {
     await bridge.close();
+    rmSync(cacheDir, { recursive: true, force: true });
   }
 });
 
