@@ -2,7 +2,7 @@
 // playwright-core, and the real demo provider on its `npm start` port. Missing Jupyter or
 // Chromium is a failure with the command that installs them, never a skip.
 import { spawn, spawnSync } from "node:child_process";
-import { chmodSync, existsSync, mkdtempSync, readFileSync, writeFileSync } from "node:fs";
+import { chmodSync, existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { createServer, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
 import { tmpdir } from "node:os";
@@ -31,9 +31,20 @@ export interface Event {
   content?: Record<string, unknown> & { data?: Record<string, string>; transient?: { display_id?: string }; name?: string; text?: string };
 }
 
+const tempDirs: string[] = [];
+/** A temporary directory removed when the test process exits. */
+export function tempDir(prefix: string): string {
+  const dir = mkdtempSync(join(tmpdir(), prefix));
+  tempDirs.push(dir);
+  return dir;
+}
+process.once("exit", () => {
+  for (const dir of tempDirs) rmSync(dir, { recursive: true, force: true });
+});
+
 /** Chromium with the flags that keep it quiet offline. */
 export async function launchChromium(): Promise<{ browser: Browser }> {
-  const profile = mkdtempSync(join(tmpdir(), "tslab-oauth-chromium-"));
+  const profile = tempDir("tslab-oauth-chromium-");
   const browser = await chromium.launch({
     executablePath: CHROMIUM,
     args: [
@@ -94,7 +105,7 @@ export async function startBrowserBridge(context: BrowserContext): Promise<{ bro
   });
   await new Promise<void>((r) => server.listen(0, "127.0.0.1", r));
   const { port } = server.address() as AddressInfo;
-  const dir = mkdtempSync(join(tmpdir(), "tslab-oauth-bridge-"));
+  const dir = tempDir("tslab-oauth-bridge-");
   const script = join(dir, "browser.sh");
   writeFileSync(
     script,
@@ -131,8 +142,8 @@ export async function runNotebook(
   } = {},
 ): Promise<NotebookRun> {
   jupyterPath ??= registerKernel();
-  const out = join(mkdtempSync(join(tmpdir(), "tslab-oauth-nb-")), "out.ipynb");
-  const cacheDir = options.cacheDir ?? mkdtempSync(join(tmpdir(), "tslab-oauth-nb-cache-"));
+  const out = join(tempDir("tslab-oauth-nb-"), "out.ipynb");
+  const cacheDir = options.cacheDir ?? tempDir("tslab-oauth-nb-cache-");
   const child = spawn("/usr/bin/python3", [join(ROOT, "test", "e2e", "run_notebook.py"), path, out, dirname(path), String(options.timeoutSeconds ?? 90)], {
     env: { ...process.env, JUPYTER_PATH: jupyterPath, TSLAB_OAUTH_CACHE_DIR: cacheDir, ...options.env },
     stdio: ["pipe", "pipe", "pipe"],

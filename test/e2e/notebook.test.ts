@@ -1,14 +1,13 @@
 // The notebook experience, end to end: a real tslab kernel under Jupyter, a real Chromium, the real
 // demo provider. Run with `npm run test:e2e`.
 import assert from "node:assert/strict";
-import { mkdtempSync, readFileSync, rmSync, statSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { readFileSync, statSync } from "node:fs";
 import { join } from "node:path";
 import { after, before, beforeEach, test } from "node:test";
 import type { Browser, BrowserContext } from "playwright-core";
 import { startDemoIdp } from "../../demo/idp.js";
 import { portIsFree } from "../support/helpers.js";
-import { JWT_PATTERN, ISSUER, ROOT, launchChromium, outputText, requireSystemParts, runNotebook, startBrowserBridge, submitLoginAndConsent, type Event } from "./harness.js";
+import { JWT_PATTERN, ISSUER, ROOT, launchChromium, outputText, requireSystemParts, runNotebook, startBrowserBridge, submitLoginAndConsent, tempDir, type Event } from "./harness.js";
 
 let idp: Awaited<ReturnType<typeof startDemoIdp>>;
 let browser: Browser;
@@ -55,7 +54,7 @@ function displayEvents(events: Event[], cell: number): Event[] {
 
 test("quickstart.ipynb runs as-is: sign in through the system browser, call the API, nothing secret saved; a second run uses the saved sign-in; sign-out.ipynb revokes", async () => {
   const bridge = await startBrowserBridge(context);
-  const cacheDir = mkdtempSync(join(tmpdir(), "tslab-oauth-e2e-cache-"));
+  const cacheDir = tempDir("tslab-oauth-e2e-cache-");
   try {
     const run = await runNotebook(join(ROOT, "notebooks", "quickstart.ipynb"), { env: { BROWSER: bridge.browserEnv }, cacheDir });
     const loginCell = 2;
@@ -113,7 +112,6 @@ test("quickstart.ipynb runs as-is: sign in through the system browser, call the 
     assert.deepEqual(secretsIn(out.savedText), []);
   } finally {
     await bridge.close();
-    rmSync(cacheDir, { recursive: true, force: true });
   }
 });
 
