@@ -120,7 +120,7 @@ export class TokenCache {
     try {
       this.#ensureDir();
       if (isSymlink(this.path)) {
-        throw Object.assign(new Error(`${this.path} is a symbolic link; tslab-oauth does not write through links`), { code: "ELOOP" });
+        throw new Error("it is a symbolic link, and the cache is never written through a link: replace it with a plain file");
       }
       let store: Store;
       try {
@@ -165,8 +165,10 @@ export class TokenCache {
     if (!this.#modeChecked) {
       this.#modeChecked = true;
       try {
-        // A file copied or created by hand may be readable by others: tighten it.
-        if ((statSync(this.path).mode & 0o077) !== 0) chmodSync(this.path, 0o600);
+        // A file copied or created by hand may be readable by others: tighten it (never through
+        // a symbolic link, which could point at someone else's file).
+        const stat = lstatSync(this.path);
+        if (stat.isFile() && (stat.mode & 0o077) !== 0) chmodSync(this.path, 0o600);
       } catch {
         // not there yet: conf creates it with 0600
       }

@@ -4,7 +4,7 @@
 import assert from "node:assert/strict";
 import { spawn } from "node:child_process";
 import { createHash } from "node:crypto";
-import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
+import { chmodSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, symlinkSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, beforeEach, test } from "node:test";
@@ -443,5 +443,29 @@ test("session() with a 1-second token: headers() refreshes when it expires, five
     assert.deepEqual(out.revoked, ["refresh_token", "access_token"]);
   } finally {
     await idp.close();
+  }
+});
+
+test("a cache file readable by others is tightened to 0600; a symbolic link in its place is never written through", async () => {
+  const idp = await demoIdp();
+  mkdirSync(cacheDir, { recursive: true });
+  writeFileSync(cacheFile(), "{}", { mode: 0o644 });
+  chmodSync(cacheFile(), 0o644);
+  await login(config(idp, { openBrowser: new ScriptedUserAgent().open }));
+  assert.equal(mode(cacheFile()), "600");
+
+  const other = mkdtempSync(join(tmpdir(), "tslab-oauth-victim-"));
+  try {
+    const victim = join(other, "victim.json");
+    writeFileSync(victim, "{}", { mode: 0o644 });
+    rmSync(cacheFile());
+    symlinkSync(victim, cacheFile());
+    const { value: headers, stderr } = await captureStderr(() => login(config(idp, { openBrowser: new ScriptedUserAgent().open })));
+    assert.equal(await api(idp, headers.Authorization.slice(7)), 200);
+    assert.match(stderr, /symbolic link/);
+    assert.equal(readFileSync(victim, "utf8"), "{}", "the link's target is untouched");
+    assert.equal(mode(victim), "644", "and its mode too");
+  } finally {
+    rmSync(other, { recursive: true, force: true });
   }
 });
