@@ -1,6 +1,7 @@
 // The token cache, silent refresh, sessions and logout, against a real oidc-provider. Time passing
 // is simulated where noted by moving a cached token's expiry into the past in the cache file (the
-// server's own expiry is exercised with a 1-second token lifetime).
+// server's own expiry is exercised with a 2-second token lifetime: the server counts whole seconds, so a
+// 1-second token may live only a few milliseconds).
 import assert from "node:assert/strict";
 import { spawn } from "node:child_process";
 import { createHash } from "node:crypto";
@@ -178,11 +179,11 @@ test("the default location is the user's config directory, owner-only, never the
 });
 
 test("an expired token is refreshed silently: the server sees the refresh, the rotated refresh token is saved, the new token works", async () => {
-  const idp = await startDemoIdp({ accessTokenTtl: 1 });
+  const idp = await startDemoIdp({ accessTokenTtl: 2 });
   try {
     await login(config(idp, { openBrowser: new ScriptedUserAgent().open }));
     const [before] = readEntries();
-    await new Promise((resolve) => setTimeout(resolve, 1100));
+    await new Promise((resolve) => setTimeout(resolve, 2100));
     assert.equal(await api(idp, before!.accessToken), 401, "the server expired the first token");
 
     const tokenCalls = tokenRequests(idp);
@@ -425,12 +426,12 @@ test("session(): fetch() adds the token and, on a 401, refreshes once and retrie
   for (const text of [inspect(api1), JSON.stringify(api1), String(await api1.headers())]) assertNoSecret(text, readEntries().map((e) => e.accessToken));
 });
 
-test("session() with a 1-second token: headers() refreshes when it expires, five callers share one refresh", async () => {
-  const idp = await startDemoIdp({ accessTokenTtl: 1 });
+test("session() with a 2-second token: headers() refreshes when it expires, five callers share one refresh", async () => {
+  const idp = await startDemoIdp({ accessTokenTtl: 2 });
   try {
     const s = await session(config(idp, { cache: false, openBrowser: new ScriptedUserAgent().open }));
     const first = await s.headers();
-    await new Promise((resolve) => setTimeout(resolve, 1100));
+    await new Promise((resolve) => setTimeout(resolve, 2100));
     assert.equal(await api(idp, first.Authorization.slice(7)), 401);
     const calls = tokenRequests(idp);
     const all = await Promise.all(Array.from({ length: 5 }, () => s.headers()));
