@@ -12,6 +12,7 @@ export const CONFIDENTIAL_CLIENT_ID = "tslab-demo-confidential";
 /** Confidential client registered for client_secret_post only. */
 export const POST_CLIENT_ID = "tslab-demo-post";
 
+const DEVICE_GRANT = "urn:ietf:params:oauth:grant-type:device_code";
 const LOOPBACK_REDIRECTS = ["http://127.0.0.1/callback", "http://localhost/callback", "http://[::1]/callback"];
 
 /**
@@ -21,6 +22,12 @@ const LOOPBACK_REDIRECTS = ["http://127.0.0.1/callback", "http://localhost/callb
  * @property {string} [clientSecret] Secret of the confidential clients. Default: random.
  * @property {"oidc" | "oauth2"} [discovery] Where metadata is served: OpenID Connect Discovery
  *   (default) or only RFC 8414 `/.well-known/oauth-authorization-server`.
+ * @property {boolean} [deviceFlow] Enable the device authorization grant (RFC 8628). Default false.
+ * @property {number} [deviceInterval] Polling `interval` (seconds) put in device authorization
+ *   responses; oidc-provider sends none, which means 5 s.
+ * @property {number} [deviceCodeTtl] Device code lifetime in seconds. Default 600.
+ * @property {boolean} [slowDownOnce] Answer the first poll of each device code with `slow_down`
+ *   (RFC 8628 §3.5), as throttling servers do; oidc-provider itself never sends it.
  */
 
 /**
@@ -40,7 +47,7 @@ export async function startDemoIdp(options = {}) {
   const native = {
     application_type: "native",
     redirect_uris: LOOPBACK_REDIRECTS,
-    grant_types: ["authorization_code", "refresh_token"],
+    grant_types: ["authorization_code", "refresh_token", ...(options.deviceFlow ? [DEVICE_GRANT] : [])],
     response_types: ["code"],
   };
 
@@ -63,6 +70,7 @@ export async function startDemoIdp(options = {}) {
       userinfo: { enabled: true },
       revocation: { enabled: true, allowedPolicy: async () => true },
       introspection: { enabled: true, allowedPolicy: async () => true },
+      deviceFlow: { enabled: options.deviceFlow ?? false },
     },
     // The demo issues a refresh token to every client allowed the grant, without the
     // offline_access + prompt=consent dance of the default policy.
@@ -76,7 +84,7 @@ export async function startDemoIdp(options = {}) {
       Interaction: 3600,
       Session: 14 * 24 * 3600,
       Grant: 14 * 24 * 3600,
-      DeviceCode: 600,
+      DeviceCode: options.deviceCodeTtl ?? 600,
       ClientCredentials: 600,
       BackchannelAuthenticationRequest: 600,
     },
@@ -87,6 +95,13 @@ export async function startDemoIdp(options = {}) {
     },
   });
   provider.proxy = false;
+  if (options.deviceInterval !== undefined) {
+    provider.on("device_authorization.success", (_ctx, body) => {
+      body.interval = options.deviceInterval;
+    });
+  }
+  /** Device codes already answered with slow_down (slowDownOnce). */
+  const slowedDown = new Set();
 
   /** Requests seen, by path (tests assert "no request was made"). */
   const counts = new Map();
@@ -104,6 +119,21 @@ export async function startDemoIdp(options = {}) {
     if (path === "/api/me") {
       await protectedApi(provider, req, res);
       return;
+    }
+    if (options.slowDownOnce && path === "/token" && req.method === "POST") {
+      const chunks = [];
+      for await (const chunk of req) chunks.push(chunk);
+      const body = Buffer.concat(chunks).toString();
+      const params = new URLSearchParams(body);
+      const deviceCode = params.get("device_code");
+      if (params.get("grant_type") === DEVICE_GRANT && deviceCode && !slowedDown.has(deviceCode)) {
+        slowedDown.add(deviceCode);
+        res.writeHead(400, { "Content-Type": "application/json", "Cache-Control": "no-store" });
+        res.end(JSON.stringify({ error: "slow_down", error_description: "polling too fast" }));
+        return;
+      }
+      // The body was read here: oidc-provider then takes it from req.body.
+      Object.assign(req, { body });
     }
     callback(req, res);
   });

@@ -3,6 +3,9 @@ import type { ResolvedConfig } from "./config.js";
 import type { ServerMetadata } from "./discovery.js";
 import { LoginError } from "./errors.js";
 import { createTransport } from "./http.js";
+import { remoteReason } from "./detect.js";
+import { runDeviceLogin } from "./device.js";
+import { resolveMetadata } from "./discovery.js";
 import { displayName, runLogin } from "./interactive.js";
 import type { LoginReporter, TokenSource } from "./report.js";
 import type { SecretSet } from "./secrets.js";
@@ -87,10 +90,39 @@ export async function obtainTokens(
     }
   }
 
-  const { tokens, as } = await runLogin(config, reporter, secrets);
+  const { tokens, as } = await runInteractive(config, reporter, secrets);
   const entry = toEntry(config, as, tokens, undefined);
   await writeLocked(config, store, key, entry, warn);
   return { entry, source: "sign-in" };
+}
+
+/**
+ * The browser sign-in, by the flow the options ask for, or (`auto`) the one that can work where
+ * the kernel runs. The cell says which, why, and how to force the other.
+ */
+async function runInteractive(config: ResolvedConfig, reporter: LoginReporter, secrets: SecretSet): Promise<{ tokens: TokenSet; as: ServerMetadata }> {
+  if (config.flow === "manual") {
+    throw new LoginError(
+      "INVALID_CONFIG",
+      '`flow: "manual"` takes two cells: `const pending = await beginLogin(config)` shows the link, then `const headers = await pending.complete("<the address your browser ended on>")`.',
+    );
+  }
+  const transport = createTransport(config.signal ?? new AbortController().signal, config.requestTimeoutMs);
+  const as = await resolveMetadata(config, transport);
+  if (config.flow === "device") return runDeviceLogin(config, as, reporter, secrets);
+  if (config.flow === "auto") {
+    const remote = remoteReason();
+    if (remote && as.device_authorization_endpoint) {
+      reporter.notice(`Using the device flow because ${remote}: a redirect to this machine could not reach it. To force the redirect, pass \`flow: "loopback"\`.`);
+      return runDeviceLogin(config, as, reporter, secrets);
+    }
+    if (remote) {
+      reporter.event(
+        `${remote[0]!.toUpperCase()}${remote.slice(1)}, and the server offers no device flow: if your browser cannot reach this machine, the sign-in will not come back here. Then interrupt this cell and use beginLogin() (two cells).`,
+      );
+    }
+  }
+  return runLogin(config, reporter, secrets, as);
 }
 
 /**
@@ -137,7 +169,7 @@ async function refreshUnderLock(
   }
 }
 
-async function writeLocked(config: ResolvedConfig, store: TokenStore, key: string, entry: CacheEntry | undefined, warn: Warn): Promise<void> {
+export async function writeLocked(config: ResolvedConfig, store: TokenStore, key: string, entry: CacheEntry | undefined, warn: Warn): Promise<void> {
   const release = await lockOrWarn(config, store, warn);
   try {
     store.write(key, entry, warn);
@@ -174,7 +206,7 @@ function abortedOr(config: ResolvedConfig, error: unknown): unknown {
   return error;
 }
 
-function toEntry(config: ResolvedConfig, as: ServerMetadata, tokens: TokenSet, previous: CacheEntry | undefined): CacheEntry {
+export function toEntry(config: ResolvedConfig, as: ServerMetadata, tokens: TokenSet, previous: CacheEntry | undefined): CacheEntry {
   return {
     format: 1,
     issuer: as.issuer,

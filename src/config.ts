@@ -34,6 +34,17 @@ export interface LoginConfig {
    * @default "http://127.0.0.1:0/callback"
    */
   redirectUri?: string;
+  /**
+   * How the sign-in comes back from the browser:
+   * - `"loopback"`: a redirect to a listener on this machine's loopback address (RFC 8252);
+   * - `"device"`: the device authorization grant (RFC 8628): a link and a code the user enters on
+   *   any device, for kernels the browser cannot reach (JupyterHub, SSH, containers);
+   * - `"manual"`: two cells, with {@link beginLogin} (login() refuses it);
+   * - `"auto"`: loopback when the kernel looks local, the device grant when it looks remote and the
+   *   server supports it, else loopback with the two-cell fallback explained in the cell.
+   * @default "auto"
+   */
+  flow?: "auto" | "loopback" | "device" | "manual";
   /** Seconds the user has to sign in. @default 300 */
   timeout?: number;
   /** Seconds each HTTP request (discovery, token) may take. @default 30 */
@@ -91,6 +102,7 @@ export interface ResolvedConfig {
   scopes: string[];
   extraParams: Record<string, string>;
   redirect: RedirectTarget;
+  flow: "auto" | "loopback" | "device" | "manual";
   timeoutMs: number;
   requestTimeoutMs: number;
   signal: AbortSignal | undefined;
@@ -209,6 +221,13 @@ export function parseRedirectUri(value: unknown): RedirectTarget {
   return { host: url.hostname as RedirectTarget["host"], port, path: url.pathname || "/", search: url.search };
 }
 
+const FLOWS = ["auto", "loopback", "device", "manual"] as const;
+function parseFlow(value: unknown): ResolvedConfig["flow"] {
+  if (value === undefined) return "auto";
+  if (!FLOWS.includes(value as ResolvedConfig["flow"])) throw invalid(`\`flow\` must be one of ${FLOWS.map((f) => `"${f}"`).join(", ")}; got ${JSON.stringify(value)}.`);
+  return value as ResolvedConfig["flow"];
+}
+
 function parseCacheDir(value: unknown): string | undefined {
   const fromEnv = process.env[CACHE_DIR_ENV];
   const [name, dir] = value !== undefined ? ["`cacheDir`", value] : fromEnv ? [`$${CACHE_DIR_ENV}`, fromEnv] : ["", undefined];
@@ -272,6 +291,7 @@ export function resolveConfig(config: LoginConfig): ResolvedConfig {
     scopes: parseScopes(config.scopes),
     extraParams: parseExtraParams(config.extraParams),
     redirect: parseRedirectUri(config.redirectUri),
+    flow: parseFlow(config.flow),
     timeoutMs: parseSeconds("timeout", config.timeout, DEFAULTS.timeoutSeconds),
     requestTimeoutMs: parseSeconds("requestTimeout", config.requestTimeout, DEFAULTS.requestTimeoutSeconds),
     signal,

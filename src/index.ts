@@ -1,5 +1,6 @@
 export { login } from "./login.js";
 export { session, Session } from "./session.js";
+export { beginLogin, PendingLogin } from "./manual.js";
 export { logout, type LogoutConfig, type LogoutResult } from "./logout.js";
 export type { LoginConfig } from "./config.js";
 export type { AuthHeaders } from "./headers.js";

@@ -100,7 +100,7 @@ export async function runLogin(
   }
 }
 
-function authorizationUrl(
+export function authorizationUrl(
   as: ServerMetadata,
   config: ResolvedConfig,
   redirectUri: string,
@@ -125,7 +125,7 @@ function authorizationUrl(
 }
 
 /** RFC 6749 §4.1.2 and RFC 9207 checks on the genuine callback (its state already matched). */
-function validateCallback(as: ServerMetadata, client: oauth.Client, params: URLSearchParams, state: string): URLSearchParams {
+export function validateCallback(as: ServerMetadata, client: oauth.Client, params: URLSearchParams, state: string): URLSearchParams {
   let validated: URLSearchParams;
   try {
     validated = oauth.validateAuthResponse(as, client, params, state);

@@ -1,6 +1,6 @@
 import type { LoginError } from "./errors.js";
 import { escapeHtml } from "./pages.js";
-import { formatDuration, type LoginReporter, type SuccessInfo } from "./report.js";
+import { formatDuration, type DeviceCodeInfo, type LoginReporter, type SuccessInfo } from "./report.js";
 
 /**
  * The only module that talks to tslab. It reaches the running kernel's own tslab module through
@@ -36,6 +36,7 @@ export class NotebookReporter implements LoginReporter {
   readonly #quiet: boolean;
   #timer: NodeJS.Timeout | undefined;
   #waiting: { issuer: string; url: string; deadline: number; openBrowser: boolean } | undefined;
+  #device: DeviceCodeInfo | undefined;
   readonly #events: { message: string; count: number }[] = [];
   readonly #warnings: string[] = [];
   #ended = false;
@@ -54,6 +55,10 @@ export class NotebookReporter implements LoginReporter {
   }
 
   #render(): void {
+    if (this.#device) {
+      this.#renderDevice(this.#device);
+      return;
+    }
     const w = this.#waiting;
     if (!w) return;
     const left = formatDuration(w.deadline - Date.now());
@@ -63,14 +68,11 @@ export class NotebookReporter implements LoginReporter {
       `<a href="${escapeHtml(w.url)}" target="_blank" rel="noopener noreferrer" ` +
       `onclick="window.open(this.href,'_blank','noopener');return false;" ` +
       `style="display:inline-block;padding:3px 14px;border-radius:4px;background:#2563eb;color:#fff;text-decoration:none;font-weight:600">Sign in</a>`;
-    const events = this.#events
-      .map((e) => `<li>${escapeHtml(e.message)}${e.count > 1 ? ` (×${e.count})` : ""}</li>`)
-      .join("");
     this.#show(
       `<div style="${BOX} #2563eb">` +
         `<div>Sign in to <b>${escapeHtml(w.issuer)}</b> ${link}</div>` +
         `<div style="color:#555;font-size:90%">${w.openBrowser ? "A browser tab was opened too. " : ""}Waiting for the sign-in: ${escapeHtml(left)} left.</div>` +
-        (events ? `<ul style="margin:2px 0;color:#555;font-size:90%">${events}</ul>` : "") +
+        this.#eventsHtml() +
         this.#warningsHtml() +
         `</div>`,
     );
@@ -88,11 +90,57 @@ export class NotebookReporter implements LoginReporter {
   warn(message: string): void {
     if (this.#warnings.includes(message)) return;
     this.#warnings.push(message);
-    if (this.#waiting) this.#render();
+    if (this.#waiting || this.#device) this.#render();
   }
 
   #warningsHtml(): string {
     return this.#warnings.map((w) => `<div style="color:#9a6700;font-size:90%">⚠ ${escapeHtml(w)}</div>`).join("");
+  }
+
+  #renderDevice(d: DeviceCodeInfo): void {
+    const left = formatDuration(d.deadline - Date.now());
+    const href = d.verificationUriComplete ?? d.verificationUri;
+    const link =
+      `<a href="${escapeHtml(href)}" target="_blank" rel="noopener noreferrer" ` +
+      `style="display:inline-block;padding:3px 14px;border-radius:4px;background:#2563eb;color:#fff;text-decoration:none;font-weight:600">Sign in</a>`;
+    this.#show(
+      `<div style="${BOX} #2563eb">` +
+        `<div>Sign in to <b>${escapeHtml(d.issuer)}</b> ${link} on any device: open <a href="${escapeHtml(d.verificationUri)}" target="_blank" rel="noopener noreferrer">${escapeHtml(d.verificationUri)}</a> and enter</div>` +
+        `<div style="font:700 200%/1.4 ui-monospace,monospace;letter-spacing:.12em;margin:4px 0">${escapeHtml(d.userCode)}</div>` +
+        `<div style="color:#555;font-size:90%">Waiting for the sign-in: ${escapeHtml(left)} left.</div>` +
+        this.#eventsHtml() +
+        this.#warningsHtml() +
+        `</div>`,
+    );
+  }
+
+  #eventsHtml(): string {
+    const events = this.#events
+      .map((e) => `<li>${escapeHtml(e.message)}${e.count > 1 ? ` (×${e.count})` : ""}</li>`)
+      .join("");
+    return events ? `<ul style="margin:2px 0;color:#555;font-size:90%">${events}</ul>` : "";
+  }
+
+  waitingForPaste(info: { issuer: string; url: string; deadline: number; redirectUri: string }): void {
+    const until = new Date(info.deadline).toLocaleTimeString();
+    this.#show(
+      `<div style="${BOX} #2563eb">` +
+        `<div>Sign in to <b>${escapeHtml(info.issuer)}</b> <a href="${escapeHtml(info.url)}" target="_blank" rel="noopener noreferrer" ` +
+        `style="display:inline-block;padding:3px 14px;border-radius:4px;background:#2563eb;color:#fff;text-decoration:none;font-weight:600">Sign in</a></div>` +
+        `<div style="color:#555;font-size:90%">After signing in, your browser shows an error page: it cannot reach this kernel. That is expected. ` +
+        `Copy the whole address from its address bar (it starts with <code>${escapeHtml(info.redirectUri)}</code>) and run, in a new cell:</div>` +
+        `<pre style="margin:4px 0">const headers = await pending.complete("&lt;paste the address here&gt;");</pre>` +
+        `<div style="color:#555;font-size:90%">Valid until ${escapeHtml(until)}.</div>` +
+        this.#warningsHtml() +
+        `</div>`,
+    );
+  }
+
+  waitingForCode(info: DeviceCodeInfo): void {
+    this.#device = info;
+    this.#render();
+    this.#timer = setInterval(() => this.#render(), REFRESH_MS);
+    this.#timer.unref();
   }
 
   waiting(info: { issuer: string; url: string; deadline: number; openBrowser: boolean }): void {
@@ -143,6 +191,7 @@ export class NotebookReporter implements LoginReporter {
     this.#ended = true;
     clearInterval(this.#timer);
     this.#waiting = undefined;
+    this.#device = undefined;
   }
 
   dispose(): void {

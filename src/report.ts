@@ -10,6 +10,13 @@ export interface LoginReporter {
   progress(message: string): void;
   /** The sign-in page is ready; `deadline` is epoch ms. */
   waiting(info: { issuer: string; url: string; deadline: number; openBrowser: boolean }): void;
+  /** The device grant (RFC 8628) waits for the user to enter `userCode`; `deadline` is epoch ms. */
+  waitingForCode(info: DeviceCodeInfo): void;
+  /**
+   * The two-cell flow: the link is ready; the user signs in, then pastes the address the browser
+   * ended on into `pending.complete(...)` in another cell. No timer: the cell has ended.
+   */
+  waitingForPaste(info: { issuer: string; url: string; deadline: number; redirectUri: string }): void;
   /** Something the user may want to know while waiting. */
   event(message: string): void;
   /** Something the user must know even in a terminal (why a browser opens again). */
@@ -24,6 +31,14 @@ export interface LoginReporter {
   dispose(): void;
   /** Calls `callback` when the user interrupts (a kernel interrupt); returns the unsubscribe. */
   watchInterrupt(callback: () => void): () => void;
+}
+
+export interface DeviceCodeInfo {
+  issuer: string;
+  verificationUri: string;
+  verificationUriComplete: string | undefined;
+  userCode: string;
+  deadline: number;
 }
 
 /** Where the tokens came from: the cache as is, a silent refresh, or the browser. */
@@ -45,6 +60,17 @@ export class TerminalReporter implements LoginReporter {
 
   waiting(info: { url: string }): void {
     this.#write(`Sign in at: ${info.url}\n`);
+  }
+
+  waitingForPaste(info: { url: string; redirectUri: string }): void {
+    this.#write(
+      `Sign in at: ${info.url}\nThen copy the address your browser ends on (it starts with ${info.redirectUri}) and pass it to pending.complete(...).\n`,
+    );
+  }
+
+  waitingForCode(info: DeviceCodeInfo): void {
+    const direct = info.verificationUriComplete ? ` (or directly: ${info.verificationUriComplete})` : "";
+    this.#write(`To sign in, open ${info.verificationUri} on any device and enter the code ${info.userCode}${direct}\n`);
   }
 
   progress(): void {}
@@ -94,6 +120,12 @@ export class DeferredReporter implements LoginReporter {
   progress(): void {}
   waiting(info: Parameters<LoginReporter["waiting"]>[0]): void {
     this.#reporter.waiting(info);
+  }
+  waitingForCode(info: DeviceCodeInfo): void {
+    this.#reporter.waitingForCode(info);
+  }
+  waitingForPaste(info: Parameters<LoginReporter["waitingForPaste"]>[0]): void {
+    this.#reporter.waitingForPaste(info);
   }
   event(message: string): void {
     this.#inner?.event(message);

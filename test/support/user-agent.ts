@@ -13,6 +13,8 @@ export interface UserAgentOptions {
    * tamper with it, or `null` to stop there (the manual "copy the address" flow).
    */
   onCallback?: (url: URL) => URL | null;
+  /** The user code to type on a device flow's verification page (when its URL does not carry it). */
+  userCode?: string;
   /** Also request what a browser would: /favicon.ico on the callback host, before the callback. */
   strayRequests?: boolean;
 }
@@ -70,9 +72,11 @@ export class ScriptedUserAgent {
         continue;
       }
       const text = res.body;
-      const form = /<form[^>]*action="([^"]+)"[^>]*method="post"/i.exec(text);
-      if (res.status === 200 && form && url.origin === idpOrigin) {
-        if (this.#options.deny) {
+      const formTag = /<form\b([^>]*)>/i.exec(text)?.[1] ?? "";
+      const action = /method="post"/i.test(formTag) ? /action="([^"]+)"/i.exec(formTag)?.[1] : undefined;
+      if (res.status === 200 && action && url.origin === idpOrigin) {
+        const isDeviceConfirm = /name="abort"/.test(text) && /Confirm Device/.test(text);
+        if (this.#options.deny && /name="login"/.test(text)) {
           const abort = /href="([^"]*\/abort)"/i.exec(text);
           if (!abort) throw new Error("no Cancel link on the page");
           url = new URL(decode(abort[1]!), url);
@@ -89,7 +93,14 @@ export class ScriptedUserAgent {
           fields.set("login", this.#options.login ?? "alice");
           fields.set("password", "any password");
         }
-        url = new URL(decode(form[1]!), url);
+        // The device flow's pages (RFC 8628): type the user code if it is not filled in, and on
+        // the confirmation page press Continue (or Cancel, with `deny`).
+        if (fields.has("user_code") && !fields.get("user_code")) fields.set("user_code", this.#options.userCode ?? "");
+        if (isDeviceConfirm) {
+          if (this.#options.deny) fields.set("abort", "yes");
+          else fields.set("confirm", "yes");
+        }
+        url = new URL(decode(action), url);
         method = "POST";
         body = fields.toString();
         continue;
