@@ -7,6 +7,7 @@ import { after, before, beforeEach, test } from "node:test";
 import type { Browser, BrowserContext } from "playwright-core";
 import { startDemoIdp } from "../../demo/idp.js";
 import { portIsFree } from "../support/helpers.js";
+import { ScriptedUserAgent } from "../support/user-agent.js";
 import { JWT_PATTERN, ISSUER, ROOT, launchChromium, outputText, requireSystemParts, runNotebook, startBrowserBridge, submitLoginAndConsent, tempDir, type Event } from "./harness.js";
 
 let idp: Awaited<ReturnType<typeof startDemoIdp>>;
@@ -186,4 +187,39 @@ test("interrupting a login cell frees the port within 2 s, and the next login() 
   assert.ok(firstState.length >= 43);
   assert.deepEqual(secretsIn(run.savedText, [state, firstState]), [], "no token, code or state saved, after a failed and a successful login");
   await bridge.close();
+});
+
+test("device flow in a kernel: the cell shows the code in large type, the user approves elsewhere, the entry is overwritten with one line", async () => {
+  const deviceIdp = await startDemoIdp({ port: 9401, deviceFlow: true, deviceInterval: 1 });
+  const tokens: string[] = [];
+  deviceIdp.server.prependListener("request", (req) => {
+    const auth = req.headers.authorization;
+    if (auth?.startsWith("Bearer ")) tokens.push(auth.slice(7));
+  });
+  let userCode = "";
+  try {
+    const run = await runNotebook(join(ROOT, "test", "e2e", "notebooks", "device.ipynb"), {
+      onEvent: (event) => {
+        const html = event.content?.data?.["text/html"];
+        if (userCode || event.msg_type !== "display_data" || typeof html !== "string") return;
+        const link = /href="([^"]*\/device\?user_code=[^"]*)"/.exec(html);
+        if (!link) return;
+        userCode = new URL(link[1]!.replace(/&amp;/g, "&")).searchParams.get("user_code")!;
+        // Someone on a phone opens the link from the cell and approves.
+        void new ScriptedUserAgent({ login: "jo" }).visit(link[1]!.replace(/&amp;/g, "&"));
+      },
+    });
+    assert.match(userCode, /^[A-Z]{4}-[A-Z]{4}$/);
+    const shown = displayEvents(run.events, 1);
+    assert.match(String(shown[0]!.content!.data!["text/html"]), new RegExp(`font:700 200%[^>]*>${userCode}<`));
+    assert.ok(shown.slice(1).every((e) => e.msg_type === "update_display_data" && e.content!.transient!.display_id === shown[0]!.content!.transient!.display_id));
+    const outputs = run.notebook.cells[1]!.outputs!;
+    assert.equal(outputs.length, 1, JSON.stringify(outputs));
+    assert.match(outputText(run, 1), /Signed in to http:\/\/127\.0\.0\.1:9401 as <b>jo<\/b>, token valid for 60 min\./);
+    assert.match(outputText(run, 2), /200/);
+    assert.ok(!run.savedText.includes(userCode), "the code is gone from the saved notebook");
+    assert.deepEqual(secretsIn(run.savedText, tokens), []);
+  } finally {
+    await deviceIdp.close();
+  }
 });
