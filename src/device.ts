@@ -141,11 +141,7 @@ function deviceAuthorizationError(ctx: TokenContext, cause: unknown): LoginError
       { cause, error: cause.error, errorDescription: cause.error_description, status: cause.status },
     );
   }
-  const error = requestError(ctx, cause);
-  return new LoginError(error.code, error.message.replace(`the token endpoint ${ctx.as.token_endpoint}`, `the device authorization endpoint ${ctx.as.device_authorization_endpoint}`), {
-    cause,
-    status: error.status,
-  });
+  return requestError(ctx, cause, "device authorization");
 }
 
 function abortedError(reason: unknown, cause?: unknown): LoginError {

@@ -74,9 +74,9 @@ export async function exchangeCode(
   }
 }
 
-export function requestError(ctx: TokenContext, cause: unknown, which: "token" | "revocation" = "token"): LoginError {
+export function requestError(ctx: TokenContext, cause: unknown, which: "token" | "revocation" | "device authorization" = "token"): LoginError {
   if (cause instanceof LoginError) return cause;
-  const endpoint = which === "token" ? ctx.as.token_endpoint : ctx.as.revocation_endpoint;
+  const endpoint = which === "token" ? ctx.as.token_endpoint : which === "revocation" ? ctx.as.revocation_endpoint : ctx.as.device_authorization_endpoint;
   if (isTimeout(cause)) {
     return new LoginError(
       "TOKEN_REQUEST_FAILED",
