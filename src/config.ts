@@ -53,7 +53,8 @@ export interface LoginConfig {
   signal?: AbortSignal;
   /**
    * How to open the sign-in page: `true` uses the system browser (the `open` package), `false`
-   * only shows the link, a function is called with the URL instead.
+   * only shows the link, a function is called with the URL instead (in the device flow, with the
+   * verification link, its complete form when the server gives one).
    * @default true
    */
   openBrowser?: boolean | ((url: string) => void | Promise<void>);
