@@ -1,7 +1,7 @@
 // The notebook experience, end to end: a real tslab kernel under Jupyter, a real Chromium, the real
 // demo provider. Run with `npm run test:e2e`.
 import assert from "node:assert/strict";
-import { readFileSync, statSync } from "node:fs";
+import { readFileSync, statSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { after, before, beforeEach, test } from "node:test";
 import type { Browser, BrowserContext } from "playwright-core";
@@ -222,4 +222,38 @@ test("device flow in a kernel: the cell shows the code in large type, the user a
   } finally {
     await deviceIdp.close();
   }
+});
+
+test("two cells in a kernel: beginLogin() shows the link and returns; complete() in the next cell signs in and overwrites the first cell's link", async () => {
+  const pasteFile = join(tempDir("tslab-oauth-paste-"), "address.txt");
+  let started = false;
+  let state = "";
+  const run = await runNotebook(join(ROOT, "test", "e2e", "notebooks", "two-cells.ipynb"), {
+    env: { PASTE_FILE: pasteFile },
+    onEvent: (event) => {
+      const html = event.content?.data?.["text/html"];
+      if (started || event.msg_type !== "display_data" || typeof html !== "string") return;
+      const link = /href="([^"]*\/auth\?[^"]*)"/.exec(html);
+      if (!link) return;
+      started = true;
+      const url = link[1]!.replace(/&#38;|&amp;/g, "&");
+      state = new URL(url).searchParams.get("state")!;
+      // A browser on another machine: signs in, ends on an address it cannot load; the user copies it.
+      const ua = new ScriptedUserAgent({
+        login: "lee",
+        onCallback: (callback) => {
+          writeFileSync(pasteFile, callback.href);
+          return null;
+        },
+      });
+      void ua.visit(url);
+    },
+  });
+  assert.ok(started, "the first cell showed a link");
+  assert.match(outputText(run, 2), /Signed in to http:\/\/127\.0\.0\.1:9400 as <b>lee<\/b>/);
+  assert.match(outputText(run, 3), /200/);
+  // The first cell's entry was overwritten from the second cell: no link, no state left in it.
+  assert.match(outputText(run, 1), /Signed in to http:\/\/127\.0\.0\.1:9400 as <b>lee<\/b>/);
+  assert.ok(!run.savedText.includes(state), "the sign-in's state is gone from the saved notebook");
+  assert.deepEqual(secretsIn(run.savedText), []);
 });
