@@ -9,7 +9,7 @@ import { resolveMetadata } from "./discovery.js";
 import { displayName, runLogin } from "./interactive.js";
 import type { LoginReporter, TokenSource } from "./report.js";
 import type { SecretSet } from "./secrets.js";
-import { createClientAuth, refreshTokens, type TokenContext, type TokenSet } from "./token.js";
+import { refreshTokens, tokenContext, type TokenSet } from "./token.js";
 
 /**
  * Getting a usable token: the cached one as is, else a silent refresh, else the browser. Shared by
@@ -107,8 +107,7 @@ async function runInteractive(config: ResolvedConfig, reporter: LoginReporter, s
       '`flow: "manual"` takes two cells: `const pending = await beginLogin(config)` shows the link, then `const headers = await pending.complete("<the address your browser ended on>")`.',
     );
   }
-  const transport = createTransport(config.signal ?? new AbortController().signal, config.requestTimeoutMs);
-  const as = await resolveMetadata(config, transport);
+  const as = await resolveMetadata(config, createTransport(config.signal, config.requestTimeoutMs));
   if (config.flow === "device") return runDeviceLogin(config, as, reporter, secrets);
   if (config.flow === "auto") {
     const remote = remoteReason();
@@ -188,15 +187,6 @@ export async function lockOrWarn(config: ResolvedConfig, store: TokenStore, warn
     warn(`Could not lock the token cache (${(error as NodeJS.ErrnoException).code ?? (error as Error).message}); going on without coordinating with other kernels.`);
     return () => {};
   }
-}
-
-export function tokenContext(config: ResolvedConfig, as: ServerMetadata): TokenContext {
-  return {
-    as,
-    client: { client_id: config.clientId },
-    clientAuth: createClientAuth(config, as),
-    transport: createTransport(config.signal ?? new AbortController().signal, config.requestTimeoutMs),
-  };
 }
 
 function abortedOr(config: ResolvedConfig, error: unknown): unknown {

@@ -122,19 +122,20 @@ export class TokenCache {
       if (isSymlink(this.path)) {
         throw new Error("it is a symbolic link, and the cache is never written through a link: replace it with a plain file");
       }
-      let store: Store;
+      // conf reads the whole file before it writes it back: a damaged file throws there, untouched.
+      const save = (): void => {
+        const store = this.#open();
+        if (entry) store.set(key, entry);
+        else store.delete(key);
+      };
       try {
-        store = this.#open();
-        // conf writes the whole file: reading it first tells us whether it is intact.
-        void store.store;
+        save();
       } catch (error) {
         if (!isCorrupt(error)) throw error;
         const aside = this.#quarantine();
         warn(`The token cache ${this.path} was not valid JSON; it was moved to ${aside} and a new one started.`);
-        store = this.#open();
+        save();
       }
-      if (entry) store.set(key, entry);
-      else store.delete(key);
       return true;
     } catch (error) {
       warn(

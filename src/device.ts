@@ -3,10 +3,10 @@ import { openBrowser } from "./browser.js";
 import type { ResolvedConfig } from "./config.js";
 import type { ServerMetadata } from "./discovery.js";
 import { LoginError } from "./errors.js";
-import { createTransport } from "./http.js";
+import { abortedError } from "./interactive.js";
 import type { LoginReporter } from "./report.js";
 import type { SecretSet } from "./secrets.js";
-import { clip, createClientAuth, requestError, responseError, toTokenSet, type TokenContext, type TokenSet } from "./token.js";
+import { bearerTokenSet, clip, requestError, responseError, tokenContext, type TokenContext, type TokenSet } from "./token.js";
 
 /** RFC 8628 §3.2: without `interval`, clients poll every 5 seconds. */
 const DEFAULT_INTERVAL_S = 5;
@@ -39,12 +39,7 @@ export async function runDeviceLogin(
         `\`flow: "device"\` needs a server with a device authorization endpoint (RFC 8628), and ${as.issuer} advertises none. Use \`flow: "loopback"\`, or beginLogin() when your browser cannot reach this machine.`,
       );
     }
-    const ctx: TokenContext = {
-      as,
-      client: { client_id: config.clientId },
-      clientAuth: createClientAuth(config, as),
-      transport: createTransport(controller.signal, config.requestTimeoutMs),
-    };
+    const ctx = tokenContext(config, as, controller.signal);
     const params = new URLSearchParams(config.extraParams);
     if (config.scopes.length > 0) params.set("scope", config.scopes.join(" "));
 
@@ -89,11 +84,7 @@ export async function runDeviceLogin(
         throw requestError(ctx, cause);
       }
       try {
-        const result = await oauth.processDeviceCodeResponse(as, ctx.client, response);
-        if (result.token_type !== "bearer") {
-          throw new LoginError("INVALID_TOKEN_RESPONSE", `The token endpoint issued a "${result.token_type}" token; only Bearer tokens are supported.`);
-        }
-        const tokens = toTokenSet(result);
+        const tokens = bearerTokenSet(await oauth.processDeviceCodeResponse(as, ctx.client, response));
         for (const value of [tokens.accessToken, tokens.refreshToken, tokens.idToken]) secrets.add(value);
         return { tokens, as };
       } catch (cause) {
@@ -142,11 +133,6 @@ function deviceAuthorizationError(ctx: TokenContext, cause: unknown): LoginError
     );
   }
   return requestError(ctx, cause, "device authorization");
-}
-
-function abortedError(reason: unknown, cause?: unknown): LoginError {
-  if (reason instanceof LoginError && reason.code === "ABORTED") return reason;
-  return new LoginError("ABORTED", "The login was aborted before it completed.", { cause: cause ?? reason });
 }
 
 /**

@@ -23,7 +23,7 @@ export class InsecureRequestError extends Error {
   }
 }
 
-export function createTransport(loginSignal: AbortSignal, requestTimeoutMs: number): Transport {
+export function createTransport(loginSignal: AbortSignal | undefined, requestTimeoutMs: number): Transport {
   const customFetch = async (url: string, init: oauth.CustomFetchOptions<string, unknown>): Promise<Response> => {
     const target = new URL(url);
     if (target.protocol === "http:" && !isLoopbackHost(target.hostname)) throw new InsecureRequestError(url);
@@ -35,7 +35,7 @@ export function createTransport(loginSignal: AbortSignal, requestTimeoutMs: numb
     options: {
       [oauth.customFetch]: customFetch as Transport["options"][typeof oauth.customFetch],
       [oauth.allowInsecureRequests]: true,
-      signal: () => AbortSignal.any([loginSignal, AbortSignal.timeout(requestTimeoutMs)]),
+      signal: () => (loginSignal ? AbortSignal.any([loginSignal, AbortSignal.timeout(requestTimeoutMs)]) : AbortSignal.timeout(requestTimeoutMs)),
     },
   };
 }

@@ -1,14 +1,13 @@
 import * as oauth from "oauth4webapi";
 import { openBrowser } from "./browser.js";
 import type { ResolvedConfig } from "./config.js";
-import { resolveMetadata, type ServerMetadata } from "./discovery.js";
+import type { ServerMetadata } from "./discovery.js";
 import { LoginError } from "./errors.js";
-import { createTransport } from "./http.js";
 import { startListener, type CallbackListener } from "./listener.js";
 import { choosePkceMethod, createPkce } from "./pkce.js";
 import type { LoginReporter } from "./report.js";
 import { SecretSet } from "./secrets.js";
-import { clip, createClientAuth, exchangeCode, type TokenContext, type TokenSet } from "./token.js";
+import { clip, exchangeCode, tokenContext, type TokenSet } from "./token.js";
 
 /**
  * The interactive flow: authorization code + PKCE (RFC 6749 §4.1, RFC 7636) through a transient
@@ -20,7 +19,7 @@ export async function runLogin(
   config: ResolvedConfig,
   reporter: LoginReporter,
   secrets: SecretSet,
-  metadata?: ServerMetadata,
+  as: ServerMetadata,
 ): Promise<{ tokens: TokenSet; as: ServerMetadata }> {
   const controller = new AbortController();
   const userSignal = config.signal;
@@ -29,26 +28,11 @@ export async function runLogin(
   let timer: NodeJS.Timeout | undefined;
   let listener: CallbackListener | undefined;
   let stopInterruptWatch: (() => void) | undefined;
-  let issuer = config.issuerId ?? config.authorizationEndpoint?.origin ?? "";
+  const issuer = as.issuer;
   try {
     if (userSignal?.aborted) throw abortedError(userSignal.reason);
-    const transport = createTransport(controller.signal, config.requestTimeoutMs);
-    const as = metadata ?? (await resolveMetadata(config, transport));
-    issuer = as.issuer;
-    const client: oauth.Client = { client_id: config.clientId };
-    const ctx: TokenContext = { as, client, clientAuth: createClientAuth(config, as), transport };
-
-    const method = choosePkceMethod(as.code_challenge_methods_supported);
-    if (!method) {
-      throw new LoginError(
-        "DISCOVERY_FAILED",
-        `The server supports none of the PKCE methods S256 or plain (it lists ${JSON.stringify(as.code_challenge_methods_supported)}).`,
-      );
-    }
-    const pkce = await createPkce(method);
-    const state = oauth.generateRandomState();
-    const nonce = config.scopes.includes("openid") ? oauth.generateRandomNonce() : undefined;
-    for (const value of [pkce.verifier, state, nonce]) secrets.add(value);
+    const ctx = tokenContext(config, as, controller.signal);
+    const { pkce, state, nonce } = await authorizationSecrets(as, config, secrets);
 
     listener = await startListener({ redirect: config.redirect, state, onEvent: (message) => reporter.event(message) });
     stopInterruptWatch = reporter.watchInterrupt(() => {
@@ -98,6 +82,26 @@ export async function runLogin(
     userSignal?.removeEventListener("abort", onUserAbort);
     await listener?.close();
   }
+}
+
+/** PKCE (S256 unless the server lists methods without it), `state`, and `nonce` with `openid`. */
+export async function authorizationSecrets(
+  as: ServerMetadata,
+  config: ResolvedConfig,
+  secrets: SecretSet,
+): Promise<{ pkce: { verifier: string; challenge: string; method: string }; state: string; nonce: string | undefined }> {
+  const method = choosePkceMethod(as.code_challenge_methods_supported);
+  if (!method) {
+    throw new LoginError(
+      "DISCOVERY_FAILED",
+      `The server supports none of the PKCE methods S256 or plain (it lists ${JSON.stringify(as.code_challenge_methods_supported)}).`,
+    );
+  }
+  const pkce = await createPkce(method);
+  const state = oauth.generateRandomState();
+  const nonce = config.scopes.includes("openid") ? oauth.generateRandomNonce() : undefined;
+  for (const value of [pkce.verifier, state, nonce]) secrets.add(value);
+  return { pkce, state, nonce };
 }
 
 export function authorizationUrl(
@@ -185,7 +189,7 @@ function timeoutError(config: ResolvedConfig, redirectUri: string): LoginError {
   );
 }
 
-function abortedError(reason: unknown, cause?: unknown): LoginError {
+export function abortedError(reason: unknown, cause?: unknown): LoginError {
   if (reason instanceof LoginError && reason.code === "ABORTED") return reason;
   return new LoginError("ABORTED", "The login was aborted before it completed.", { cause: cause ?? reason });
 }

@@ -1,4 +1,4 @@
-import { lockOrWarn, tokenContext, type TokenStore } from "./acquire.js";
+import { lockOrWarn, type TokenStore } from "./acquire.js";
 import { cacheKey, type Warn } from "./cache.js";
 import { resolveConfig, type LoginConfig, type ResolvedConfig } from "./config.js";
 import { LoginError } from "./errors.js";
@@ -6,7 +6,7 @@ import { reportFailure, storeFor } from "./login.js";
 import { createReporter } from "./reporter.js";
 import type { LoginReporter } from "./report.js";
 import { SecretSet } from "./secrets.js";
-import { revokeToken } from "./token.js";
+import { revokeToken, tokenContext } from "./token.js";
 
 /** What {@link logout} did. */
 export interface LogoutResult {

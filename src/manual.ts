@@ -1,21 +1,19 @@
 import { randomInt } from "node:crypto";
 import { inspect } from "node:util";
-import * as oauth from "oauth4webapi";
 import { openBrowser } from "./browser.js";
-import { fileStore, memoryStore, toEntry, writeLocked } from "./acquire.js";
-import { cacheKey, openCache } from "./cache.js";
+import { toEntry, writeLocked } from "./acquire.js";
+import { cacheKey } from "./cache.js";
 import { resolveConfig, type LoginConfig, type ResolvedConfig } from "./config.js";
 import { resolveMetadata, type ServerMetadata } from "./discovery.js";
 import { LoginError } from "./errors.js";
 import { createAuthHeaders, type AuthHeaders } from "./headers.js";
 import { createTransport } from "./http.js";
-import { authorizationUrl, validateCallback } from "./interactive.js";
-import { reportFailure } from "./login.js";
-import { choosePkceMethod, createPkce } from "./pkce.js";
+import { authorizationSecrets, authorizationUrl, validateCallback } from "./interactive.js";
+import { reportFailure, storeFor } from "./login.js";
 import { createReporter } from "./reporter.js";
 import type { LoginReporter } from "./report.js";
 import { SecretSet } from "./secrets.js";
-import { clip, createClientAuth, exchangeCode, type TokenContext } from "./token.js";
+import { clip, exchangeCode, tokenContext } from "./token.js";
 
 /**
  * The two-cell sign-in, for kernels the browser cannot reach when the server has no device flow:
@@ -39,14 +37,8 @@ export async function beginLogin(config: LoginConfig): Promise<PendingLogin> {
   secrets.add(resolved.clientSecret);
   const reporter = createReporter(resolved);
   try {
-    const transport = createTransport(resolved.signal ?? new AbortController().signal, resolved.requestTimeoutMs);
-    const as = await resolveMetadata(resolved, transport);
-    const method = choosePkceMethod(as.code_challenge_methods_supported);
-    if (!method) throw new LoginError("DISCOVERY_FAILED", "The server supports none of the PKCE methods S256 or plain.");
-    const pkce = await createPkce(method);
-    const state = oauth.generateRandomState();
-    const nonce = resolved.scopes.includes("openid") ? oauth.generateRandomNonce() : undefined;
-    for (const value of [pkce.verifier, state, nonce]) secrets.add(value);
+    const as = await resolveMetadata(resolved, createTransport(resolved.signal, resolved.requestTimeoutMs));
+    const { pkce, state, nonce } = await authorizationSecrets(as, resolved, secrets);
     // Nothing listens: any port the provider accepts for a loopback redirect will do (RFC 8252 §7.3).
     const { host, path, search } = resolved.redirect;
     const port = resolved.redirect.port || randomInt(49152, 65536);
@@ -107,16 +99,13 @@ export class PendingLogin {
       }
       const params = this.#callbackParams(redirectedTo);
       for (const value of params.getAll("code")) s.secrets.add(value);
-      const client: oauth.Client = { client_id: s.config.clientId };
-      const validated = validateCallback(s.as, client, params, s.state);
+      const ctx = tokenContext(s.config, s.as);
+      const validated = validateCallback(s.as, ctx.client, params, s.state);
       this.#used = true;
-      const transport = createTransport(s.config.signal ?? new AbortController().signal, s.config.requestTimeoutMs);
-      const ctx: TokenContext = { as: s.as, client, clientAuth: createClientAuth(s.config, s.as), transport };
       const tokens = await exchangeCode(ctx, validated, s.redirectUri, s.verifier, s.nonce);
       for (const value of [tokens.accessToken, tokens.refreshToken, tokens.idToken]) s.secrets.add(value);
       const entry = toEntry(s.config, s.as, tokens, undefined);
-      const store = s.config.cache ? fileStore(await openCache(s.config.cacheDir)) : memoryStore();
-      await writeLocked(s.config, store, cacheKey(s.config), entry, (message) => reporter.warn(message));
+      await writeLocked(s.config, await storeFor(s.config), cacheKey(s.config), entry, (message) => reporter.warn(message));
       const info = { issuer: s.as.issuer, name: entry.name, expiresAt: entry.expiresAt, source: "sign-in" as const };
       // The first cell's link is overwritten too: nothing of this sign-in stays there.
       s.firstReporter.succeeded(info);

@@ -31,6 +31,19 @@ const REFRESH_MS = 10_000;
 const MAX_EVENTS = 6;
 const BOX = "font-family:system-ui,sans-serif;line-height:1.5;padding:6px 10px;border-left:3px solid";
 
+/**
+ * The Sign in button. With `selfClosing`, the click opens the page with window.open: a tab a script
+ * opened may close itself after the loopback redirect; noopener keeps the provider's page from
+ * reaching back into the notebook.
+ */
+function signInButton(url: string, selfClosing: boolean): string {
+  return (
+    `<a href="${escapeHtml(url)}" target="_blank" rel="noopener noreferrer" ` +
+    (selfClosing ? `onclick="window.open(this.href,'_blank','noopener');return false;" ` : "") +
+    `style="display:inline-block;padding:3px 14px;border-radius:4px;background:#2563eb;color:#fff;text-decoration:none;font-weight:600">Sign in</a>`
+  );
+}
+
 export class NotebookReporter implements LoginReporter {
   readonly #display: TslabDisplay;
   readonly #quiet: boolean;
@@ -62,12 +75,7 @@ export class NotebookReporter implements LoginReporter {
     const w = this.#waiting;
     if (!w) return;
     const left = formatDuration(w.deadline - Date.now());
-    // window.open from the user's click: a script-opened tab may close itself after the redirect.
-    // noopener keeps the provider's page from reaching back into the notebook.
-    const link =
-      `<a href="${escapeHtml(w.url)}" target="_blank" rel="noopener noreferrer" ` +
-      `onclick="window.open(this.href,'_blank','noopener');return false;" ` +
-      `style="display:inline-block;padding:3px 14px;border-radius:4px;background:#2563eb;color:#fff;text-decoration:none;font-weight:600">Sign in</a>`;
+    const link = signInButton(w.url, true);
     this.#show(
       `<div style="${BOX} #2563eb">` +
         `<div>Sign in to <b>${escapeHtml(w.issuer)}</b> ${link}</div>` +
@@ -100,9 +108,7 @@ export class NotebookReporter implements LoginReporter {
   #renderDevice(d: DeviceCodeInfo): void {
     const left = formatDuration(d.deadline - Date.now());
     const href = d.verificationUriComplete ?? d.verificationUri;
-    const link =
-      `<a href="${escapeHtml(href)}" target="_blank" rel="noopener noreferrer" ` +
-      `style="display:inline-block;padding:3px 14px;border-radius:4px;background:#2563eb;color:#fff;text-decoration:none;font-weight:600">Sign in</a>`;
+    const link = signInButton(href, false);
     this.#show(
       `<div style="${BOX} #2563eb">` +
         `<div>Sign in to <b>${escapeHtml(d.issuer)}</b> ${link} on any device: open <a href="${escapeHtml(d.verificationUri)}" target="_blank" rel="noopener noreferrer">${escapeHtml(d.verificationUri)}</a> and enter</div>` +
@@ -125,8 +131,7 @@ export class NotebookReporter implements LoginReporter {
     const until = new Date(info.deadline).toLocaleTimeString();
     this.#show(
       `<div style="${BOX} #2563eb">` +
-        `<div>Sign in to <b>${escapeHtml(info.issuer)}</b> <a href="${escapeHtml(info.url)}" target="_blank" rel="noopener noreferrer" ` +
-        `style="display:inline-block;padding:3px 14px;border-radius:4px;background:#2563eb;color:#fff;text-decoration:none;font-weight:600">Sign in</a></div>` +
+        `<div>Sign in to <b>${escapeHtml(info.issuer)}</b> ${signInButton(info.url, false)}</div>` +
         `<div style="color:#555;font-size:90%">After signing in, your browser shows an error page: it cannot reach this kernel. That is expected. ` +
         `Copy the whole address from its address bar (it starts with <code>${escapeHtml(info.redirectUri)}</code>) and run, in a new cell:</div>` +
         `<pre style="margin:4px 0">const headers = await pending.complete("&lt;paste the address here&gt;");</pre>` +

@@ -1,6 +1,6 @@
 import { inspect } from "node:util";
 import { fetch as undiciFetch, Headers, type RequestInit, type Response } from "undici";
-import { memoryStore, obtainTokens, type TokenStore } from "./acquire.js";
+import { obtainTokens, type TokenStore } from "./acquire.js";
 import { cacheKey, isFresh, type CacheEntry } from "./cache.js";
 import { resolveConfig, type LoginConfig, type ResolvedConfig } from "./config.js";
 import { createAuthHeaders, type AuthHeaders } from "./headers.js";
@@ -25,9 +25,8 @@ import { SecretSet } from "./secrets.js";
  */
 export async function session(config: LoginConfig): Promise<Session> {
   const resolved = resolveConfig(config);
-  const store = resolved.cache ? await storeFor(resolved) : memoryStore();
-  const created = new Session(resolved, store);
-  await created.start();
+  const created = new Session(resolved, await storeFor(resolved));
+  await created.start(resolved.forceLogin);
   return created;
 }
 
@@ -48,7 +47,6 @@ export class Session {
   readonly #secrets = new SecretSet();
   #entry: CacheEntry | undefined;
   #renewing: Promise<CacheEntry> | undefined;
-  #forceFirst: boolean;
 
   /** @internal use {@link session}. */
   constructor(config: ResolvedConfig, store: TokenStore) {
@@ -58,15 +56,13 @@ export class Session {
     this.issuer = config.issuerId ?? config.tokenEndpoint!.origin;
     this.clientId = config.clientId;
     this.#secrets.add(config.clientSecret);
-    this.#forceFirst = config.forceLogin;
   }
 
-  /** @internal The first sign-in, shown in the cell like login(). */
-  async start(): Promise<void> {
+  /** @internal The first sign-in, shown in the cell like login(); `forceLogin` skips the cache then only. */
+  async start(forceLogin: boolean): Promise<void> {
     const reporter = createReporter(this.#config);
     try {
-      const { entry, source } = await obtainTokens(this.#config, this.#store, this.#key, reporter, this.#secrets, { skipStored: this.#forceFirst });
-      this.#forceFirst = false;
+      const { entry, source } = await obtainTokens(this.#config, this.#store, this.#key, reporter, this.#secrets, { skipStored: forceLogin });
       this.#entry = entry;
       reporter.succeeded({ issuer: entry.metadata.issuer, name: entry.name, expiresAt: entry.expiresAt, source });
     } catch (caught) {

@@ -2,7 +2,7 @@ import * as oauth from "oauth4webapi";
 import type { ResolvedConfig } from "./config.js";
 import type { ServerMetadata } from "./discovery.js";
 import { LoginError } from "./errors.js";
-import { isTimeout, networkReason, type Transport } from "./http.js";
+import { createTransport, isTimeout, networkReason, type Transport } from "./http.js";
 
 /** Tokens as kept by tslab-oauth, converted once when the response arrives. Never printed. */
 export interface TokenSet {
@@ -35,6 +35,24 @@ export function createClientAuth(config: ResolvedConfig, as: ServerMetadata): oa
   return method === "client_secret_post" ? oauth.ClientSecretPost(config.clientSecret) : oauth.ClientSecretBasic(config.clientSecret);
 }
 
+/** What every token request needs; `signal` (default: the options' own) cancels its requests. */
+export function tokenContext(config: ResolvedConfig, as: ServerMetadata, signal: AbortSignal | undefined = config.signal): TokenContext {
+  return {
+    as,
+    client: { client_id: config.clientId },
+    clientAuth: createClientAuth(config, as),
+    transport: createTransport(signal, config.requestTimeoutMs),
+  };
+}
+
+/** A validated token response as a TokenSet; only Bearer tokens are accepted. */
+export function bearerTokenSet(result: oauth.TokenEndpointResponse): TokenSet {
+  if (result.token_type !== "bearer") {
+    throw new LoginError("INVALID_TOKEN_RESPONSE", `The token endpoint issued a "${result.token_type}" token; only Bearer tokens are supported.`);
+  }
+  return toTokenSet(result);
+}
+
 export function toTokenSet(response: oauth.TokenEndpointResponse, receivedAt = Date.now()): TokenSet {
   return {
     accessToken: response.access_token,
@@ -65,10 +83,7 @@ export async function exchangeCode(
     const result = await oauth.processAuthorizationCodeResponse(ctx.as, ctx.client, response, {
       expectedNonce: nonce ?? oauth.expectNoNonce,
     });
-    if (result.token_type !== "bearer") {
-      throw new LoginError("INVALID_TOKEN_RESPONSE", `The token endpoint issued a "${result.token_type}" token; only Bearer tokens are supported.`);
-    }
-    return toTokenSet(result);
+    return bearerTokenSet(result);
   } catch (cause) {
     throw responseError(ctx, cause, redirectUri);
   }
@@ -151,11 +166,7 @@ export async function refreshTokens(ctx: TokenContext, refreshToken: string, pre
     throw requestError(ctx, cause);
   }
   try {
-    const result = await oauth.processRefreshTokenResponse(ctx.as, ctx.client, response);
-    if (result.token_type !== "bearer") {
-      throw new LoginError("INVALID_TOKEN_RESPONSE", `The token endpoint issued a "${result.token_type}" token; only Bearer tokens are supported.`);
-    }
-    const tokens = toTokenSet(result);
+    const tokens = bearerTokenSet(await oauth.processRefreshTokenResponse(ctx.as, ctx.client, response));
     const sub = tokens.claims?.sub;
     if (sub !== undefined && previousSub !== undefined && sub !== previousSub) {
       throw new LoginError("INVALID_TOKEN_RESPONSE", "The refreshed ID token names another user than the saved sign-in (OpenID Connect Core §12.2). Sign in again with `forceLogin: true`.");
