@@ -1,3 +1,4 @@
+import { X509Certificate } from "node:crypto";
 import { isAbsolute } from "node:path";
 import { LoginError } from "./errors.js";
 
@@ -14,6 +15,11 @@ export interface LoginConfig {
   authorizationEndpoint?: string;
   /** Token endpoint, for servers without discovery (GitHub). */
   tokenEndpoint?: string;
+  /**
+   * Revocation endpoint (RFC 7009) used by {@link logout}, for servers that do not advertise
+   * theirs (django-oauth-toolkit 1.7: `<issuer>/revoke_token/`). Overrides the discovered one.
+   */
+  revocationEndpoint?: string;
   /** The client (application) id registered at the provider. */
   clientId: string;
   /**
@@ -28,6 +34,14 @@ export interface LoginConfig {
   scopes?: string[] | string;
   /** Extra authorization request parameters: `audience`, `resource`, `prompt`, `login_hint`... */
   extraParams?: Record<string, string>;
+  /**
+   * PKCE method (RFC 7636). Leave it unset: S256 is used unless the server's metadata lists only
+   * `plain`. Set `"plain"` only for a server that refuses S256 without saying so in its metadata
+   * (the challenge then equals the verifier: it no longer protects against anyone who sees the
+   * authorization request). Refused when the server lists S256.
+   * @default "S256", or "plain" when the server advertises only plain
+   */
+  pkceMethod?: "S256" | "plain";
   /**
    * Loopback redirect URI. Port `0`, or no port, means "any free port" (RFC 8252 §7.3); a fixed
    * port is used as given. The host may be `127.0.0.1`, `[::1]` or `localhost`.
@@ -81,6 +95,16 @@ export interface LoginConfig {
    * `extraParams.prompt` says otherwise). The new tokens replace the cached ones. @default false
    */
   forceLogin?: boolean;
+  /**
+   * Certificate authorities to trust for the requests made to the provider (discovery, token,
+   * revocation, device authorization), in addition to Node's bundled ones: PEM text
+   * (`-----BEGIN CERTIFICATE-----...`, one or several), a Buffer of it, or an array of them, e.g.
+   * `fs.readFileSync("/etc/ssl/company-ca.pem")` for a provider behind a private CA. Certificates
+   * are always verified; this option only adds authorities (without it, an unknown authority fails
+   * with `DISCOVERY_FAILED` or `TOKEN_REQUEST_FAILED`). It does not apply to your own API calls.
+   * @default none (Node's bundled authorities, and `NODE_EXTRA_CA_CERTS`)
+   */
+  ca?: string | Buffer | Array<string | Buffer>;
 }
 
 export interface RedirectTarget {
@@ -97,11 +121,13 @@ export interface ResolvedConfig {
   issuerId: string | undefined;
   authorizationEndpoint: URL | undefined;
   tokenEndpoint: URL | undefined;
+  revocationEndpoint: URL | undefined;
   clientId: string;
   clientSecret: string | undefined;
   tokenEndpointAuthMethod: "client_secret_basic" | "client_secret_post" | undefined;
   scopes: string[];
   extraParams: Record<string, string>;
+  pkceMethod: "S256" | "plain" | undefined;
   redirect: RedirectTarget;
   flow: "auto" | "loopback" | "device" | "manual";
   timeoutMs: number;
@@ -114,6 +140,8 @@ export interface ResolvedConfig {
   cacheDir: string | undefined;
   profile: string | undefined;
   forceLogin: boolean;
+  /** Extra trusted certificate authorities (PEM), or undefined. */
+  ca: Array<string | Buffer> | undefined;
 }
 
 /** Environment variable naming the cache directory (the `cacheDir` option wins). */
@@ -240,6 +268,26 @@ function parseCacheDir(value: unknown): string | undefined {
   return dir;
 }
 
+const PEM_CERTIFICATE = /-----BEGIN CERTIFICATE-----[^-]+-----END CERTIFICATE-----/g;
+function parseCa(value: unknown): Array<string | Buffer> | undefined {
+  if (value === undefined) return undefined;
+  const list: unknown[] = Array.isArray(value) ? value : [value];
+  const valid = (entry: unknown): boolean => {
+    if (typeof entry !== "string" && !Buffer.isBuffer(entry)) return false;
+    const blocks = (typeof entry === "string" ? entry : entry.toString("latin1")).match(PEM_CERTIFICATE) ?? [];
+    try {
+      for (const block of blocks) new X509Certificate(block); // throws on a malformed certificate
+      return blocks.length > 0;
+    } catch {
+      return false;
+    }
+  };
+  if (list.length === 0 || !list.every(valid)) {
+    throw invalid('`ca` must be PEM certificates ("-----BEGIN CERTIFICATE-----..."), as a string, a Buffer or an array of them, e.g. fs.readFileSync("/path/to/company-ca.pem").');
+  }
+  return list as Array<string | Buffer>;
+}
+
 /** Validates `login()` options and fills in defaults. Throws `INVALID_CONFIG` naming the option. */
 export function resolveConfig(config: LoginConfig): ResolvedConfig {
   if (config === null || typeof config !== "object") {
@@ -258,6 +306,11 @@ export function resolveConfig(config: LoginConfig): ResolvedConfig {
         ? "Give both `authorizationEndpoint` and `tokenEndpoint` (or an `issuer` to discover them)."
         : "Give `issuer` (discovery) or both `authorizationEndpoint` and `tokenEndpoint`.",
     );
+  }
+  const revocationEndpoint =
+    config.revocationEndpoint === undefined ? undefined : parseServerUrl("revocationEndpoint", config.revocationEndpoint);
+  if (config.pkceMethod !== undefined && config.pkceMethod !== "S256" && config.pkceMethod !== "plain") {
+    throw invalid('`pkceMethod` must be "S256" or "plain" (leave it unset to use S256).');
   }
   if (config.clientSecret !== undefined && (typeof config.clientSecret !== "string" || config.clientSecret === "")) {
     throw invalid("`clientSecret` must be a non-empty string when given.");
@@ -286,11 +339,13 @@ export function resolveConfig(config: LoginConfig): ResolvedConfig {
     issuerId: issuer ? config.issuer : undefined,
     authorizationEndpoint,
     tokenEndpoint,
+    revocationEndpoint,
     clientId: config.clientId,
     clientSecret: config.clientSecret,
     tokenEndpointAuthMethod: method,
     scopes: parseScopes(config.scopes),
     extraParams: parseExtraParams(config.extraParams),
+    pkceMethod: config.pkceMethod,
     redirect: parseRedirectUri(config.redirectUri),
     flow: parseFlow(config.flow),
     timeoutMs: parseSeconds("timeout", config.timeout, DEFAULTS.timeoutSeconds),
@@ -302,5 +357,6 @@ export function resolveConfig(config: LoginConfig): ResolvedConfig {
     cacheDir: parseCacheDir(config.cacheDir),
     profile: config.profile,
     forceLogin: config.forceLogin ?? false,
+    ca: parseCa(config.ca),
   };
 }

@@ -1,7 +1,7 @@
 import * as oauth from "oauth4webapi";
-import type { ResolvedConfig } from "./config.js";
+import { isLoopbackHost, type ResolvedConfig } from "./config.js";
 import { LoginError } from "./errors.js";
-import { isTimeout, networkReason, type Transport } from "./http.js";
+import { createTransport, isTimeout, isTransportFailure, networkReason, tooLarge, type Transport } from "./http.js";
 
 export type ServerMetadata = oauth.AuthorizationServer;
 
@@ -11,6 +11,11 @@ export type ServerMetadata = oauth.AuthorizationServer;
  * RFC 8414 second. The discovered `issuer` must equal the configured one (mix-up defence).
  */
 export async function resolveMetadata(config: ResolvedConfig, transport: Transport): Promise<ServerMetadata> {
+  const metadata = await discover(config, transport);
+  return config.revocationEndpoint ? { ...metadata, revocation_endpoint: config.revocationEndpoint.href } : metadata;
+}
+
+async function discover(config: ResolvedConfig, transport: Transport): Promise<ServerMetadata> {
   if (config.authorizationEndpoint && config.tokenEndpoint) {
     return {
       // Without an issuer there is nothing to compare `iss` with but the endpoint's origin; a
@@ -20,6 +25,8 @@ export async function resolveMetadata(config: ResolvedConfig, transport: Transpo
       token_endpoint: config.tokenEndpoint.href,
     };
   }
+  // Callers that built the transport without the `ca` option still get it.
+  if (config.ca && !transport.ca) transport = createTransport(transport.loginSignal, transport.requestTimeoutMs, config.ca);
   const issuer = config.issuer!;
   const tried: string[] = [];
   for (const algorithm of ["oidc", "oauth2"] as const) {
@@ -27,6 +34,20 @@ export async function resolveMetadata(config: ResolvedConfig, transport: Transpo
     const where = wellKnownUrl(issuer, algorithm);
     try {
       response = await oauth.discoveryRequest(issuer, { algorithm, ...transport.options });
+      // One redirect within the issuer's origin is followed: django-oauth-toolkit serves its
+      // document at ".../openid-configuration/" and Django's APPEND_SLASH redirects there. The
+      // document's `issuer` is still compared with the configured one below.
+      const sameOrigin = sameOriginRedirect(response, issuer, where);
+      if (sameOrigin) {
+        await response.body?.cancel().catch(() => {});
+        response = await transport.options[oauth.customFetch](sameOrigin, {
+          method: "GET",
+          headers: { accept: "application/json" },
+          body: undefined,
+          redirect: "manual",
+          signal: transport.options.signal(),
+        });
+      }
     } catch (cause) {
       throw discoveryNetworkError(issuer, where, cause, transport);
     }
@@ -45,9 +66,22 @@ export async function resolveMetadata(config: ResolvedConfig, transport: Transpo
           );
         }
       }
+      // The sign-in link becomes a link in the notebook and the code goes to the token endpoint:
+      // the same rule as for the options (https, or http on loopback), never javascript: or data:.
+      for (const field of ["authorization_endpoint", "token_endpoint", "revocation_endpoint", "device_authorization_endpoint"] as const) {
+        const value = metadata[field];
+        if (value !== undefined && !isSafeEndpoint(value)) {
+          throw new LoginError(
+            "DISCOVERY_FAILED",
+            `The metadata at ${where} gives \`${field}\` ${JSON.stringify(String(value).slice(0, 200))}, which is not an https URL (plain http is accepted only for loopback hosts); it was not used.`,
+          );
+        }
+      }
       return metadata;
     } catch (cause) {
       if (cause instanceof LoginError) throw cause;
+      // The body could not be read (timeout, oversized, connection cut): the request failed.
+      if (isTransportFailure(cause)) throw discoveryNetworkError(issuer, where, cause, transport);
       if (cause instanceof oauth.OperationProcessingError && cause.code === oauth.JSON_ATTRIBUTE_COMPARISON) {
         const actual = (cause.cause as { body?: { issuer?: unknown } } | undefined)?.body?.issuer;
         throw new LoginError(
@@ -73,6 +107,21 @@ export async function resolveMetadata(config: ResolvedConfig, transport: Transpo
   );
 }
 
+function isSafeEndpoint(value: unknown): boolean {
+  if (typeof value !== "string" || !URL.canParse(value)) return false;
+  const url = new URL(value);
+  return url.protocol === "https:" || (url.protocol === "http:" && isLoopbackHost(url.hostname));
+}
+
+/** The target of a redirect answer that stays on the issuer's origin, else undefined. */
+function sameOriginRedirect(response: Response, issuer: URL, requested: string): string | undefined {
+  if (![301, 302, 307, 308].includes(response.status)) return undefined;
+  const location = response.headers.get("location");
+  if (!location) return undefined;
+  const target = new URL(location, response.url || requested);
+  return target.origin === issuer.origin ? target.href : undefined;
+}
+
 function wellKnownUrl(issuer: URL, algorithm: "oidc" | "oauth2"): string {
   const url = new URL(issuer.href);
   if (algorithm === "oidc") {
@@ -90,6 +139,9 @@ function discoveryNetworkError(issuer: URL, where: string, cause: unknown, trans
       `${where} did not answer within ${transport.requestTimeoutMs / 1000} s. Check that ${issuer.host} is reachable, or raise \`requestTimeout\`.`,
       { cause },
     );
+  }
+  if (tooLarge(cause)) {
+    return new LoginError("DISCOVERY_FAILED", `${where} sent an oversized answer (${networkReason(cause)}): it is not a discovery document. Check \`issuer\`.`, { cause });
   }
   const reason = networkReason(cause);
   return new LoginError(

@@ -32,7 +32,7 @@ export async function runLogin(
   try {
     if (userSignal?.aborted) throw abortedError(userSignal.reason);
     const ctx = tokenContext(config, as, controller.signal);
-    const { pkce, state, nonce } = await authorizationSecrets(as, config, secrets);
+    const { pkce, state, nonce } = await authorizationSecrets(as, config, secrets, (message) => reporter.warn(message));
 
     listener = await startListener({ redirect: config.redirect, state, onEvent: (message) => reporter.event(message) });
     stopInterruptWatch = reporter.watchInterrupt(() => {
@@ -84,17 +84,23 @@ export async function runLogin(
   }
 }
 
-/** PKCE (S256 unless the server lists methods without it), `state`, and `nonce` with `openid`. */
+/**
+ * PKCE (S256 unless the server lists only plain, or `pkceMethod` asks for plain), `state`, and
+ * `nonce` with `openid`. Using plain is never silent: `warn` says so in the cell.
+ */
 export async function authorizationSecrets(
   as: ServerMetadata,
   config: ResolvedConfig,
   secrets: SecretSet,
+  warn: (message: string) => void,
 ): Promise<{ pkce: { verifier: string; challenge: string; method: string }; state: string; nonce: string | undefined }> {
-  const method = choosePkceMethod(as.code_challenge_methods_supported);
-  if (!method) {
-    throw new LoginError(
-      "DISCOVERY_FAILED",
-      `The server supports none of the PKCE methods S256 or plain (it lists ${JSON.stringify(as.code_challenge_methods_supported)}).`,
+  const method = choosePkceMethod(as.code_challenge_methods_supported, config.pkceMethod);
+  if (typeof method !== "string") throw method.error;
+  if (method === "plain") {
+    warn(
+      config.pkceMethod === "plain"
+        ? "PKCE method plain, as asked with `pkceMethod`: the code challenge equals the verifier, so PKCE no longer protects the code against anyone who sees the sign-in link."
+        : `${as.issuer} supports only the PKCE method plain (its metadata lists ${JSON.stringify(as.code_challenge_methods_supported)}): the code challenge equals the verifier, so PKCE no longer protects the code against anyone who sees the sign-in link. Ask its administrators to enable S256.`,
     );
   }
   const pkce = await createPkce(method);
@@ -171,7 +177,9 @@ function deniedError(error: string, description: string | undefined, cause: unkn
         ? "Check `scopes`: the client may not be allowed one of them."
         : /redirect/i.test(description ?? "")
           ? "Check the redirect URI registered for this client (see `redirectUri`)."
-          : "Check the client's registration and the options passed to login().";
+          : /transform algorithm|code.?challenge|pkce/i.test(description ?? "")
+            ? "The server refused the PKCE challenge (S256, the only method that keeps the verifier secret). If it supports only plain, ask its administrators to enable S256, or accept the weaker method with `pkceMethod: \"plain\"`."
+            : "Check the client's registration and the options passed to login().";
   return new LoginError("AUTHORIZATION_DENIED", `The provider refused the sign-in (${text}). ${hint}`, {
     cause,
     error,

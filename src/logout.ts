@@ -75,10 +75,12 @@ export async function revokeEntry(
     }
     secrets.add(entry.accessToken);
     secrets.add(entry.refreshToken);
-    const endpoint = revoke ? entry.metadata.revocation_endpoint : undefined;
+    // An endpoint given to logout() wins over the one saved with the sign-in.
+    const metadata = config.revocationEndpoint ? { ...entry.metadata, revocation_endpoint: config.revocationEndpoint.href } : entry.metadata;
+    const endpoint = revoke ? metadata.revocation_endpoint : undefined;
     const revoked: LogoutResult["revoked"] = [];
     if (endpoint) {
-      const ctx = tokenContext(config, entry.metadata);
+      const ctx = tokenContext(config, metadata);
       if (entry.refreshToken) {
         // Revoking the refresh token ends the grant; if that fails, keep everything for a retry.
         await revokeToken(ctx, entry.refreshToken, "refresh_token").catch((error: unknown) => {
@@ -102,7 +104,7 @@ export async function revokeEntry(
     }
     store.write(key, undefined, warn);
     const what = revoked.length ? `; revoked the ${revoked.map((t) => t.replace("_", " ")).join(" and the ")} at ${endpoint}` : "";
-    const why = !revoke ? " (not revoked, as asked)" : !endpoint ? ` (the server advertises no revocation endpoint, so the tokens stay valid until they expire)` : "";
+    const why = !revoke ? " (not revoked, as asked)" : !endpoint ? ` (the server advertises no revocation endpoint, so the tokens stay valid until they expire; pass \`revocationEndpoint\` if it has one)` : "";
     reporter.signedOut(`Signed out of ${issuer}: removed the saved sign-in${what}${why}.`);
     return { removed: true, revoked, revocationEndpoint: endpoint };
   } finally {

@@ -38,7 +38,7 @@ export async function beginLogin(config: LoginConfig): Promise<PendingLogin> {
   const reporter = createReporter(resolved);
   try {
     const as = await resolveMetadata(resolved, createTransport(resolved.signal, resolved.requestTimeoutMs));
-    const { pkce, state, nonce } = await authorizationSecrets(as, resolved, secrets);
+    const { pkce, state, nonce } = await authorizationSecrets(as, resolved, secrets, (message) => reporter.warn(message));
     // Nothing listens: any port the provider accepts for a loopback redirect will do (RFC 8252 §7.3).
     const { host, path, search } = resolved.redirect;
     const port = resolved.redirect.port || randomInt(49152, 65536);

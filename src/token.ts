@@ -2,7 +2,7 @@ import * as oauth from "oauth4webapi";
 import type { ResolvedConfig } from "./config.js";
 import type { ServerMetadata } from "./discovery.js";
 import { LoginError } from "./errors.js";
-import { createTransport, isTimeout, networkReason, type Transport } from "./http.js";
+import { createTransport, discard, isTimeout, isTransportFailure, networkReason, tooLarge, type Transport } from "./http.js";
 
 /** Tokens as kept by tslab-oauth, converted once when the response arrives. Never printed. */
 export interface TokenSet {
@@ -41,7 +41,7 @@ export function tokenContext(config: ResolvedConfig, as: ServerMetadata, signal:
     as,
     client: { client_id: config.clientId },
     clientAuth: createClientAuth(config, as),
-    transport: createTransport(signal, config.requestTimeoutMs),
+    transport: createTransport(signal, config.requestTimeoutMs, config.ca),
   };
 }
 
@@ -85,6 +85,7 @@ export async function exchangeCode(
     });
     return bearerTokenSet(result);
   } catch (cause) {
+    await discard(response);
     throw responseError(ctx, cause, redirectUri);
   }
 }
@@ -99,12 +100,15 @@ export function requestError(ctx: TokenContext, cause: unknown, which: "token" |
       { cause },
     );
   }
+  if (tooLarge(cause)) {
+    return new LoginError("TOKEN_REQUEST_FAILED", `The ${which} endpoint ${endpoint} sent an oversized response (${networkReason(cause)}): it is not answering as an OAuth server should.`, { cause });
+  }
   const reason = networkReason(cause);
   return new LoginError("TOKEN_REQUEST_FAILED", `Could not reach the ${which} endpoint ${endpoint} (${reason}).`, { cause });
 }
 
 function oauthErrorText(error: string, description: string | undefined): string {
-  return description ? `${error}: ${clip(description)}` : error;
+  return description ? `${clip(error, 100)}: ${clip(description)}` : clip(error, 100);
 }
 
 /** Server-supplied text goes into messages: keep it short and free of control characters. */
@@ -115,6 +119,8 @@ export function clip(text: string, max = 300): string {
 
 export function responseError(ctx: TokenContext, cause: unknown, redirectUri?: string): LoginError {
   if (cause instanceof LoginError) return cause;
+  // The body could not be read (timeout, oversized, connection cut): a failed request, not a bad answer.
+  if (isTransportFailure(cause)) return requestError(ctx, cause);
   const endpoint = ctx.as.token_endpoint;
   if (cause instanceof oauth.ResponseBodyError) {
     const text = oauthErrorText(cause.error, cause.error_description);
@@ -146,6 +152,16 @@ export function responseError(ctx: TokenContext, cause: unknown, redirectUri?: s
       { cause, status },
     );
   }
+  if (cause instanceof oauth.OperationProcessingError && cause.code === oauth.JWT_CLAIM_COMPARISON && (cause.cause as { claim?: string })?.claim === "iss") {
+    const { expected, claims } = cause.cause as { expected?: string; claims?: { iss?: unknown } };
+    const named = JSON.stringify(clip(String(claims?.iss), 200));
+    return new LoginError(
+      "ISSUER_MISMATCH",
+      `The ID token from ${endpoint} names the issuer ${named}, not ${JSON.stringify(expected)}. ` +
+        `If that is your provider, set \`issuer\` to ${named} (explicit endpoints are still used as given); otherwise the token is not from the server you meant.`,
+      { cause },
+    );
+  }
   const detail = (cause as Error)?.message ?? String(cause);
   return new LoginError(
     "INVALID_TOKEN_RESPONSE",
@@ -173,6 +189,7 @@ export async function refreshTokens(ctx: TokenContext, refreshToken: string, pre
     }
     return tokens;
   } catch (cause) {
+    await discard(response);
     const error = responseError(ctx, cause);
     if (error.error === "invalid_grant") {
       throw new LoginError("TOKEN_REQUEST_FAILED", `The server refused the saved refresh token (HTTP ${error.status}, ${oauthErrorText("invalid_grant", error.errorDescription)}): it expired or was revoked.`, {
@@ -207,5 +224,7 @@ export async function revokeToken(ctx: TokenContext, token: string, hint: "refre
       errorDescription: error.errorDescription,
       status: error.status,
     });
+  } finally {
+    await discard(response);
   }
 }

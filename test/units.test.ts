@@ -31,7 +31,15 @@ test("PKCE method: S256 unless the server lists methods without it; never a sile
   assert.equal(choosePkceMethod([]), "S256");
   assert.equal(choosePkceMethod(["plain", "S256"]), "S256");
   assert.equal(choosePkceMethod(["plain"]), "plain");
-  assert.equal(choosePkceMethod(["S512"]), undefined);
+  const code = (result: ReturnType<typeof choosePkceMethod>): string | undefined => (typeof result === "string" ? undefined : result.error.code);
+  assert.equal(code(choosePkceMethod(["S512"])), "DISCOVERY_FAILED");
+  // plain only when asked and the server does not list S256; S256 asked of a plain-only server refused.
+  assert.equal(choosePkceMethod(undefined, "plain"), "plain");
+  assert.equal(choosePkceMethod(["plain"], "plain"), "plain");
+  assert.equal(code(choosePkceMethod(["S256", "plain"], "plain")), "INVALID_CONFIG");
+  assert.match((choosePkceMethod(["S256"], "plain") as { error: Error }).error.message, /remove `pkceMethod`/);
+  assert.equal(code(choosePkceMethod(["plain"], "S256")), "DISCOVERY_FAILED");
+  assert.equal(choosePkceMethod(["S256"], "S256"), "S256");
 });
 
 test("bad options are refused with INVALID_CONFIG naming the option", () => {
