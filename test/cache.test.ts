@@ -14,7 +14,7 @@ import { request } from "undici";
 import { DEMO_CLIENT_ID, startDemoIdp } from "../demo/idp.js";
 import { login, logout, session, LoginError, type LoginConfig } from "../src/index.js";
 import { closeDemoIdp, demoIdp, isolateCache, type DemoIdp } from "./support/fixtures.js";
-import { assertNoSecret, openHandles, visibleText } from "./support/helpers.js";
+import { assertNoSecret, captureStderr, openHandles, visibleText } from "./support/helpers.js";
 import { ScriptedUserAgent } from "./support/user-agent.js";
 
 after(closeDemoIdp);
@@ -79,21 +79,6 @@ async function dropAccessToken(idp: DemoIdp, token: string): Promise<void> {
   const found = await idp.provider.AccessToken.find(token);
   assert.ok(found, "the access token exists at the server");
   await found.destroy();
-}
-
-/** Runs `fn` with process.stderr captured (the terminal reporter's notices and warnings). */
-async function captureStderr<T>(fn: () => Promise<T>): Promise<{ value: T; stderr: string }> {
-  const original = process.stderr.write.bind(process.stderr);
-  let stderr = "";
-  process.stderr.write = ((chunk: string | Uint8Array) => {
-    stderr += String(chunk);
-    return true;
-  }) as typeof process.stderr.write;
-  try {
-    return { value: await fn(), stderr };
-  } finally {
-    process.stderr.write = original;
-  }
 }
 
 function config(idp: DemoIdp, extra: Partial<LoginConfig> = {}): LoginConfig {

@@ -6,7 +6,12 @@ import { request } from "undici";
 export interface UserAgentOptions {
   /** Name typed into the login form. @default "alice" */
   login?: string;
-  /** Press Cancel on the login page instead of signing in (the server answers access_denied). */
+  /** Password typed into a login form that checks it (Django's); the demo provider takes any. */
+  password?: string;
+  /**
+   * Press Cancel instead of signing in: on the demo provider's login page, or on a consent form
+   * with an "allow" button (django-oauth-toolkit's). The server answers access_denied.
+   */
   deny?: boolean;
   /**
    * Called with the redirect back to the client before it is requested: return another URL to
@@ -73,7 +78,8 @@ export class ScriptedUserAgent {
       }
       const text = res.body;
       const formTag = /<form\b([^>]*)>/i.exec(text)?.[1] ?? "";
-      const action = /method="post"/i.test(formTag) ? /action="([^"]+)"/i.exec(formTag)?.[1] : undefined;
+      // A POST form without `action` posts back to the page's own URL (DOT's consent form).
+      const action = /method="post"/i.test(formTag) ? (/action="([^"]+)"/i.exec(formTag)?.[1] ?? url.href) : undefined;
       if (res.status === 200 && action && url.origin === idpOrigin) {
         const isDeviceConfirm = /name="abort"/.test(text) && /Confirm Device/.test(text);
         if (this.#options.deny && /name="login"/.test(text)) {
@@ -93,6 +99,11 @@ export class ScriptedUserAgent {
           fields.set("login", this.#options.login ?? "alice");
           fields.set("password", "any password");
         }
+        if (fields.has("username")) {
+          fields.set("username", this.#options.login ?? "alice");
+          fields.set("password", this.#options.password ?? "");
+        }
+        if (this.#options.deny && fields.has("allow")) fields.delete("allow");
         // The device flow's pages (RFC 8628): type the user code if it is not filled in, and on
         // the confirmation page press Continue (or Cancel, with `deny`).
         if (fields.has("user_code") && !fields.get("user_code")) fields.set("user_code", this.#options.userCode ?? "");
@@ -133,5 +144,9 @@ export class ScriptedUserAgent {
 }
 
 function decode(text: string): string {
-  return text.replace(/&amp;/g, "&").replace(/&#x2F;/gi, "/").replace(/&#(\d+);/g, (_, n: string) => String.fromCharCode(Number(n)));
+  return text
+    .replace(/&quot;/g, '"')
+    .replace(/&#x([0-9a-f]+);/gi, (_, n: string) => String.fromCharCode(parseInt(n, 16)))
+    .replace(/&#(\d+);/g, (_, n: string) => String.fromCharCode(Number(n)))
+    .replace(/&amp;/g, "&");
 }
