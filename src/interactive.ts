@@ -36,7 +36,10 @@ export async function runLogin(
 
     listener = await startListener({ redirect: config.redirect, state, onEvent: (message) => reporter.event(message) });
     stopInterruptWatch = reporter.watchInterrupt(() => {
-      const error = new LoginError("ABORTED", "The cell was interrupted: the login stopped and its listener is closed. Run the cell again to sign in.");
+      const error = new LoginError(
+        "ABORTED",
+        `The cell was interrupted: the login stopped and its listener is closed. Run the cell again to sign in. ${registerHint(config, listener!.redirectUri)}`,
+      );
       // Overwrite the entry now, synchronously: tslab ends the cell within a few microtasks, and
       // an update sent after that would not reach a notebook saved by nbconvert.
       reporter.failed(error);
@@ -188,13 +191,18 @@ function deniedError(error: string, description: string | undefined, cause: unkn
 }
 
 function timeoutError(config: ResolvedConfig, redirectUri: string): LoginError {
-  const registered = redirectUri.replace(/:\d+\//, config.redirect.port === 0 ? "/" : "$&");
   return new LoginError(
     "TIMEOUT",
-    `No sign-in came back within ${config.timeoutMs / 1000} s. Run login() again and finish signing in in the browser. ` +
-      `If the provider showed an error about the redirect URI, register ${registered}${config.redirect.port === 0 ? " (any port)" : ""} for client ${JSON.stringify(config.clientId)}. ` +
+    `No sign-in came back within ${config.timeoutMs / 1000} s. Run login() again and finish signing in in the browser. ${registerHint(config, redirectUri)} ` +
       "If your browser runs on another machine than the kernel, the redirect to this machine's loopback address cannot arrive.",
   );
+}
+
+/** What to register when the provider refused the redirect URI on its own page (it cannot tell us). */
+function registerHint(config: ResolvedConfig, redirectUri: string): string {
+  const anyPort = config.redirect.port === 0;
+  const registered = anyPort ? redirectUri.replace(/:\d+\//, "/") : redirectUri;
+  return `If the provider showed an error about the redirect URI, register ${registered}${anyPort ? " (any port)" : ""} for client ${JSON.stringify(config.clientId)}.`;
 }
 
 export function abortedError(reason: unknown, cause?: unknown): LoginError {
