@@ -56,6 +56,10 @@ async function main() {
 
   const cacheDir = mkdtempSync(join(tmpdir(), "tslab-oauth-demo-cache-"));
   process.env.TSLAB_OAUTH_CACHE_DIR = cacheDir;
+  // The profile "demo" of notebooks/shared.ipynb, through the environment naming scheme
+  // (TSLAB_OAUTH_<PROFILE>_<FIELD>): the notebook itself names no server and no client.
+  process.env.TSLAB_OAUTH_DEMO_ISSUER = idp.issuer;
+  process.env.TSLAB_OAUTH_DEMO_CLIENT_ID = DEMO_CLIENT_ID;
   const children = [];
   const stop = async (code = 0) => {
     for (const child of children) child.kill("SIGTERM");

@@ -5,6 +5,7 @@ import type Conf from "conf";
 import type { ResolvedConfig } from "./config.js";
 import type { ServerMetadata } from "./discovery.js";
 import { acquireLock } from "./lock.js";
+import { defaultConfigDir } from "./profiles.js";
 
 /**
  * The token cache: one JSON file, `tokens.json`, written with conf (atomic rename, mode 0600) in a
@@ -68,17 +69,12 @@ export type Warn = (message: string) => void;
 
 type Store = Conf<Record<string, unknown>>;
 let ConfClass: (new (options: ConstructorParameters<typeof Conf>[0]) => Store) | undefined;
-let defaultDir: string | undefined;
 const caches = new Map<string, TokenCache>();
 
 /** The cache in `dir` (or the default directory), created on first use; conf is loaded lazily. */
 export async function openCache(dir: string | undefined): Promise<TokenCache> {
   if (!ConfClass) ConfClass = (await import("conf")).default as unknown as typeof ConfClass;
-  if (dir === undefined && !defaultDir) {
-    const { default: envPaths } = await import("env-paths");
-    defaultDir = envPaths("tslab-oauth", { suffix: "" }).config;
-  }
-  const resolved = dir ?? defaultDir!;
+  const resolved = dir ?? defaultConfigDir();
   let cache = caches.get(resolved);
   if (!cache) {
     cache = new TokenCache(resolved, dir === undefined);

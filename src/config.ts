@@ -1,6 +1,7 @@
 import { X509Certificate } from "node:crypto";
 import { isAbsolute } from "node:path";
 import { LoginError } from "./errors.js";
+import { applyProfile, defaultConfigDir, missingProfileError } from "./profiles.js";
 
 /** Options of {@link login}. Every option is validated when `login()` is called. */
 export interface LoginConfig {
@@ -20,8 +21,8 @@ export interface LoginConfig {
    * theirs (django-oauth-toolkit 1.7: `<issuer>/revoke_token/`). Overrides the discovered one.
    */
   revocationEndpoint?: string;
-  /** The client (application) id registered at the provider. */
-  clientId: string;
+  /** The client (application) id registered at the provider. Required, in the call or in the `profile`. */
+  clientId?: string;
   /**
    * Client secret, for "desktop" clients that were given one (Google). Sent as the server
    * advertises (`client_secret_basic` by default, `client_secret_post` when only that is listed).
@@ -86,8 +87,13 @@ export interface LoginConfig {
    */
   cacheDir?: string;
   /**
-   * A name for one of several accounts at the same provider and client: each profile has its own
-   * cache entry. @default none
+   * A name for a client and account kept on this machine, not in the notebook. Fields missing from
+   * the call are read from the user's settings (`profiles.json` next to the token cache, written by
+   * `saveProfile()` or `npx tslab-oauth profile`), then from environment variables
+   * `TSLAB_OAUTH_<PROFILE>_<FIELD>` (`TSLAB_OAUTH_WORK_GH_CLIENT_ID` for profile "work-gh"); the
+   * call wins over both. Each profile also has its own cache entry, so it can name one of several
+   * accounts at the same provider. A profile set up nowhere fails with `PROFILE_NOT_FOUND`, whose
+   * message says what to set. @default none
    */
   profile?: string;
   /**
@@ -140,6 +146,8 @@ export interface ResolvedConfig {
   cacheDir: string | undefined;
   profile: string | undefined;
   forceLogin: boolean;
+  /** The client secret was given in the call and matches no environment variable (typed in the notebook). */
+  secretInSource: boolean;
   /** Extra trusted certificate authorities (PEM), or undefined. */
   ca: Array<string | Buffer> | undefined;
 }
@@ -257,6 +265,11 @@ function parseFlow(value: unknown): ResolvedConfig["flow"] {
   return value as ResolvedConfig["flow"];
 }
 
+/** The cache (and settings) directory from the option or `$TSLAB_OAUTH_CACHE_DIR`; undefined means the default. */
+export function resolveCacheDir(value: unknown): string | undefined {
+  return parseCacheDir(value);
+}
+
 function parseCacheDir(value: unknown): string | undefined {
   const fromEnv = process.env[CACHE_DIR_ENV];
   const [name, dir] = value !== undefined ? ["`cacheDir`", value] : fromEnv ? [`$${CACHE_DIR_ENV}`, fromEnv] : ["", undefined];
@@ -289,9 +302,23 @@ function parseCa(value: unknown): Array<string | Buffer> | undefined {
 }
 
 /** Validates `login()` options and fills in defaults. Throws `INVALID_CONFIG` naming the option. */
-export function resolveConfig(config: LoginConfig): ResolvedConfig {
-  if (config === null || typeof config !== "object") {
+export function resolveConfig(input: LoginConfig): ResolvedConfig {
+  if (input === null || typeof input !== "object") {
     throw invalid('`login()` needs an options object, e.g. login({ issuer: "https://id.example.com", clientId: "my-app" }).');
+  }
+  if (input.profile !== undefined && (typeof input.profile !== "string" || input.profile.trim() === "")) {
+    throw invalid('`profile` must be a non-empty string naming the account, e.g. "work".');
+  }
+  const cacheDir = parseCacheDir(input.cacheDir);
+  // A named profile fills in what the call leaves out: call > settings file > environment.
+  const settingsDir = cacheDir ?? defaultConfigDir();
+  const { config, sources, found } = applyProfile(input, settingsDir);
+  if (config.profile && !found) {
+    const missing = [
+      typeof config.clientId !== "string" || config.clientId === "" ? "no `clientId`" : "",
+      config.issuer === undefined && config.authorizationEndpoint === undefined && config.tokenEndpoint === undefined ? "no `issuer`" : "",
+    ].filter(Boolean);
+    if (missing.length > 0) throw missingProfileError(config.profile, settingsDir, `${missing.join(" and ")} in the call, the settings or the environment`);
   }
   if (typeof config.clientId !== "string" || config.clientId.trim() === "") {
     throw invalid("`clientId` is required: the client (application) id registered at the provider.");
@@ -320,7 +347,9 @@ export function resolveConfig(config: LoginConfig): ResolvedConfig {
     throw invalid('`tokenEndpointAuthMethod` must be "client_secret_basic" or "client_secret_post".');
   }
   if (method !== undefined && config.clientSecret === undefined) {
-    throw invalid("`tokenEndpointAuthMethod` needs a `clientSecret`.");
+    throw invalid(
+      "`tokenEndpointAuthMethod` (given, or set by a preset) needs a `clientSecret`: put it in a profile or the environment, e.g. `clientSecret: process.env.MY_CLIENT_SECRET`, never in the notebook.",
+    );
   }
   const openBrowser = config.openBrowser ?? true;
   if (typeof openBrowser !== "boolean" && typeof openBrowser !== "function") {
@@ -331,9 +360,10 @@ export function resolveConfig(config: LoginConfig): ResolvedConfig {
   for (const name of ["quiet", "cache", "forceLogin"] as const) {
     if (config[name] !== undefined && typeof config[name] !== "boolean") throw invalid(`\`${name}\` must be true or false.`);
   }
-  if (config.profile !== undefined && (typeof config.profile !== "string" || config.profile.trim() === "")) {
-    throw invalid('`profile` must be a non-empty string naming the account, e.g. "work".');
-  }
+  // A secret that is in the call and in no environment variable was most likely typed into the
+  // notebook, which publishes it with the notebook.
+  const secretInSource =
+    sources.clientSecret === "call" && typeof config.clientSecret === "string" && !Object.values(process.env).includes(config.clientSecret);
   return {
     issuer,
     issuerId: issuer ? config.issuer : undefined,
@@ -354,9 +384,10 @@ export function resolveConfig(config: LoginConfig): ResolvedConfig {
     openBrowser,
     quiet: config.quiet ?? false,
     cache: config.cache ?? true,
-    cacheDir: parseCacheDir(config.cacheDir),
+    cacheDir,
     profile: config.profile,
     forceLogin: config.forceLogin ?? false,
+    secretInSource,
     ca: parseCa(config.ca),
   };
 }

@@ -15,6 +15,7 @@
  * | `TOKEN_REQUEST_FAILED` | the token endpoint refused, failed or did not answer |
  * | `INVALID_TOKEN_RESPONSE` | the token response or its ID token did not validate |
  * | `REVOCATION_FAILED` | logout() could not revoke the refresh token; nothing was removed |
+ * | `PROFILE_NOT_FOUND` | `profile` names settings that exist nowhere on this machine |
  */
 export type LoginErrorCode =
   | "INVALID_CONFIG"
@@ -28,7 +29,8 @@ export type LoginErrorCode =
   | "INVALID_AUTHORIZATION_RESPONSE"
   | "TOKEN_REQUEST_FAILED"
   | "INVALID_TOKEN_RESPONSE"
-  | "REVOCATION_FAILED";
+  | "REVOCATION_FAILED"
+  | "PROFILE_NOT_FOUND";
 
 export interface LoginErrorOptions {
   cause?: unknown;

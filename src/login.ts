@@ -30,7 +30,7 @@ import { SecretSet } from "./secrets.js";
  * ```
  */
 export async function login(config: LoginConfig): Promise<AuthHeaders> {
-  const resolved = resolveConfig(config);
+  const resolved = resolveOrReport(config);
   const secrets = new SecretSet();
   secrets.add(resolved.clientSecret);
   const reporter = createReporter(resolved);
@@ -43,6 +43,23 @@ export async function login(config: LoginConfig): Promise<AuthHeaders> {
     throw reportFailure(caught, reporter, secrets);
   } finally {
     reporter.dispose();
+  }
+}
+
+/**
+ * Validates the options (profile included); a bad one is shown in the cell like any other failure
+ * (what to change, no stack trace to read) and thrown.
+ */
+export function resolveOrReport(config: LoginConfig): ResolvedConfig {
+  try {
+    return resolveConfig(config);
+  } catch (caught) {
+    const reporter = createReporter({ quiet: false });
+    try {
+      throw reportFailure(caught, reporter, new SecretSet());
+    } finally {
+      reporter.dispose();
+    }
   }
 }
 

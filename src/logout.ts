@@ -1,8 +1,8 @@
 import { lockOrWarn, type TokenStore } from "./acquire.js";
 import { cacheKey, type Warn } from "./cache.js";
-import { resolveConfig, type LoginConfig, type ResolvedConfig } from "./config.js";
+import type { LoginConfig, ResolvedConfig } from "./config.js";
 import { LoginError } from "./errors.js";
-import { reportFailure, storeFor } from "./login.js";
+import { reportFailure, resolveOrReport, storeFor } from "./login.js";
 import { createReporter } from "./reporter.js";
 import type { LoginReporter } from "./report.js";
 import { SecretSet } from "./secrets.js";
@@ -39,7 +39,7 @@ export interface LogoutConfig extends LoginConfig {
  * ```
  */
 export async function logout(config: LogoutConfig): Promise<LogoutResult> {
-  const resolved = resolveConfig(config);
+  const resolved = resolveOrReport(config);
   if (config.revoke !== undefined && typeof config.revoke !== "boolean") {
     throw new LoginError("INVALID_CONFIG", "`revoke` must be true or false.");
   }

@@ -3,13 +3,13 @@ import { inspect } from "node:util";
 import { openBrowser } from "./browser.js";
 import { toEntry, writeLocked } from "./acquire.js";
 import { cacheKey } from "./cache.js";
-import { resolveConfig, type LoginConfig, type ResolvedConfig } from "./config.js";
+import type { LoginConfig, ResolvedConfig } from "./config.js";
 import { resolveMetadata, type ServerMetadata } from "./discovery.js";
 import { LoginError } from "./errors.js";
 import { createAuthHeaders, type AuthHeaders } from "./headers.js";
 import { createTransport } from "./http.js";
 import { authorizationSecrets, authorizationUrl, validateCallback } from "./interactive.js";
-import { reportFailure, storeFor } from "./login.js";
+import { reportFailure, resolveOrReport, storeFor } from "./login.js";
 import { createReporter } from "./reporter.js";
 import type { LoginReporter } from "./report.js";
 import { SecretSet } from "./secrets.js";
@@ -32,7 +32,7 @@ import { clip, exchangeCode, tokenContext } from "./token.js";
  * ```
  */
 export async function beginLogin(config: LoginConfig): Promise<PendingLogin> {
-  const resolved = resolveConfig(config);
+  const resolved = resolveOrReport(config);
   const secrets = new SecretSet();
   secrets.add(resolved.clientSecret);
   const reporter = createReporter(resolved);

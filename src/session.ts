@@ -2,9 +2,9 @@ import { inspect } from "node:util";
 import { fetch as undiciFetch, Headers, type RequestInit, type Response } from "undici";
 import { obtainTokens, type TokenStore } from "./acquire.js";
 import { cacheKey, isFresh, type CacheEntry } from "./cache.js";
-import { resolveConfig, type LoginConfig, type ResolvedConfig } from "./config.js";
+import type { LoginConfig, ResolvedConfig } from "./config.js";
 import { createAuthHeaders, type AuthHeaders } from "./headers.js";
-import { reportFailure, storeFor } from "./login.js";
+import { reportFailure, resolveOrReport, storeFor } from "./login.js";
 import { revokeEntry, type LogoutResult } from "./logout.js";
 import { createReporter } from "./reporter.js";
 import { DeferredReporter, type LoginReporter } from "./report.js";
@@ -24,7 +24,7 @@ import { SecretSet } from "./secrets.js";
  * ```
  */
 export async function session(config: LoginConfig): Promise<Session> {
-  const resolved = resolveConfig(config);
+  const resolved = resolveOrReport(config);
   const created = new Session(resolved, await storeFor(resolved));
   await created.start(resolved.forceLogin);
   return created;

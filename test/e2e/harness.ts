@@ -83,9 +83,9 @@ export async function signInOnPage(page: Page, name = "alice"): Promise<string> 
 /**
  * A stand-in for the desktop's browser launcher: `$BROWSER` (honoured by xdg-open, which the
  * `open` package runs) is a tiny script that hands the URL to this server, which opens it in
- * Chromium like a launcher would (a tab no script opened) and signs in there.
+ * Chromium like a launcher would (a tab no script opened) and signs in there, as `name`.
  */
-export async function startBrowserBridge(context: BrowserContext): Promise<{ browserEnv: string; opened: { url: string; finalText: Promise<string>; callbacks: string[] }[]; close: () => Promise<void> }> {
+export async function startBrowserBridge(context: BrowserContext, name = "alice"): Promise<{ browserEnv: string; opened: { url: string; finalText: Promise<string>; callbacks: string[] }[]; close: () => Promise<void> }> {
   const opened: { url: string; finalText: Promise<string>; callbacks: string[] }[] = [];
   const server: Server = createServer((req, res) => {
     const url = new URL(req.url ?? "/", "http://127.0.0.1").searchParams.get("url");
@@ -98,7 +98,7 @@ export async function startBrowserBridge(context: BrowserContext): Promise<{ bro
         if (r.url().includes("/callback?")) callbacks.push(r.url());
       });
       await page.goto(url);
-      return signInOnPage(page);
+      return signInOnPage(page, name);
     })();
     finalText.catch(() => {});
     opened.push({ url, finalText, callbacks });

@@ -1,6 +1,7 @@
 // The notebook experience, end to end: a real tslab kernel under Jupyter, a real Chromium, the real
 // demo provider. Run with `npm run test:e2e`.
 import assert from "node:assert/strict";
+import { spawnSync } from "node:child_process";
 import { readFileSync, statSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { after, before, beforeEach, test } from "node:test";
@@ -17,10 +18,12 @@ let contexts: BrowserContext[] = [];
 /** Every bearer token the protected API and userinfo received: what must never be in a notebook. */
 const bearerTokens: string[] = [];
 const codes: string[] = [];
+/** The confidential client's secret, as test/e2e/notebooks/secret.ipynb spells it out. */
+const TYPED_SECRET = "e2e-secret-typed-into-the-notebook";
 
 before(async () => {
   requireSystemParts();
-  idp = await startDemoIdp({ port: 9400 });
+  idp = await startDemoIdp({ port: 9400, clientSecret: TYPED_SECRET });
   assert.equal(idp.issuer, ISSUER);
   idp.server.prependListener("request", (req) => {
     const auth = req.headers.authorization;
@@ -256,4 +259,76 @@ test("two cells in a kernel: beginLogin() shows the link and returns; complete()
   assert.match(outputText(run, 1), /Signed in to http:\/\/127\.0\.0\.1:9400 as <b>lee<\/b>/);
   assert.ok(!run.savedText.includes(state), "the sign-in's state is gone from the saved notebook");
   assert.deepEqual(secretsIn(run.savedText), []);
+});
+
+test("a client secret typed into a notebook: a warning in the cell, once per kernel, saying how to move it out", async () => {
+  const bridge = await startBrowserBridge(context);
+  try {
+    const run = await runNotebook(join(ROOT, "test", "e2e", "notebooks", "secret.ipynb"), { env: { BROWSER: bridge.browserEnv } });
+    const first = outputText(run, 1);
+    assert.match(first, /Signed in to http:\/\/127\.0\.0\.1:9400/);
+    assert.match(first, /The client secret is written in this notebook/);
+    assert.match(first, /npx tslab-oauth profile my-app --client-secret -/);
+    const second = outputText(run, 2);
+    assert.match(second, /\(saved sign-in\)/);
+    assert.doesNotMatch(second, /client secret/, "said once per kernel");
+    // The warning never repeats the secret (the source cell has it, as the user wrote it).
+    const outputs = run.notebook.cells.flatMap((cell) => cell.outputs ?? []);
+    assert.ok(!JSON.stringify(outputs).includes(TYPED_SECRET));
+    assert.deepEqual(secretsIn(JSON.stringify(outputs)), []);
+  } finally {
+    await bridge.close();
+  }
+});
+
+test("notebooks/shared.ipynb names only a profile: two users (settings file / environment, two config homes) each sign in as themselves; neither saved copy holds the other's name or tokens", async () => {
+  const users = [
+    { name: "carol", home: tempDir("tslab-oauth-home-carol-") },
+    { name: "dmitri", home: tempDir("tslab-oauth-home-dmitri-") },
+  ];
+  // carol set the profile up with the command, in her settings file; dmitri in his environment.
+  const cli = spawnSync(process.execPath, [join(ROOT, "dist", "bin.js"), "profile", "demo", "--issuer", ISSUER, "--client-id", "tslab-demo"], {
+    env: { ...process.env, XDG_CONFIG_HOME: users[0]!.home, TSLAB_OAUTH_CACHE_DIR: "" },
+    encoding: "utf8",
+  });
+  assert.equal(cli.status, 0, cli.stderr);
+  const profileEnv: Record<string, string>[] = [{}, { TSLAB_OAUTH_DEMO_ISSUER: ISSUER, TSLAB_OAUTH_DEMO_CLIENT_ID: "tslab-demo" }];
+  const saved: string[] = [];
+  const tokensOf: string[][] = [];
+  for (const [i, user] of users.entries()) {
+    const userContext = await browser.newContext();
+    contexts.push(userContext);
+    const bridge = await startBrowserBridge(userContext, user.name);
+    const before = bearerTokens.length;
+    try {
+      const run = await runNotebook(join(ROOT, "notebooks", "shared.ipynb"), {
+        env: { BROWSER: bridge.browserEnv, XDG_CONFIG_HOME: user.home, TSLAB_OAUTH_CACHE_DIR: "", ...profileEnv[i] },
+      });
+      assert.match(outputText(run, 2), new RegExp(`Signed in to http://127\\.0\\.0\\.1:9400 as <b>${user.name}</b>`));
+      assert.match(outputText(run, 3), new RegExp(`Hello, ${user.name}`));
+      saved.push(run.savedText);
+      tokensOf.push(bearerTokens.slice(before));
+      // Each user's tokens are in their own config home, owner-only.
+      const file = join(user.home, "tslab-oauth", "tokens.json");
+      assert.equal(statSync(file).mode & 0o777, 0o600);
+    } finally {
+      await bridge.close();
+    }
+  }
+  for (const [i, user] of users.entries()) {
+    const other = users[1 - i]!;
+    assert.ok(!saved[i]!.includes(other.name), `${user.name}'s copy does not mention ${other.name}`);
+    assert.deepEqual(secretsIn(saved[i]!), [], `${user.name}'s copy holds no token or code`);
+    assert.ok(tokensOf[i]!.length > 0);
+    assert.ok(!tokensOf[i]!.some((token) => saved[1 - i]!.includes(token)));
+  }
+  assert.ok(!readFileSync(join(users[1]!.home, "tslab-oauth", "tokens.json"), "utf8").includes(tokensOf[0]![0]!), "separate caches");
+
+  // A third person who has not set the profile up: the cell says what to set, once, and how.
+  const newcomer = tempDir("tslab-oauth-home-newcomer-");
+  const run = await runNotebook(join(ROOT, "notebooks", "shared.ipynb"), { env: { XDG_CONFIG_HOME: newcomer, TSLAB_OAUTH_CACHE_DIR: "" } });
+  const cell = outputText(run, 2);
+  assert.match(cell, /Sign-in failed.*PROFILE_NOT_FOUND/s);
+  assert.match(cell, /npx tslab-oauth profile demo --issuer/);
+  assert.match(cell, /TSLAB_OAUTH_DEMO_ISSUER, TSLAB_OAUTH_DEMO_CLIENT_ID/);
 });

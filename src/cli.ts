@@ -1,0 +1,154 @@
+// `npx tslab-oauth profile ...`: set up a profile once on this machine, so that shared notebooks
+// only say `login({ profile: "name" })`. The secret is typed (or piped), never an argument that
+// the shell history would keep.
+import { createInterface } from "node:readline";
+import { Writable } from "node:stream";
+import { parseArgs } from "node:util";
+import { LoginError } from "./errors.js";
+import { presets, type Preset } from "./presets.js";
+import { PROFILES_FILE, readProfiles, removeProfile, saveProfile, defaultConfigDir, type ProfileSettings } from "./profiles.js";
+import { resolveCacheDir } from "./config.js";
+import { join } from "node:path";
+
+const USAGE = `Usage:
+  tslab-oauth profile <name> [--preset <provider>] [--issuer <url>] --client-id <id> [--client-secret -] [options]
+  tslab-oauth profile <name> --remove
+  tslab-oauth profiles
+
+Saves a profile in ${join("<config dir>", PROFILES_FILE)} (readable by you only); a notebook then
+signs in with login({ profile: "<name>" }) and carries no client settings.
+
+  --preset <provider>         github, google, gitlab, entra (--tenant), auth0 (--domain [--audience]),
+                              okta (--domain [--authorization-server]), keycloak (--url --realm)
+  --issuer, --authorization-endpoint, --token-endpoint, --revocation-endpoint <url>
+  --client-id <id>
+  --client-secret -           read the secret from standard input (typed, hidden, or piped)
+  --scopes "<a b c>"          replaces the preset's scopes
+  --redirect-uri <uri>
+  --cache-dir <dir>           where the settings and tokens live (default: $TSLAB_OAUTH_CACHE_DIR, else the config dir)
+`;
+
+async function readSecret(): Promise<string> {
+  const interactive = process.stdin.isTTY === true;
+  let muted = false;
+  const output = new Writable({
+    write(chunk: Buffer, _encoding, callback) {
+      if (!muted) process.stderr.write(chunk);
+      callback();
+    },
+  });
+  const rl = createInterface({ input: process.stdin, output, terminal: interactive });
+  try {
+    if (interactive) process.stderr.write("Client secret (not shown): ");
+    muted = true;
+    const line = await new Promise<string>((resolve) => {
+      rl.once("line", resolve);
+      rl.once("close", () => resolve(""));
+    });
+    if (interactive) process.stderr.write("\n");
+    return line.trim();
+  } finally {
+    rl.close();
+  }
+}
+
+function preset(name: string | undefined, values: Record<string, string | boolean | undefined>): Preset {
+  const str = (key: string): string => String(values[key] ?? "");
+  switch (name) {
+    case undefined:
+      return {};
+    case "github":
+      return presets.github();
+    case "google":
+      return presets.google();
+    case "gitlab":
+      return presets.gitlab(values.url ? { url: str("url") } : {});
+    case "entra":
+      return presets.entra({ tenant: str("tenant") });
+    case "auth0":
+      return presets.auth0({ domain: str("domain"), ...(values.audience ? { audience: str("audience") } : {}) });
+    case "okta":
+      return presets.okta({ domain: str("domain"), ...(values["authorization-server"] ? { authorizationServer: str("authorization-server") } : {}) });
+    case "keycloak":
+      return presets.keycloak({ url: str("url"), realm: str("realm") });
+    default:
+      throw new LoginError("INVALID_CONFIG", `Unknown preset ${JSON.stringify(name)}: use one of ${Object.keys(presets).join(", ")}.`);
+  }
+}
+
+export async function main(argv: string[]): Promise<number> {
+  const { values, positionals } = parseArgs({
+    args: argv,
+    allowPositionals: true,
+    options: {
+      preset: { type: "string" },
+      tenant: { type: "string" },
+      domain: { type: "string" },
+      audience: { type: "string" },
+      "authorization-server": { type: "string" },
+      url: { type: "string" },
+      realm: { type: "string" },
+      issuer: { type: "string" },
+      "authorization-endpoint": { type: "string" },
+      "token-endpoint": { type: "string" },
+      "revocation-endpoint": { type: "string" },
+      "client-id": { type: "string" },
+      "client-secret": { type: "string" },
+      scopes: { type: "string" },
+      "redirect-uri": { type: "string" },
+      "cache-dir": { type: "string" },
+      remove: { type: "boolean" },
+      help: { type: "boolean", short: "h" },
+    },
+  });
+  const [command, name] = positionals;
+  const options = values["cache-dir"] ? { cacheDir: values["cache-dir"] } : {};
+  if (values.help || !command) {
+    process.stdout.write(USAGE);
+    return values.help ? 0 : 2;
+  }
+  if (command === "profiles") {
+    const dir = resolveCacheDir(options.cacheDir) ?? defaultConfigDir();
+    const profiles = readProfiles(dir);
+    const names = Object.keys(profiles);
+    if (names.length === 0) process.stdout.write(`No profiles in ${join(dir, PROFILES_FILE)}.\n`);
+    for (const profile of names) {
+      const p = profiles[profile]!;
+      const where = p.issuer ?? p.authorizationEndpoint ?? "?";
+      process.stdout.write(`${profile}: ${where}, client ${p.clientId ?? "?"}${p.clientSecret ? ", secret set" : ""}\n`);
+    }
+    return 0;
+  }
+  if (command !== "profile" || !name) {
+    process.stderr.write(USAGE);
+    return 2;
+  }
+  if (values.remove) {
+    const removed = await removeProfile(name, options);
+    process.stdout.write(removed ? `Removed the profile ${name}.\n` : `There was no profile ${name}.\n`);
+    return 0;
+  }
+  const secretArg = values["client-secret"];
+  if (secretArg !== undefined && secretArg !== "-") {
+    throw new LoginError("INVALID_CONFIG", "Pass `--client-secret -` and type the secret (or pipe it): a secret on the command line stays in your shell history.");
+  }
+  const settings: ProfileSettings = { ...preset(values.preset, values) };
+  const set = <K extends keyof ProfileSettings>(key: K, value: ProfileSettings[K] | undefined): void => {
+    if (value !== undefined) settings[key] = value;
+  };
+  set("issuer", values.issuer);
+  set("authorizationEndpoint", values["authorization-endpoint"]);
+  set("tokenEndpoint", values["token-endpoint"]);
+  set("revocationEndpoint", values["revocation-endpoint"]);
+  set("clientId", values["client-id"]);
+  set("scopes", values.scopes);
+  set("redirectUri", values["redirect-uri"]);
+  if (secretArg === "-") {
+    const secret = await readSecret();
+    if (!secret) throw new LoginError("INVALID_CONFIG", "No client secret was read from standard input.");
+    settings.clientSecret = secret;
+  }
+  const path = await saveProfile(name, settings, options);
+  process.stdout.write(`Saved the profile ${name} in ${path}. In a notebook: await login({ profile: ${JSON.stringify(name)} })\n`);
+  return 0;
+}
