@@ -14,6 +14,13 @@ export const POST_CLIENT_ID = "tslab-demo-post";
 
 const DEVICE_GRANT = "urn:ietf:params:oauth:grant-type:device_code";
 const LOOPBACK_REDIRECTS = ["http://127.0.0.1/callback", "http://localhost/callback", "http://[::1]/callback"];
+/**
+ * Root-path loopback redirects, registered only with the `rootRedirects` option: other libraries'
+ * clients, in the peer benchmark (bench/peers.ts), redirect to the root of their listener:
+ * google-auth-oauthlib to `http://127.0.0.1:<port>/`, msal-node to `http://localhost:<port>`
+ * (no slash; oidc-provider compares loopback redirects as strings, port removed).
+ */
+const ROOT_REDIRECTS = ["http://127.0.0.1/", "http://localhost/", "http://localhost"];
 
 /**
  * @typedef {object} DemoIdpOptions
@@ -28,6 +35,8 @@ const LOOPBACK_REDIRECTS = ["http://127.0.0.1/callback", "http://localhost/callb
  * @property {number} [deviceCodeTtl] Device code lifetime in seconds. Default 600.
  * @property {boolean} [slowDownOnce] Answer the first poll of each device code with `slow_down`
  *   (RFC 8628 §3.5), as throttling servers do; oidc-provider itself never sends it.
+ * @property {boolean} [rootRedirects] Also register the root-path loopback redirects of other
+ *   libraries (ROOT_REDIRECTS), for the peer benchmark. Default false: only the `/callback` paths.
  */
 
 /**
@@ -46,7 +55,7 @@ export async function startDemoIdp(options = {}) {
   const jwk = { ...privateKey.export({ format: "jwk" }), use: "sig", alg: "RS256", kid: "demo" };
   const native = {
     application_type: "native",
-    redirect_uris: LOOPBACK_REDIRECTS,
+    redirect_uris: options.rootRedirects ? [...LOOPBACK_REDIRECTS, ...ROOT_REDIRECTS] : LOOPBACK_REDIRECTS,
     grant_types: ["authorization_code", "refresh_token", ...(options.deviceFlow ? [DEVICE_GRANT] : [])],
     response_types: ["code"],
   };
