@@ -1,5 +1,5 @@
 import { createHash } from "node:crypto";
-import { chmodSync, lstatSync, mkdirSync, renameSync, statSync } from "node:fs";
+import { chmodSync, lstatSync, mkdirSync, readFileSync, renameSync, statSync } from "node:fs";
 import { join } from "node:path";
 import type Conf from "conf";
 import type { ResolvedConfig } from "./config.js";
@@ -71,9 +71,11 @@ type Store = Conf<Record<string, unknown>>;
 let ConfClass: (new (options: ConstructorParameters<typeof Conf>[0]) => Store) | undefined;
 const caches = new Map<string, TokenCache>();
 
-/** The cache in `dir` (or the default directory), created on first use; conf is loaded lazily. */
+/**
+ * The cache in `dir` (or the default directory), created on first use. Reading needs nothing but
+ * the file (a warm login stays cheap); conf, which writes it, is loaded before the first write.
+ */
 export async function openCache(dir: string | undefined): Promise<TokenCache> {
-  if (!ConfClass) ConfClass = (await import("conf")).default as unknown as typeof ConfClass;
   const resolved = dir ?? defaultConfigDir();
   let cache = caches.get(resolved);
   if (!cache) {
@@ -100,7 +102,7 @@ export class TokenCache {
   read(key: string, warn: Warn): CacheEntry | undefined {
     let value: unknown;
     try {
-      value = this.#open().get(key);
+      value = this.#readAll()[key];
     } catch (error) {
       warnOnce(warn, `read:${this.path}`, this.#unreadable(error));
       return undefined;
@@ -142,12 +144,29 @@ export class TokenCache {
   }
 
   /** Serialises refreshes and writes across processes; see src/lock.ts. */
-  lock(options: { staleMs: number; signal?: AbortSignal | undefined }): Promise<() => void> {
+  async lock(options: { staleMs: number; signal?: AbortSignal | undefined }): Promise<() => void> {
+    // Every write happens under the lock (or after failing to take it): load the writer now.
+    ConfClass ??= (await import("conf")).default as unknown as typeof ConfClass;
     this.#ensureDir();
     return acquireLock(join(this.dir, LOCK_FILE), options);
   }
 
+  /** The whole file, read the way conf reads it (a missing file is empty; bad JSON throws). */
+  #readAll(): Record<string, unknown> {
+    this.#checkMode();
+    let text: string;
+    try {
+      text = readFileSync(this.path, "utf8");
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code === "ENOENT") return {};
+      throw error;
+    }
+    const data: unknown = JSON.parse(text);
+    return data !== null && typeof data === "object" ? (data as Record<string, unknown>) : {};
+  }
+
   #open(): Store {
+    if (!ConfClass) throw new Error("the cache writer was not loaded (write outside the lock)");
     if (!this.#store) {
       this.#ensureDir();
       this.#store = new ConfClass!({
@@ -159,18 +178,21 @@ export class TokenCache {
         clearInvalidConfig: false,
       });
     }
-    if (!this.#modeChecked) {
-      this.#modeChecked = true;
-      try {
-        // A file copied or created by hand may be readable by others: tighten it (never through
-        // a symbolic link, which could point at someone else's file).
-        const stat = lstatSync(this.path);
-        if (stat.isFile() && (stat.mode & 0o077) !== 0) chmodSync(this.path, 0o600);
-      } catch {
-        // not there yet: conf creates it with 0600
-      }
-    }
+    this.#checkMode();
     return this.#store;
+  }
+
+  #checkMode(): void {
+    if (this.#modeChecked) return;
+    this.#modeChecked = true;
+    try {
+      // A file copied or created by hand may be readable by others: tighten it (never through
+      // a symbolic link, which could point at someone else's file).
+      const stat = lstatSync(this.path);
+      if (stat.isFile() && (stat.mode & 0o077) !== 0) chmodSync(this.path, 0o600);
+    } catch {
+      // not there yet: conf creates it with 0600
+    }
   }
 
   #ensureDir(): void {
