@@ -1,6 +1,7 @@
 import { fileStore, memoryStore, obtainTokens, type TokenStore } from "./acquire.js";
 import { cacheKey, openCache } from "./cache.js";
 import { resolveConfig, type LoginConfig, type ResolvedConfig } from "./config.js";
+import { forgetMetadata } from "./discovery.js";
 import { LoginError } from "./errors.js";
 import { createAuthHeaders, type AuthHeaders } from "./headers.js";
 import { createReporter } from "./reporter.js";
@@ -40,6 +41,7 @@ export async function login(config: LoginConfig): Promise<AuthHeaders> {
     reporter.succeeded({ issuer: entry.metadata.issuer, name: entry.name, expiresAt: entry.expiresAt, source });
     return createAuthHeaders(entry.accessToken);
   } catch (caught) {
+    forgetMetadata(resolved);
     throw reportFailure(caught, reporter, secrets);
   } finally {
     reporter.dispose();

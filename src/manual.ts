@@ -4,7 +4,7 @@ import { openBrowser } from "./browser.js";
 import { toEntry, writeLocked } from "./acquire.js";
 import { cacheKey } from "./cache.js";
 import type { LoginConfig, ResolvedConfig } from "./config.js";
-import { resolveMetadata, type ServerMetadata } from "./discovery.js";
+import { forgetMetadata, resolveMetadata, type ServerMetadata } from "./discovery.js";
 import { LoginError } from "./errors.js";
 import { createAuthHeaders, type AuthHeaders } from "./headers.js";
 import { createTransport } from "./http.js";
@@ -49,6 +49,7 @@ export async function beginLogin(config: LoginConfig): Promise<PendingLogin> {
     void openBrowser(url.href, resolved.openBrowser, (message) => reporter.event(message));
     return new PendingLogin({ config: resolved, as, redirectUri, verifier: pkce.verifier, state, nonce, deadline, secrets, firstReporter: reporter, url: url.href });
   } catch (caught) {
+    forgetMetadata(resolved);
     throw reportFailure(caught, reporter, secrets);
   }
 }

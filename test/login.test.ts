@@ -147,3 +147,18 @@ test("only the headers come back: the ID token's nonce is checked", async () => 
   assert.equal(error.code, "INVALID_TOKEN_RESPONSE");
   assert.match(error.message, /nonce/);
 });
+
+test("a kernel that signs in again reuses the discovered metadata (no discovery request); a failed login discovers afresh next time", async () => {
+  const idp = await demoIdp();
+  const discovery = (): number => idp.counts.get("/.well-known/openid-configuration") ?? 0;
+  const config = { issuer: idp.issuer, clientId: DEMO_CLIENT_ID, scopes: ["openid"], cache: false };
+  const start = discovery();
+  await login({ ...config, openBrowser: new ScriptedUserAgent().open });
+  await login({ ...config, openBrowser: new ScriptedUserAgent({ login: "bob" }).open });
+  assert.equal(discovery() - start, 1, "one discovery for two sign-ins");
+
+  const denied = await login({ ...config, openBrowser: new ScriptedUserAgent({ deny: true }).open }).catch((e: unknown) => e);
+  assert.ok(denied instanceof LoginError);
+  await login({ ...config, openBrowser: new ScriptedUserAgent().open });
+  assert.equal(discovery() - start, 2, "the failure dropped the reused document");
+});

@@ -4,6 +4,7 @@ import { join } from "node:path";
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
 import type { AddressInfo } from "node:net";
 import { startDemoIdp } from "../../demo/idp.js";
+import { forgetMetadata } from "../../src/discovery.js";
 
 export type DemoIdp = Awaited<ReturnType<typeof startDemoIdp>>;
 
@@ -71,6 +72,8 @@ export async function rawRequest(port: number, options: { method?: string; path:
  * when the process ends. Returns the directory.
  */
 export function isolateCache(): string {
+  // Each test discovers afresh: a server started by an earlier test may have had the same port.
+  forgetMetadata();
   const dir = mkdtempSync(join(tmpdir(), "tslab-oauth-cache-"));
   process.env.TSLAB_OAUTH_CACHE_DIR = dir;
   createdCacheDirs.push(dir);
