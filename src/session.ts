@@ -1,5 +1,5 @@
 import { inspect } from "node:util";
-import { fetch as undiciFetch, Headers, type RequestInit, type Response } from "undici";
+import type { RequestInit, Response } from "undici";
 import { obtainTokens, type TokenStore } from "./acquire.js";
 import { cacheKey, isFresh, type CacheEntry } from "./cache.js";
 import type { LoginConfig, ResolvedConfig } from "./config.js";
@@ -86,12 +86,19 @@ export class Session {
     if (typeof input !== "string" && !(input instanceof URL)) {
       throw new TypeError("session.fetch() takes a URL string or URL object; build the request from its parts.");
     }
+    // undici is loaded on first use: importing it costs more than a warm login (BENCHMARKS.md).
+    const { fetch, Headers } = await import("undici");
+    const withBearer = (accessToken: string): RequestInit => {
+      const headers = new Headers(init.headers);
+      headers.set("authorization", `Bearer ${accessToken}`);
+      return { ...init, headers };
+    };
     const entry = await this.#current();
-    const response = await undiciFetch(input, withBearer(init, entry.accessToken));
+    const response = await fetch(input, withBearer(entry.accessToken));
     if (response.status !== 401 || !isReplayable(init.body)) return response;
     await response.body?.cancel().catch(() => {});
     const renewed = await this.#renew(entry.accessToken);
-    return undiciFetch(input, withBearer(init, renewed.accessToken));
+    return fetch(input, withBearer(renewed.accessToken));
   }
 
   /** Signs out: see {@link logout}. The session cannot be used afterwards without signing in again. */
@@ -144,10 +151,4 @@ export class Session {
   toJSON(): { issuer: string; clientId: string } {
     return { issuer: this.issuer, clientId: this.clientId };
   }
-}
-
-function withBearer(init: RequestInit, accessToken: string): RequestInit {
-  const headers = new Headers(init.headers);
-  headers.set("authorization", `Bearer ${accessToken}`);
-  return { ...init, headers };
 }
