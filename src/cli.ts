@@ -1,14 +1,14 @@
 // `npx tslab-oauth profile ...`: set up a profile once on this machine, so that shared notebooks
 // only say `login({ profile: "name" })`. The secret is typed (or piped), never an argument that
 // the shell history would keep.
+import { join } from "node:path";
 import { createInterface } from "node:readline";
 import { Writable } from "node:stream";
 import { parseArgs } from "node:util";
+import { resolveCacheDir } from "./config.js";
 import { LoginError } from "./errors.js";
 import { presets, type Preset } from "./presets.js";
-import { PROFILES_FILE, readProfiles, removeProfile, saveProfile, defaultConfigDir, type ProfileSettings } from "./profiles.js";
-import { resolveCacheDir } from "./config.js";
-import { join } from "node:path";
+import { defaultConfigDir, PROFILES_FILE, readProfiles, removeProfile, saveProfile, type ProfileSettings } from "./profiles.js";
 
 const USAGE = `Usage:
   tslab-oauth profile <name> [--preset <provider>] [--issuer <url>] --client-id <id> [--client-secret -] [options]

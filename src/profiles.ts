@@ -113,7 +113,7 @@ export function missingProfileError(profile: string, dir: string, missing: strin
     `The profile ${JSON.stringify(profile)} is not set up on this machine (${missing}). Set it up once, outside this notebook, either:\n` +
       `• in a terminal: npx tslab-oauth profile ${profile} --issuer https://id.example.com --client-id YOUR_CLIENT_ID (add --client-secret - to type a secret), or\n` +
       `• in a scratch cell you do not save: await saveProfile(${JSON.stringify(profile)}, { issuer: "https://id.example.com", clientId: "YOUR_CLIENT_ID" }), or\n` +
-      `• in the environment of the Jupyter server: ${issuer}, ${id}${`, ${secret}`}.\n` +
+      `• in the environment of the Jupyter server: ${issuer}, ${id} (and ${secret} if the client has a secret).\n` +
       `Profiles are kept in ${join(dir, PROFILES_FILE)} (readable by you only). Then run this cell again.`,
   );
 }
