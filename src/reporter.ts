@@ -10,7 +10,9 @@ const warnedSecrets = new Set<string>();
  * A notebook display inside a tslab kernel, stderr elsewhere. In a notebook, a client secret typed
  * into the call gets a one-time warning: it is published with the notebook.
  */
-export function createReporter(config: Pick<ResolvedConfig, "quiet"> & Partial<Pick<ResolvedConfig, "secretInSource" | "clientSecret" | "profile">>): LoginReporter {
+export function createReporter(
+  config: Pick<ResolvedConfig, "quiet"> & Partial<Pick<ResolvedConfig, "secretInSource" | "clientSecret" | "profile" | "clientId" | "issuerId" | "tokenEndpoint">>,
+): LoginReporter {
   const tslab = kernelTslab();
   if (!tslab) return new TerminalReporter();
   const reporter = new NotebookReporter(tslab, config.quiet);
@@ -18,17 +20,20 @@ export function createReporter(config: Pick<ResolvedConfig, "quiet"> & Partial<P
     const hash = createHash("sha256").update(config.clientSecret).digest("hex");
     if (!warnedSecrets.has(hash)) {
       warnedSecrets.add(hash);
-      reporter.warn(secretInSourceWarning(config.profile));
+      reporter.warn(secretInSourceWarning(config));
     }
   }
   return reporter;
 }
 
-export function secretInSourceWarning(profile: string | undefined): string {
-  const name = profile ?? "my-app";
+export function secretInSourceWarning(config: Partial<Pick<ResolvedConfig, "profile" | "clientId" | "issuerId" | "tokenEndpoint">>): string {
+  const name = config.profile ?? "my-app";
+  // The command that moves it out, complete but for the secret (typed at its prompt).
+  const server = config.issuerId ? ` --issuer ${config.issuerId}` : config.tokenEndpoint ? " --preset ... (or the endpoints)" : "";
+  const command = `npx tslab-oauth profile ${name}${server} --client-id ${config.clientId ?? "..."} --client-secret -`;
   return (
     "The client secret is written in this notebook: whoever gets the notebook gets it too. Move it out, once, " +
-    `in a terminal: \`npx tslab-oauth profile ${name} --client-secret -\` (it asks for the secret), then write \`profile: "${name}"\` here instead of \`clientSecret\`; ` +
+    `in a terminal: \`${command}\` (it asks for the secret), then write \`login({ profile: "${name}" })\` here; ` +
     "or read it from the Jupyter server's environment: `clientSecret: process.env.MY_CLIENT_SECRET`."
   );
 }

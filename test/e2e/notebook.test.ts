@@ -268,7 +268,7 @@ test("a client secret typed into a notebook: a warning in the cell, once per ker
     const first = outputText(run, 1);
     assert.match(first, /Signed in to http:\/\/127\.0\.0\.1:9400/);
     assert.match(first, /The client secret is written in this notebook/);
-    assert.match(first, /npx tslab-oauth profile my-app --client-secret -/);
+    assert.ok(first.includes("npx tslab-oauth profile my-app --issuer http://127.0.0.1:9400 --client-id tslab-demo-confidential --client-secret -"), first);
     const second = outputText(run, 2);
     assert.match(second, /\(saved sign-in\)/);
     assert.doesNotMatch(second, /client secret/, "said once per kernel");
