@@ -107,7 +107,10 @@ export interface LoginConfig {
    * (`-----BEGIN CERTIFICATE-----...`, one or several), a Buffer of it, or an array of them, e.g.
    * `fs.readFileSync("/etc/ssl/company-ca.pem")` for a provider behind a private CA. Certificates
    * are always verified; this option only adds authorities (without it, an unknown authority fails
-   * with `DISCOVERY_FAILED` or `TOKEN_REQUEST_FAILED`). It does not apply to your own API calls.
+   * with `DISCOVERY_FAILED` or `TOKEN_REQUEST_FAILED`). With it, these requests go through an
+   * undici Agent of their own that trusts Node's bundled authorities plus these (not
+   * `NODE_EXTRA_CA_CERTS`, nor a dispatcher set with undici's `setGlobalDispatcher`). It does not
+   * apply to your own API calls.
    * @default none (Node's bundled authorities, and `NODE_EXTRA_CA_CERTS`)
    */
   ca?: string | Buffer | Array<string | Buffer>;

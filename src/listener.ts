@@ -104,7 +104,12 @@ export async function startListener(options: ListenerOptions): Promise<CallbackL
     }
     let url: URL;
     try {
-      url = new URL(req.url ?? "/", "http://127.0.0.1");
+      // Origin-form only ("/path?query"). Resolved against a base, an absolute-form target
+      // ("http://evil.example/callback") would be read as its path, and "//evil.example/callback"
+      // as a host name plus "/callback": both are refused rather than taken for the callback.
+      const target = req.url ?? "";
+      if (!target.startsWith("/")) throw new TypeError("not origin-form");
+      url = new URL(`http://127.0.0.1${target}`);
     } catch {
       send(res, 400, TEXT_HEADERS, "Bad request.\n");
       return;

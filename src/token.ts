@@ -144,7 +144,13 @@ export function responseError(ctx: TokenContext, cause: unknown, redirectUri?: s
       { cause, error: cause.cause[0]?.parameters.error ?? "invalid_client", status: cause.status },
     );
   }
-  if (cause instanceof oauth.OperationProcessingError && cause.code === oauth.RESPONSE_IS_NOT_CONFORM) {
+  // An error status without an OAuth error body; for 4xx oauth4webapi reports a body that is not
+  // JSON as such, but it is still a refusal, not a token response that failed to validate.
+  const failedStatus = (cause as { cause?: { status?: unknown } } | undefined)?.cause?.status;
+  if (
+    cause instanceof oauth.OperationProcessingError &&
+    (cause.code === oauth.RESPONSE_IS_NOT_CONFORM || (cause.code === oauth.RESPONSE_IS_NOT_JSON && typeof failedStatus === "number" && failedStatus !== 200))
+  ) {
     const status = (cause.cause as { status?: number } | undefined)?.status;
     return new LoginError(
       "TOKEN_REQUEST_FAILED",
