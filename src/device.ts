@@ -1,7 +1,7 @@
 import * as oauth from "oauth4webapi";
 import { openBrowser } from "./browser.js";
 import type { ResolvedConfig } from "./config.js";
-import type { ServerMetadata } from "./discovery.js";
+import { isSafeEndpoint, type ServerMetadata } from "./discovery.js";
 import { LoginError } from "./errors.js";
 import { abortedError } from "./interactive.js";
 import type { LoginReporter } from "./report.js";
@@ -51,6 +51,16 @@ export async function runDeviceLogin(
       throw deviceAuthorizationError(ctx, cause);
     }
     secrets.add(grant.device_code);
+    // The verification links become a link in the cell and open in the browser: https only (plain
+    // http on loopback), never javascript: or data:.
+    for (const [name, value] of [["verification_uri", grant.verification_uri], ["verification_uri_complete", grant.verification_uri_complete]] as const) {
+      if (value !== undefined && !isSafeEndpoint(value)) {
+        throw new LoginError(
+          "TOKEN_REQUEST_FAILED",
+          `The device authorization response's \`${name}\` is not an https URL (${JSON.stringify(clip(String(value), 100))}); it is not shown. Report this to the provider's administrator.`,
+        );
+      }
+    }
     const lifetimeMs = Math.min(grant.expires_in * 1000, config.timeoutMs);
     const deadline = Date.now() + lifetimeMs;
     // The server says when the code expired (expired_token); a server that never does is cut off

@@ -127,7 +127,8 @@ async function discover(config: ResolvedConfig, transport: Transport): Promise<S
   );
 }
 
-function isSafeEndpoint(value: unknown): boolean {
+/** An https URL, or plain http on a loopback host: what may become a link or receive a request. */
+export function isSafeEndpoint(value: unknown): boolean {
   if (typeof value !== "string" || !URL.canParse(value)) return false;
   const url = new URL(value);
   return url.protocol === "https:" || (url.protocol === "http:" && isLoopbackHost(url.hostname));

@@ -172,7 +172,7 @@ export function validateCallback(as: ServerMetadata, client: oauth.Client, param
 }
 
 function deniedError(error: string, description: string | undefined, cause: unknown): LoginError {
-  const text = description ? `${error}: ${clip(description)}` : error;
+  const text = description ? `${clip(error, 100)}: ${clip(description)}` : clip(error, 100);
   const hint =
     error === "access_denied"
       ? "The sign-in was declined or cancelled; run login() again to retry."

@@ -1,5 +1,5 @@
 import { randomBytes } from "node:crypto";
-import { closeSync, linkSync, openSync, readFileSync, renameSync, statSync, unlinkSync, writeSync } from "node:fs";
+import { closeSync, linkSync, lstatSync, openSync, readFileSync, renameSync, unlinkSync, writeSync } from "node:fs";
 import { hostname } from "node:os";
 
 /**
@@ -70,7 +70,10 @@ function readLock(path: string): LockContent | undefined {
 function isStale(path: string, staleMs: number): boolean {
   let mtimeMs: number;
   try {
-    mtimeMs = statSync(path).mtimeMs;
+    const stat = lstatSync(path);
+    // Not a lock file we write (a symbolic link, dangling or not): never followed, always broken.
+    if (!stat.isFile()) return true;
+    mtimeMs = stat.mtimeMs;
   } catch {
     return false; // released meanwhile: try again
   }

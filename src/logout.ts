@@ -102,7 +102,11 @@ export async function revokeEntry(
         warn(`The access token was not revoked (${(error as LoginError).error ?? (error as Error).message}); it stays valid until it expires${entry.expiresAt ? ` at ${new Date(entry.expiresAt).toLocaleTimeString()}` : ""}.`);
       }
     }
-    store.write(key, undefined, warn);
+    if (!store.write(key, undefined, warn)) {
+      // The warning says why (a read-only directory, a link in place of the file): say what it means.
+      reporter.signedOut(`Could not remove the saved sign-in to ${issuer} from this machine${revoked.length ? ", but its tokens were revoked at the provider" : ""}.`);
+      return { removed: false, revoked, revocationEndpoint: endpoint };
+    }
     const what = revoked.length ? `; revoked the ${revoked.map((t) => t.replace("_", " ")).join(" and the ")} at ${endpoint}` : "";
     const why = !revoke ? " (not revoked, as asked)" : !endpoint ? ` (the server advertises no revocation endpoint, so the tokens stay valid until they expire; pass \`revocationEndpoint\` if it has one)` : "";
     reporter.signedOut(`Signed out of ${issuer}: removed the saved sign-in${what}${why}.`);

@@ -318,6 +318,23 @@ test("a stale lock left by a dead process is broken; a live one is waited for", 
   assert.equal(await api(idp, after.Authorization.slice(7)), 200);
 });
 
+test("a symbolic link in place of the lock file (dangling, or to another file) is broken, never followed: the login completes within its bound", async () => {
+  const idp = await demoIdp();
+  const victim = join(mkdtempSync(join(tmpdir(), "tslab-oauth-lock-victim-")), "victim");
+  for (const target of [join(cacheDir, "nowhere"), victim]) {
+    if (target === victim) writeFileSync(victim, "someone else's file");
+    mkdirSync(cacheDir, { recursive: true });
+    symlinkSync(target, join(cacheDir, "tokens.lock"));
+    const headers = await login(config(idp, { cache: true, signal: AbortSignal.timeout(10_000), openBrowser: new ScriptedUserAgent().open }));
+    assert.equal(await api(idp, headers.Authorization.slice(7)), 200);
+    assert.equal(readEntries().length >= 1, true, "the sign-in was saved");
+    assert.ok(!existsSync(join(cacheDir, "tokens.lock")), "the link is gone");
+    expireAll();
+  }
+  assert.equal(readFileSync(victim, "utf8"), "someone else's file");
+  assert.ok(!existsSync(join(cacheDir, "nowhere")), "a dangling link's target is never created");
+});
+
 test("a corrupted cache file: warned once, never a crash, moved aside (not deleted) at the next save", async () => {
   const idp = await demoIdp();
   mkdirSync(cacheDir, { recursive: true });

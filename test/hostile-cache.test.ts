@@ -144,8 +144,10 @@ describe("token cache: modes and links", () => {
         const headers = await login(config(as, dir, { openBrowser: () => assert.fail("a browser was opened") }));
         ctx.tried();
         assert.equal(tokenOf(headers), as.accessTokens.at(-1), "refreshed");
-        await logout({ ...config(as, dir), revoke: false });
+        const out = await logout({ ...config(as, dir), revoke: false });
         ctx.tried();
+        assert.equal(out.removed, false, "logout() does not claim a removal it could not make");
+        assert.match(ctx.output(), /symbolic link/, "and the warning says why");
         assert.equal(readFileSync(victim, "utf8"), before, "the link's target was written");
         assert.equal(mode(victim), "644");
         assert.ok(lstatSync(file).isSymbolicLink());

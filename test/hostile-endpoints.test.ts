@@ -373,3 +373,54 @@ describe("TLS", () => {
     }
   });
 });
+
+describe("device authorization answers", () => {
+  hostileTest(tally, "verification links that are not https (javascript:, data:, plain http elsewhere) are refused before anything is shown or opened", async (ctx) => {
+    for (const link of ["javascript:alert(document.cookie)", "data:text/html,<script>alert(1)</script>", "http://evil.example/device", "not a url"]) {
+      for (const field of ["verification_uri", "verification_uri_complete"]) {
+        let opened = false;
+        const server = await startTestServer((req, res) => {
+          const origin = `http://127.0.0.1:${(req.socket.address() as { port: number }).port}`;
+          if (req.url?.startsWith("/.well-known/")) {
+            json(200, { issuer: origin, authorization_endpoint: `${origin}/auth`, token_endpoint: `${origin}/token`, device_authorization_endpoint: `${origin}/device` })(req, res);
+          } else if (req.url === "/device") {
+            const body: Record<string, unknown> = { device_code: randomBytes(16).toString("hex"), user_code: "ABCD-EFGH", verification_uri: `${origin}/verify`, expires_in: 60 };
+            body[field] = link;
+            json(200, body)(req, res);
+          } else {
+            json(400, { error: "authorization_pending" })(req, res);
+          }
+        });
+        try {
+          ctx.tried();
+          const error = await expectLoginError(
+            ctx,
+            login({ issuer: server.url, clientId: CLIENT_ID, cache: false, flow: "device", timeout: 5, requestTimeout: REQUEST_TIMEOUT, openBrowser: () => void (opened = true) }),
+            "TOKEN_REQUEST_FAILED",
+            `${field} = ${link}`,
+          );
+          assert.match(error.message, new RegExp(`\`${field}\` is not an https URL`));
+          assert.ok(isTidyMessage(error.message));
+          assert.equal(opened, false, "nothing opened");
+          assert.ok(!ctx.output().includes(link.slice(0, 15)), "nothing shown");
+        } finally {
+          await server.close();
+        }
+      }
+    }
+  });
+});
+
+describe("error redirects", () => {
+  hostileTest(tally, "an `error` value of 5000 characters with terminal escapes is clipped and cleaned in the message", async (ctx) => {
+    const noise = `\u001b[2J\u001b]0;owned\u0007${"x".repeat(5000)}`;
+    await withFakeAs(ctx, { callback: (params) => {
+      params.delete("code");
+      params.set("error", noise);
+    } }, async (as) => {
+      ctx.tried();
+      const error = await expectLoginError(ctx, login(config(as, new FakeBrowser())), "AUTHORIZATION_DENIED");
+      assert.ok(isTidyMessage(error.message, 600), `message of ${error.message.length} characters`);
+    });
+  });
+});
