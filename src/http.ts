@@ -1,7 +1,6 @@
 import { createHash } from "node:crypto";
-import { rootCertificates } from "node:tls";
 import * as oauth from "oauth4webapi";
-import { Agent, fetch as undiciFetch, Response as UndiciResponse } from "undici";
+import type { Agent, Response as UndiciResponse } from "undici";
 import { isLoopbackHost } from "./config.js";
 
 /**
@@ -45,11 +44,19 @@ export class ResponseTooLargeError extends Error {
 
 const NEVER_ABORTED = new AbortController().signal;
 
+type Undici = typeof import("undici");
+let undiciModule: Undici | undefined;
+/** undici, loaded with the first request: its import costs more than a whole warm login. */
+async function undici(): Promise<Undici> {
+  return (undiciModule ??= await import("undici"));
+}
+
 export function createTransport(loginSignal: AbortSignal | undefined, requestTimeoutMs: number, ca?: ReadonlyArray<string | Buffer>): Transport {
-  const dispatcher = ca && ca.length > 0 ? agentTrusting(ca) : undefined;
   const customFetch = async (url: string, init: oauth.CustomFetchOptions<string, unknown>): Promise<Response> => {
     const target = new URL(url);
     if (target.protocol === "http:" && !isLoopbackHost(target.hostname)) throw new InsecureRequestError(url);
+    const { fetch, Agent, Response } = await undici();
+    const dispatcher = ca && ca.length > 0 ? agentTrusting(Agent, (await import("node:tls")).rootCertificates, ca) : undefined;
     // The timer covers reading the body as well (a server may send headers, then stall), and is
     // cleared as soon as the body is read or dropped: no timer outlives a finished request.
     const timeout = new AbortController();
@@ -59,13 +66,13 @@ export function createTransport(loginSignal: AbortSignal | undefined, requestTim
     const signal = init.signal ? AbortSignal.any([init.signal, timeout.signal]) : timeout.signal;
     let response: UndiciResponse;
     try {
-      response = await undiciFetch(url, { ...(init as Parameters<typeof undiciFetch>[1]), signal, ...(dispatcher ? { dispatcher } : {}) });
+      response = await fetch(url, { ...(init as Parameters<typeof fetch>[1]), signal, ...(dispatcher ? { dispatcher } : {}) });
     } catch (error) {
       settle();
       throw error;
     }
     // undici's Response is structurally the global one; oauth4webapi accepts it (loose instanceof).
-    return bounded(response, url, settle) as unknown as Response;
+    return bounded(response, url, settle, Response) as unknown as Response;
   };
   return {
     requestTimeoutMs,
@@ -83,7 +90,7 @@ export function createTransport(loginSignal: AbortSignal | undefined, requestTim
  * The same response, with a body that errors with {@link ResponseTooLargeError} past the limit
  * (and the connection dropped), and `settle` called once the body is read, failed or cancelled.
  */
-function bounded(response: UndiciResponse, url: string, settle: () => void): UndiciResponse {
+function bounded(response: UndiciResponse, url: string, settle: () => void, UndiciResponseClass: Undici["Response"]): UndiciResponse {
   const body = response.body;
   if (!body) {
     settle();
@@ -131,7 +138,7 @@ function bounded(response: UndiciResponse, url: string, settle: () => void): Und
   const nullBody = [101, 204, 205, 304].includes(response.status);
   let copy: UndiciResponse;
   try {
-    copy = new UndiciResponse(nullBody ? null : (stream as ConstructorParameters<typeof UndiciResponse>[0]), {
+    copy = new UndiciResponseClass(nullBody ? null : (stream as ConstructorParameters<Undici["Response"]>[0]), {
       status: response.status,
       statusText: response.statusText,
       headers: response.headers,
@@ -157,12 +164,12 @@ export async function discard(response: Response | undefined): Promise<void> {
 
 const agents = new Map<string, Agent>();
 /** One undici Agent per set of extra authorities: Node's bundled roots plus these, verification on. */
-function agentTrusting(ca: ReadonlyArray<string | Buffer>): Agent {
+function agentTrusting(AgentClass: Undici["Agent"], rootCertificates: readonly string[], ca: ReadonlyArray<string | Buffer>): Agent {
   const pems = ca.map((entry) => (typeof entry === "string" ? entry : entry.toString("utf8")));
   const key = createHash("sha256").update(pems.join("\n")).digest("hex");
   let agent = agents.get(key);
   if (!agent) {
-    agent = new Agent({ connect: { ca: [...rootCertificates, ...pems], rejectUnauthorized: true } });
+    agent = new AgentClass({ connect: { ca: [...rootCertificates, ...pems], rejectUnauthorized: true } });
     agents.set(key, agent);
   }
   return agent;
