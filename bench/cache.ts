@@ -131,7 +131,7 @@ try {
     `| raw refresh request (undici POST + JSON), interleaved | ${raw.length} | ${ms(r.median)} | ${ms(r.p95)} | 1 |`,
     `| refresh overhead: paired difference, ours − raw | ${diffs.length} | ${ms(d.median)} | ${ms(d.p95)} | |`,
     `| fresh process: \`import("tslab-oauth")\` | ${COLD_RUNS} | ${ms(ci.median)} | ${ms(ci.p95)} | |`,
-    `| fresh process: first \`login()\` from the cache (loads conf) | ${COLD_RUNS} | ${ms(cl.median)} | ${ms(cl.p95)} | |`,
+    `| fresh process: first \`login()\` from the cache (reads the file; conf, undici not loaded) | ${COLD_RUNS} | ${ms(cl.median)} | ${ms(cl.p95)} | |`,
   ];
   console.log(lines.join("\n"));
 } finally {
