@@ -5,7 +5,7 @@ import type Conf from "conf";
 import type { ResolvedConfig } from "./config.js";
 import type { ServerMetadata } from "./discovery.js";
 import { acquireLock } from "./lock.js";
-import { defaultConfigDir } from "./profiles.js";
+import envPaths from "env-paths";
 
 /**
  * The token cache: one JSON file, `tokens.json`, written with conf (atomic rename, mode 0600) in a
@@ -70,6 +70,11 @@ export type Warn = (message: string) => void;
 type Store = Conf<Record<string, unknown>>;
 let ConfClass: (new (options: ConstructorParameters<typeof Conf>[0]) => Store) | undefined;
 const caches = new Map<string, TokenCache>();
+
+/** The user's config directory for tslab-oauth (`~/.config/tslab-oauth` on Linux): cache and profiles. */
+export function defaultConfigDir(): string {
+  return envPaths("tslab-oauth", { suffix: "" }).config;
+}
 
 /**
  * The cache in `dir` (or the default directory), created on first use. Reading needs nothing but
@@ -185,14 +190,7 @@ export class TokenCache {
   #checkMode(): void {
     if (this.#modeChecked) return;
     this.#modeChecked = true;
-    try {
-      // A file copied or created by hand may be readable by others: tighten it (never through
-      // a symbolic link, which could point at someone else's file).
-      const stat = lstatSync(this.path);
-      if (stat.isFile() && (stat.mode & 0o077) !== 0) chmodSync(this.path, 0o600);
-    } catch {
-      // not there yet: conf creates it with 0600
-    }
+    tightenFileMode(this.path);
   }
 
   #ensureDir(): void {
@@ -227,7 +225,20 @@ function isCorrupt(error: unknown): boolean {
   return error instanceof SyntaxError;
 }
 
-function isSymlink(path: string): boolean {
+/**
+ * A file copied or created by hand may be readable by others: tighten it to 0600, never through a
+ * symbolic link (which could point at someone else's file). A missing file is left to its writer.
+ */
+export function tightenFileMode(path: string): void {
+  try {
+    const stat = lstatSync(path);
+    if (stat.isFile() && (stat.mode & 0o077) !== 0) chmodSync(path, 0o600);
+  } catch {
+    // not there yet: conf creates it with 0600
+  }
+}
+
+export function isSymlink(path: string): boolean {
   try {
     return lstatSync(path).isSymbolicLink();
   } catch {

@@ -5,10 +5,11 @@ import { join } from "node:path";
 import { createInterface } from "node:readline";
 import { Writable } from "node:stream";
 import { parseArgs } from "node:util";
-import { resolveCacheDir } from "./config.js";
+import { defaultConfigDir } from "./cache.js";
+import { parseCacheDir } from "./config.js";
 import { LoginError } from "./errors.js";
 import { presets, type Preset } from "./presets.js";
-import { defaultConfigDir, PROFILES_FILE, readProfiles, removeProfile, saveProfile, type ProfileSettings } from "./profiles.js";
+import { PROFILES_FILE, readProfiles, removeProfile, saveProfile, type ProfileSettings } from "./profiles.js";
 
 const USAGE = `Usage:
   tslab-oauth profile <name> [--preset <provider>] [--issuer <url>] --client-id <id> [--client-secret -] [options]
@@ -108,7 +109,7 @@ export async function main(argv: string[]): Promise<number> {
     return values.help ? 0 : 2;
   }
   if (command === "profiles") {
-    const dir = resolveCacheDir(options.cacheDir) ?? defaultConfigDir();
+    const dir = parseCacheDir(options.cacheDir) ?? defaultConfigDir();
     const profiles = readProfiles(dir);
     const names = Object.keys(profiles);
     if (names.length === 0) process.stdout.write(`No profiles in ${join(dir, PROFILES_FILE)}.\n`);

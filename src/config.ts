@@ -1,7 +1,8 @@
 import { X509Certificate } from "node:crypto";
 import { isAbsolute } from "node:path";
 import { LoginError } from "./errors.js";
-import { applyProfile, defaultConfigDir, missingProfileError } from "./profiles.js";
+import { defaultConfigDir } from "./cache.js";
+import { applyProfile, missingProfileError } from "./profiles.js";
 
 /** Options of {@link login}. Every option is validated when `login()` is called. */
 export interface LoginConfig {
@@ -269,11 +270,7 @@ function parseFlow(value: unknown): ResolvedConfig["flow"] {
 }
 
 /** The cache (and settings) directory from the option or `$TSLAB_OAUTH_CACHE_DIR`; undefined means the default. */
-export function resolveCacheDir(value: unknown): string | undefined {
-  return parseCacheDir(value);
-}
-
-function parseCacheDir(value: unknown): string | undefined {
+export function parseCacheDir(value: unknown): string | undefined {
   const fromEnv = process.env[CACHE_DIR_ENV];
   const [name, dir] = value !== undefined ? ["`cacheDir`", value] : fromEnv ? [`$${CACHE_DIR_ENV}`, fromEnv] : ["", undefined];
   if (dir === undefined) return undefined;
@@ -314,14 +311,18 @@ export function resolveConfig(input: LoginConfig): ResolvedConfig {
   }
   const cacheDir = parseCacheDir(input.cacheDir);
   // A named profile fills in what the call leaves out: call > settings file > environment.
-  const settingsDir = cacheDir ?? defaultConfigDir();
-  const { config, sources, found } = applyProfile(input, settingsDir);
-  if (config.profile && !found) {
-    const missing = [
-      typeof config.clientId !== "string" || config.clientId === "" ? "no `clientId`" : "",
-      config.issuer === undefined && config.authorizationEndpoint === undefined && config.tokenEndpoint === undefined ? "no `issuer`" : "",
-    ].filter(Boolean);
-    if (missing.length > 0) throw missingProfileError(config.profile, settingsDir, `${missing.join(" and ")} in the call, the settings or the environment`);
+  let config = input;
+  if (input.profile) {
+    const settingsDir = cacheDir ?? defaultConfigDir();
+    const resolution = applyProfile(input, settingsDir);
+    config = resolution.config;
+    const missing = resolution.found
+      ? []
+      : [
+          typeof config.clientId !== "string" || config.clientId === "" ? "no `clientId`" : "",
+          config.issuer === undefined && config.authorizationEndpoint === undefined && config.tokenEndpoint === undefined ? "no `issuer`" : "",
+        ].filter(Boolean);
+    if (missing.length > 0) throw missingProfileError(input.profile, settingsDir, `${missing.join(" and ")} in the call, the settings or the environment`);
   }
   if (typeof config.clientId !== "string" || config.clientId.trim() === "") {
     throw invalid("`clientId` is required: the client (application) id registered at the provider.");
@@ -366,7 +367,7 @@ export function resolveConfig(input: LoginConfig): ResolvedConfig {
   // A secret that is in the call and in no environment variable was most likely typed into the
   // notebook, which publishes it with the notebook.
   const secretInSource =
-    sources.clientSecret === "call" && typeof config.clientSecret === "string" && !Object.values(process.env).includes(config.clientSecret);
+    typeof input.clientSecret === "string" && !Object.values(process.env).includes(input.clientSecret);
   return {
     issuer,
     issuerId: issuer ? config.issuer : undefined,

@@ -52,11 +52,12 @@ async function undici(): Promise<Undici> {
 }
 
 export function createTransport(loginSignal: AbortSignal | undefined, requestTimeoutMs: number, ca?: ReadonlyArray<string | Buffer>): Transport {
+  let dispatcher: Agent | undefined;
   const customFetch = async (url: string, init: oauth.CustomFetchOptions<string, unknown>): Promise<Response> => {
     const target = new URL(url);
     if (target.protocol === "http:" && !isLoopbackHost(target.hostname)) throw new InsecureRequestError(url);
     const { fetch, Agent, Response } = await undici();
-    const dispatcher = ca && ca.length > 0 ? agentTrusting(Agent, (await import("node:tls")).rootCertificates, ca) : undefined;
+    if (ca && ca.length > 0) dispatcher ??= agentTrusting(Agent, (await import("node:tls")).rootCertificates, ca);
     // The timer covers reading the body as well (a server may send headers, then stall), and is
     // cleared as soon as the body is read or dropped: no timer outlives a finished request.
     const timeout = new AbortController();

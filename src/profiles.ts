@@ -1,7 +1,7 @@
-import { chmodSync, lstatSync, mkdirSync, readFileSync } from "node:fs";
+import { mkdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
-import envPaths from "env-paths";
-import type { LoginConfig } from "./config.js";
+import { defaultConfigDir, isSymlink, tightenFileMode } from "./cache.js";
+import { parseCacheDir, resolveConfig, type LoginConfig } from "./config.js";
 import { LoginError } from "./errors.js";
 
 /**
@@ -28,11 +28,6 @@ export type ProfileSettings = Partial<Pick<LoginConfig, ProfileField>>;
 export type FieldSource = "call" | "settings" | "environment";
 
 export const PROFILES_FILE = "profiles.json";
-
-/** The user's config directory for tslab-oauth (`~/.config/tslab-oauth` on Linux). */
-export function defaultConfigDir(): string {
-  return envPaths("tslab-oauth", { suffix: "" }).config;
-}
 
 /** `TSLAB_OAUTH_WORK_GH_CLIENT_ID` for profile "work-gh" and field clientId. */
 export function profileEnvName(profile: string, field: ProfileField): string {
@@ -118,21 +113,6 @@ export function missingProfileError(profile: string, dir: string, missing: strin
   );
 }
 
-/** Creates `dir` owner-only when missing (the settings and the cache hold secrets). */
-export function ensurePrivateDir(dir: string): void {
-  mkdirSync(dir, { recursive: true, mode: 0o700 });
-}
-
-/** Tightens a file that others can read, never through a symbolic link. */
-export function tightenMode(path: string): void {
-  try {
-    const stat = lstatSync(path);
-    if (stat.isFile() && (stat.mode & 0o077) !== 0) chmodSync(path, 0o600);
-  } catch {
-    // Missing: nothing to tighten.
-  }
-}
-
 export interface SaveProfileOptions {
   /** Directory of the settings (and token cache). @default `$TSLAB_OAUTH_CACHE_DIR`, else the user's config directory */
   cacheDir?: string;
@@ -150,7 +130,6 @@ export interface SaveProfileOptions {
  * ```
  */
 export async function saveProfile(name: string, settings: ProfileSettings, options: SaveProfileOptions = {}): Promise<string> {
-  const { resolveConfig } = await import("./config.js");
   if (typeof name !== "string" || name.trim() === "") throw new LoginError("INVALID_CONFIG", 'A profile needs a name, e.g. saveProfile("work", { ... }).');
   const unknown = Object.keys(settings ?? {}).filter((key) => !(PROFILE_FIELDS as readonly string[]).includes(key));
   if (unknown.length > 0) {
@@ -165,8 +144,7 @@ export async function saveProfile(name: string, settings: ProfileSettings, optio
 
 /** Removes a saved profile; resolves to whether there was one. Its cached tokens stay (see logout()). */
 export async function removeProfile(name: string, options: SaveProfileOptions = {}): Promise<boolean> {
-  const { resolveCacheDir } = await import("./config.js");
-  const dir = resolveCacheDir(options.cacheDir) ?? defaultConfigDir();
+  const dir = parseCacheDir(options.cacheDir) ?? defaultConfigDir();
   let existed = false;
   await writeProfiles(dir, (profiles) => {
     existed = name in profiles;
@@ -178,15 +156,12 @@ export async function removeProfile(name: string, options: SaveProfileOptions = 
 
 async function writeProfiles(dir: string, change: (profiles: Record<string, ProfileSettings>) => Record<string, ProfileSettings>): Promise<void> {
   const path = join(dir, PROFILES_FILE);
-  ensurePrivateDir(dir);
-  try {
-    if (lstatSync(path).isSymbolicLink()) {
-      throw new LoginError("INVALID_CONFIG", `${path} is a symbolic link; profiles are never written through a link. Replace it with a plain file.`);
-    }
-  } catch (error) {
-    if (error instanceof LoginError) throw error;
+  // Owner-only, like the cache: the settings may hold a client secret.
+  mkdirSync(dir, { recursive: true, mode: 0o700 });
+  if (isSymlink(path)) {
+    throw new LoginError("INVALID_CONFIG", `${path} is a symbolic link; profiles are never written through a link. Replace it with a plain file.`);
   }
-  tightenMode(path);
+  tightenFileMode(path);
   const { default: Conf } = await import("conf");
   const store = new Conf<{ profiles: Record<string, ProfileSettings> }>({
     cwd: dir,
