@@ -2,12 +2,15 @@
 # Installs the system parts the tests need, from Debian's packages: Jupyter (notebook, nbconvert,
 # nbclient, ipykernel) and Chromium for the notebook and browser tests; django-oauth-toolkit (a
 # second real authorization server) for the compatibility tests; google-auth-oauthlib and
-# requests-oauthlib, the Python peers `npm run bench` compares with. Idempotent; needs root or sudo.
+# requests-oauthlib, the Python peers `npm run bench` compares with; openssl for the TLS tests.
+# Idempotent; needs root or sudo.
 set -eu
 need=""
 command -v jupyter >/dev/null 2>&1 && /usr/bin/python3 -c "import nbclient, jupyter_client" 2>/dev/null || need="$need jupyter-notebook jupyter-nbconvert python3-nbclient python3-ipykernel"
 command -v chromium >/dev/null 2>&1 || need="$need chromium"
 /usr/bin/python3 -c "import oauth2_provider" 2>/dev/null || need="$need python3-django-oauth-toolkit"
+# The hostile suite makes its test certificate authority with openssl.
+command -v openssl >/dev/null 2>&1 || need="$need openssl"
 /usr/bin/python3 -c "import google_auth_oauthlib, requests_oauthlib" 2>/dev/null || need="$need python3-google-auth-oauthlib python3-requests-oauthlib"
 if [ -z "$need" ]; then
   echo "install-system-deps: Jupyter, Chromium, django-oauth-toolkit and the Python peers are already installed"
