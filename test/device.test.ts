@@ -5,7 +5,7 @@ import { spawn } from "node:child_process";
 import { after, before, beforeEach, test } from "node:test";
 import { request } from "undici";
 import { DEMO_CLIENT_ID, startDemoIdp } from "../demo/idp.js";
-import { remoteReason } from "../src/detect.js";
+import { remoteReason } from "../src/flows/detect.js";
 import { login, LoginError, type LoginConfig } from "../src/index.js";
 import { isolateCache, type DemoIdp } from "./support/fixtures.js";
 import { assertNoSecret, openHandles, visibleText } from "./support/helpers.js";

@@ -10,13 +10,13 @@ import { after, afterEach, beforeEach, test } from "node:test";
 import { fileURLToPath } from "node:url";
 import { DEMO_CLIENT_ID, CONFIDENTIAL_CLIENT_ID } from "../demo/idp.js";
 import { login, presets, removeProfile, saveProfile, LoginError } from "../src/index.js";
-import { resolveConfig } from "../src/config.js";
-import { applyProfile, profileEnvName } from "../src/profiles.js";
+import { resolveConfig } from "../src/options/config.js";
+import { applyProfile, profileEnvName } from "../src/options/profiles.js";
 import { closeDemoIdp, demoIdp, isolateCache } from "./support/fixtures.js";
 import { assertNoSecret, captureStderr, openHandles } from "./support/helpers.js";
 import { ScriptedUserAgent } from "./support/user-agent.js";
 
-const BIN = fileURLToPath(new URL("../../dist/bin.js", import.meta.url));
+const BIN = fileURLToPath(new URL("../../dist/cli/bin.js", import.meta.url));
 let dir: string;
 const envKeys: string[] = [];
 

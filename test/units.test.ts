@@ -2,10 +2,10 @@
 import assert from "node:assert/strict";
 import { inspect } from "node:util";
 import { test } from "node:test";
-import { resolveConfig, parseRedirectUri } from "../src/config.js";
+import { resolveConfig, parseRedirectUri } from "../src/options/config.js";
 import { LoginError } from "../src/errors.js";
-import { startListener } from "../src/listener.js";
-import { choosePkceMethod, createPkce, s256 } from "../src/pkce.js";
+import { startListener } from "../src/flows/loopback/listener.js";
+import { choosePkceMethod, createPkce, s256 } from "../src/protocol/pkce.js";
 import { SecretSet } from "../src/secrets.js";
 import { rawRequest } from "./support/fixtures.js";
 import { portIsFree } from "./support/helpers.js";

@@ -1,13 +1,13 @@
 import * as oauth from "oauth4webapi";
-import { openBrowser } from "./browser.js";
-import type { ResolvedConfig } from "./config.js";
-import type { ServerMetadata } from "./discovery.js";
-import { LoginError } from "./errors.js";
+import { openBrowser } from "../browser.js";
+import type { ResolvedConfig } from "../../options/config.js";
+import type { ServerMetadata } from "../../protocol/discovery.js";
+import { LoginError } from "../../errors.js";
 import { startListener, type CallbackListener } from "./listener.js";
-import { choosePkceMethod, createPkce } from "./pkce.js";
-import type { LoginReporter } from "./report.js";
-import { SecretSet } from "./secrets.js";
-import { clip, exchangeCode, tokenContext, type TokenSet } from "./token.js";
+import { choosePkceMethod, createPkce } from "../../protocol/pkce.js";
+import type { LoginReporter } from "../../notebook/reporter.js";
+import { SecretSet } from "../../secrets.js";
+import { clip, exchangeCode, tokenContext, type TokenSet } from "../../protocol/token.js";
 
 /**
  * The interactive flow: authorization code + PKCE (RFC 6749 §4.1, RFC 7636) through a transient

@@ -1,7 +1,7 @@
 import * as oauth from "oauth4webapi";
-import type { ResolvedConfig } from "./config.js";
+import type { ResolvedConfig } from "../options/config.js";
 import type { ServerMetadata } from "./discovery.js";
-import { LoginError } from "./errors.js";
+import { LoginError } from "../errors.js";
 import { createTransport, discard, isTimeout, isTransportFailure, networkReason, tooLarge, type Transport } from "./http.js";
 
 /** Tokens as kept by tslab-oauth, converted once when the response arrives. Never printed. */

@@ -1,8 +1,8 @@
 import { timingSafeEqual } from "node:crypto";
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
 import type { AddressInfo } from "node:net";
-import type { RedirectTarget } from "./config.js";
-import { LoginError } from "./errors.js";
+import type { RedirectTarget } from "../../options/config.js";
+import { LoginError } from "../../errors.js";
 import { PAGE_HEADERS, failedPage, signedInPage, staleCallbackPage } from "./pages.js";
 
 /**

@@ -5,11 +5,11 @@ import { join } from "node:path";
 import { createInterface } from "node:readline";
 import { Writable } from "node:stream";
 import { parseArgs } from "node:util";
-import { defaultConfigDir } from "./cache.js";
-import { parseCacheDir } from "./config.js";
-import { LoginError } from "./errors.js";
-import { presets, type Preset } from "./presets.js";
-import { PROFILES_FILE, readProfiles, removeProfile, saveProfile, type ProfileSettings } from "./profiles.js";
+import { defaultConfigDir } from "../store/cache.js";
+import { parseCacheDir } from "../options/config.js";
+import { LoginError } from "../errors.js";
+import { presets, type Preset } from "../options/presets.js";
+import { PROFILES_FILE, readProfiles, removeProfile, saveProfile, type ProfileSettings } from "../options/profiles.js";
 
 const USAGE = `Usage:
   tslab-oauth profile <name> [--preset <provider>] [--issuer <url>] --client-id <id> [--client-secret -] [options]

@@ -2,8 +2,8 @@ import { createHash } from "node:crypto";
 import { chmodSync, lstatSync, mkdirSync, readFileSync, renameSync, statSync } from "node:fs";
 import { join } from "node:path";
 import type Conf from "conf";
-import type { ResolvedConfig } from "./config.js";
-import type { ServerMetadata } from "./discovery.js";
+import type { ResolvedConfig } from "../options/config.js";
+import type { ServerMetadata } from "../protocol/discovery.js";
 import { acquireLock } from "./lock.js";
 import envPaths from "env-paths";
 
@@ -148,7 +148,7 @@ export class TokenCache {
     }
   }
 
-  /** Serialises refreshes and writes across processes; see src/lock.ts. */
+  /** Serialises refreshes and writes across processes; see ./lock.ts. */
   async lock(options: { staleMs: number; signal?: AbortSignal | undefined }): Promise<() => void> {
     // Every write happens under the lock (or after failing to take it): load the writer now.
     ConfClass ??= (await import("conf")).default as unknown as typeof ConfClass;

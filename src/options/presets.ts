@@ -1,5 +1,5 @@
 import type { LoginConfig } from "./config.js";
-import { LoginError } from "./errors.js";
+import { LoginError } from "../errors.js";
 
 /**
  * A provider preset: the settings every user of that provider needs, without anything personal

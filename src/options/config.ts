@@ -1,7 +1,7 @@
 import { X509Certificate } from "node:crypto";
 import { isAbsolute } from "node:path";
-import { LoginError } from "./errors.js";
-import { defaultConfigDir } from "./cache.js";
+import { LoginError } from "../errors.js";
+import { defaultConfigDir } from "../store/cache.js";
 import { applyProfile, missingProfileError } from "./profiles.js";
 
 /** Options of {@link login}. Every option is validated when `login()` is called. */

@@ -1,7 +1,7 @@
 import { createHash } from "node:crypto";
-import type { ResolvedConfig } from "./config.js";
-import { NotebookReporter, kernelTslab } from "./notebook.js";
-import { TerminalReporter, type LoginReporter } from "./report.js";
+import type { ResolvedConfig } from "../options/config.js";
+import { NotebookReporter, kernelTslab } from "./tslab.js";
+import { TerminalReporter, type LoginReporter } from "./reporter.js";
 
 /** Secrets already warned about in this kernel, by hash (the warning is shown once). */
 const warnedSecrets = new Set<string>();

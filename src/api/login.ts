@@ -1,12 +1,12 @@
-import { fileStore, memoryStore, obtainTokens, type TokenStore } from "./acquire.js";
-import { cacheKey, openCache } from "./cache.js";
-import { resolveConfig, type LoginConfig, type ResolvedConfig } from "./config.js";
-import { forgetMetadata } from "./discovery.js";
-import { LoginError } from "./errors.js";
+import { fileStore, memoryStore, obtainTokens, type TokenStore } from "./obtain.js";
+import { cacheKey, openCache } from "../store/cache.js";
+import { resolveConfig, type LoginConfig, type ResolvedConfig } from "../options/config.js";
+import { forgetMetadata } from "../protocol/discovery.js";
+import { LoginError } from "../errors.js";
 import { createAuthHeaders, type AuthHeaders } from "./headers.js";
-import { createReporter } from "./reporter.js";
-import type { LoginReporter } from "./report.js";
-import { SecretSet } from "./secrets.js";
+import { createReporter } from "../notebook/create.js";
+import type { LoginReporter } from "../notebook/reporter.js";
+import { SecretSet } from "../secrets.js";
 
 /**
  * Signs in with the authorization code flow and PKCE (RFC 6749 §4.1, RFC 7636) through a transient

@@ -1,5 +1,5 @@
 import * as oauth from "oauth4webapi";
-import { LoginError } from "./errors.js";
+import { LoginError } from "../errors.js";
 
 /** A PKCE pair (RFC 7636). The verifier is 43 characters from 32 CSPRNG bytes. */
 export interface Pkce {

@@ -1,6 +1,6 @@
 import * as oauth from "oauth4webapi";
-import { isLoopbackHost, type ResolvedConfig } from "./config.js";
-import { LoginError } from "./errors.js";
+import { isLoopbackHost, type ResolvedConfig } from "../options/config.js";
+import { LoginError } from "../errors.js";
 import { createTransport, isTimeout, isTransportFailure, networkReason, tooLarge, type Transport } from "./http.js";
 
 export type ServerMetadata = oauth.AuthorizationServer;

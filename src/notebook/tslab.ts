@@ -1,6 +1,6 @@
-import type { LoginError } from "./errors.js";
-import { escapeHtml } from "./pages.js";
-import { formatDuration, type DeviceCodeInfo, type LoginReporter, type SuccessInfo } from "./report.js";
+import type { LoginError } from "../errors.js";
+import { escapeHtml } from "../flows/loopback/pages.js";
+import { formatDuration, type DeviceCodeInfo, type LoginReporter, type SuccessInfo } from "./reporter.js";
 
 /**
  * The only module that talks to tslab. It reaches the running kernel's own tslab module through

@@ -1,8 +1,8 @@
 import { mkdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
-import { defaultConfigDir, isSymlink, tightenFileMode } from "./cache.js";
+import { defaultConfigDir, isSymlink, tightenFileMode } from "../store/cache.js";
 import { parseCacheDir, resolveConfig, type LoginConfig } from "./config.js";
-import { LoginError } from "./errors.js";
+import { LoginError } from "../errors.js";
 
 /**
  * Profiles: the settings of a client kept on the user's machine instead of in the notebook, so a

@@ -1,12 +1,12 @@
-import { lockOrWarn, type TokenStore } from "./acquire.js";
-import { cacheKey, type Warn } from "./cache.js";
-import type { LoginConfig, ResolvedConfig } from "./config.js";
-import { LoginError } from "./errors.js";
+import { lockOrWarn, type TokenStore } from "./obtain.js";
+import { cacheKey, type Warn } from "../store/cache.js";
+import type { LoginConfig, ResolvedConfig } from "../options/config.js";
+import { LoginError } from "../errors.js";
 import { reportFailure, resolveOrReport, storeFor } from "./login.js";
-import { createReporter } from "./reporter.js";
-import type { LoginReporter } from "./report.js";
-import { SecretSet } from "./secrets.js";
-import { revokeToken, tokenContext } from "./token.js";
+import { createReporter } from "../notebook/create.js";
+import type { LoginReporter } from "../notebook/reporter.js";
+import { SecretSet } from "../secrets.js";
+import { revokeToken, tokenContext } from "../protocol/token.js";
 
 /** What {@link logout} did. */
 export interface LogoutResult {

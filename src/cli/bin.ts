@@ -1,7 +1,7 @@
 #!/usr/bin/env node
-// The `tslab-oauth` command; see src/cli.ts.
-import { main } from "./cli.js";
-import { LoginError } from "./errors.js";
+// The `tslab-oauth` command; see ./main.ts.
+import { main } from "./main.js";
+import { LoginError } from "../errors.js";
 
 main(process.argv.slice(2)).then(
   (code) => process.exit(code),

@@ -1,15 +1,15 @@
-import { isFresh, type CacheEntry, type TokenCache, type Warn } from "./cache.js";
-import type { ResolvedConfig } from "./config.js";
-import type { ServerMetadata } from "./discovery.js";
-import { LoginError } from "./errors.js";
-import { createTransport } from "./http.js";
-import { remoteReason } from "./detect.js";
-import { runDeviceLogin } from "./device.js";
-import { resolveMetadata } from "./discovery.js";
-import { displayName, runLogin } from "./interactive.js";
-import type { LoginReporter, TokenSource } from "./report.js";
-import type { SecretSet } from "./secrets.js";
-import { refreshTokens, tokenContext, type TokenSet } from "./token.js";
+import { isFresh, type CacheEntry, type TokenCache, type Warn } from "../store/cache.js";
+import type { ResolvedConfig } from "../options/config.js";
+import type { ServerMetadata } from "../protocol/discovery.js";
+import { LoginError } from "../errors.js";
+import { createTransport } from "../protocol/http.js";
+import { remoteReason } from "../flows/detect.js";
+import { runDeviceLogin } from "../flows/device.js";
+import { resolveMetadata } from "../protocol/discovery.js";
+import { displayName, runLogin } from "../flows/loopback/flow.js";
+import type { LoginReporter, TokenSource } from "../notebook/reporter.js";
+import type { SecretSet } from "../secrets.js";
+import { refreshTokens, tokenContext, type TokenSet } from "../protocol/token.js";
 
 /**
  * Getting a usable token: the cached one as is, else a silent refresh, else the browser. Shared by

@@ -1,8 +1,8 @@
-import type { LoginError } from "./errors.js";
+import type { LoginError } from "../errors.js";
 
 /**
  * Where a login tells the user what is going on. The terminal prints the sign-in link once to
- * stderr; the notebook (src/notebook.ts, the only module that talks to tslab) keeps one display
+ * stderr; the notebook (./tslab.ts, the only module that talks to tslab) keeps one display
  * entry up to date and overwrites it at the end. Nothing here ever receives a secret.
  */
 export interface LoginReporter {

@@ -1,7 +1,7 @@
 import { createHash } from "node:crypto";
 import * as oauth from "oauth4webapi";
 import type { Agent, Response as UndiciResponse } from "undici";
-import { isLoopbackHost } from "./config.js";
+import { isLoopbackHost } from "../options/config.js";
 
 /**
  * Transport for every HTTP request of a login: undici's fetch, a per-request timeout (covering the

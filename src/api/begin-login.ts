@@ -1,19 +1,19 @@
 import { randomInt } from "node:crypto";
 import { inspect } from "node:util";
-import { openBrowser } from "./browser.js";
-import { toEntry, writeLocked } from "./acquire.js";
-import { cacheKey } from "./cache.js";
-import type { LoginConfig, ResolvedConfig } from "./config.js";
-import { forgetMetadata, resolveMetadata, type ServerMetadata } from "./discovery.js";
-import { LoginError } from "./errors.js";
+import { openBrowser } from "../flows/browser.js";
+import { toEntry, writeLocked } from "./obtain.js";
+import { cacheKey } from "../store/cache.js";
+import type { LoginConfig, ResolvedConfig } from "../options/config.js";
+import { forgetMetadata, resolveMetadata, type ServerMetadata } from "../protocol/discovery.js";
+import { LoginError } from "../errors.js";
 import { createAuthHeaders, type AuthHeaders } from "./headers.js";
-import { createTransport } from "./http.js";
-import { authorizationSecrets, authorizationUrl, validateCallback } from "./interactive.js";
+import { createTransport } from "../protocol/http.js";
+import { authorizationSecrets, authorizationUrl, validateCallback } from "../flows/loopback/flow.js";
 import { reportFailure, resolveOrReport, storeFor } from "./login.js";
-import { createReporter } from "./reporter.js";
-import type { LoginReporter } from "./report.js";
-import { SecretSet } from "./secrets.js";
-import { clip, exchangeCode, tokenContext } from "./token.js";
+import { createReporter } from "../notebook/create.js";
+import type { LoginReporter } from "../notebook/reporter.js";
+import { SecretSet } from "../secrets.js";
+import { clip, exchangeCode, tokenContext } from "../protocol/token.js";
 
 /**
  * The two-cell sign-in, for kernels the browser cannot reach when the server has no device flow:

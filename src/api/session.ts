@@ -1,14 +1,14 @@
 import { inspect } from "node:util";
 import type { RequestInit, Response } from "undici";
-import { obtainTokens, type TokenStore } from "./acquire.js";
-import { cacheKey, isFresh, type CacheEntry } from "./cache.js";
-import type { LoginConfig, ResolvedConfig } from "./config.js";
+import { obtainTokens, type TokenStore } from "./obtain.js";
+import { cacheKey, isFresh, type CacheEntry } from "../store/cache.js";
+import type { LoginConfig, ResolvedConfig } from "../options/config.js";
 import { createAuthHeaders, type AuthHeaders } from "./headers.js";
 import { reportFailure, resolveOrReport, storeFor } from "./login.js";
 import { revokeEntry, type LogoutResult } from "./logout.js";
-import { createReporter } from "./reporter.js";
-import { DeferredReporter, type LoginReporter } from "./report.js";
-import { SecretSet } from "./secrets.js";
+import { createReporter } from "../notebook/create.js";
+import { DeferredReporter, type LoginReporter } from "../notebook/reporter.js";
+import { SecretSet } from "../secrets.js";
 
 /**
  * Signs in like {@link login} and returns a {@link Session} that keeps the sign-in usable for as

@@ -1,12 +1,12 @@
 import * as oauth from "oauth4webapi";
 import { openBrowser } from "./browser.js";
-import type { ResolvedConfig } from "./config.js";
-import { isSafeEndpoint, type ServerMetadata } from "./discovery.js";
-import { LoginError } from "./errors.js";
-import { abortedError } from "./interactive.js";
-import type { LoginReporter } from "./report.js";
-import type { SecretSet } from "./secrets.js";
-import { bearerTokenSet, clip, requestError, responseError, tokenContext, type TokenContext, type TokenSet } from "./token.js";
+import type { ResolvedConfig } from "../options/config.js";
+import { isSafeEndpoint, type ServerMetadata } from "../protocol/discovery.js";
+import { LoginError } from "../errors.js";
+import { abortedError } from "./loopback/flow.js";
+import type { LoginReporter } from "../notebook/reporter.js";
+import type { SecretSet } from "../secrets.js";
+import { bearerTokenSet, clip, requestError, responseError, tokenContext, type TokenContext, type TokenSet } from "../protocol/token.js";
 
 /** RFC 8628 §3.2: without `interval`, clients poll every 5 seconds. */
 const DEFAULT_INTERVAL_S = 5;
