@@ -1,21 +1,7 @@
 /**
- * Stable codes carried by {@link LoginError}. Match on `code`, never on the message.
- *
- * | code | when |
- * | --- | --- |
- * | `INVALID_CONFIG` | an option of `login()` is missing or malformed |
- * | `DISCOVERY_FAILED` | the issuer's metadata could not be fetched or read |
- * | `ISSUER_MISMATCH` | the server says it is another issuer (discovery or RFC 9207 `iss`) |
- * | `PORT_IN_USE` | the fixed port of `redirectUri` is taken |
- * | `LISTENER_FAILED` | the loopback listener could not start for another reason |
- * | `TIMEOUT` | no sign-in arrived within `timeout` seconds |
- * | `ABORTED` | `signal` was aborted (or the cell interrupted) |
- * | `AUTHORIZATION_DENIED` | the server redirected back with an `error` |
- * | `INVALID_AUTHORIZATION_RESPONSE` | the redirect back had no usable `code` |
- * | `TOKEN_REQUEST_FAILED` | the token endpoint refused, failed or did not answer |
- * | `INVALID_TOKEN_RESPONSE` | the token response or its ID token did not validate |
- * | `REVOCATION_FAILED` | logout() could not revoke the refresh token; nothing was removed |
- * | `PROFILE_NOT_FOUND` | `profile` names settings that exist nowhere on this machine |
+ * Stable codes carried by {@link LoginError}. Match on `code`, never on the message. What each
+ * one means and what to do: README.md, "Errors" (one table, checked against this union by
+ * test/architecture.test.ts).
  */
 export type LoginErrorCode =
   | "INVALID_CONFIG"
@@ -70,4 +56,11 @@ export class LoginError extends Error {
     this.errorDescription = options.errorDescription;
     this.status = options.status;
   }
+}
+
+/** Anything thrown inside the library, as the LoginError that leaves it (the original as `cause`). */
+export function asLoginError(caught: unknown): LoginError {
+  if (caught instanceof LoginError) return caught;
+  const message = caught instanceof Error ? caught.message : typeof caught === "string" ? caught : "An unexpected error occurred";
+  return new LoginError("TOKEN_REQUEST_FAILED", message, { cause: caught });
 }

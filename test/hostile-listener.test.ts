@@ -10,7 +10,7 @@ import { after, before, describe } from "node:test";
 import fc from "fast-check";
 import { DEMO_CLIENT_ID } from "../demo/idp.js";
 import { login, type LoginConfig } from "../src/index.js";
-import { validateCallback } from "../src/flows/loopback/flow.js";
+import { validateCallback } from "../src/protocol/authorization.js";
 import { startListener, type CallbackListener } from "../src/flows/loopback/listener.js";
 import { LoginError } from "../src/errors.js";
 import { closeDemoIdp, demoIdp, isolateCache } from "./support/fixtures.js";

@@ -3,10 +3,10 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
 import { presets, LoginError, type LoginConfig } from "../src/index.js";
-import { resolveConfig } from "../src/options/config.js";
+import { resolveConfig } from "../src/options/resolve.js";
 import { resolveMetadata } from "../src/protocol/discovery.js";
 import { createTransport } from "../src/protocol/http.js";
-import { authorizationUrl } from "../src/flows/loopback/flow.js";
+import { authorizationUrl } from "../src/protocol/authorization.js";
 
 /** The authorization URL login() would open for this config (with endpoints, no request made). */
 async function signInUrl(config: LoginConfig, metadata?: { authorization_endpoint: string }): Promise<URL> {

@@ -10,7 +10,7 @@ import { after, afterEach, beforeEach, test } from "node:test";
 import { fileURLToPath } from "node:url";
 import { DEMO_CLIENT_ID, CONFIDENTIAL_CLIENT_ID } from "../demo/idp.js";
 import { login, presets, removeProfile, saveProfile, LoginError } from "../src/index.js";
-import { resolveConfig } from "../src/options/config.js";
+import { resolveConfig } from "../src/options/resolve.js";
 import { applyProfile, profileEnvName } from "../src/options/profiles.js";
 import { closeDemoIdp, demoIdp, isolateCache } from "./support/fixtures.js";
 import { assertNoSecret, captureStderr, openHandles } from "./support/helpers.js";

@@ -2,7 +2,8 @@
 import assert from "node:assert/strict";
 import { inspect } from "node:util";
 import { test } from "node:test";
-import { resolveConfig, parseRedirectUri } from "../src/options/config.js";
+import { resolveConfig } from "../src/options/resolve.js";
+import { parseRedirectUri } from "../src/options/parse.js";
 import { LoginError } from "../src/errors.js";
 import { startListener } from "../src/flows/loopback/listener.js";
 import { choosePkceMethod, createPkce, s256 } from "../src/protocol/pkce.js";

@@ -1,19 +1,34 @@
 import { randomInt } from "node:crypto";
 import { inspect } from "node:util";
-import { openBrowser } from "../flows/browser.js";
-import { toEntry, writeLocked } from "./obtain.js";
-import { cacheKey } from "../store/cache.js";
-import type { LoginConfig, ResolvedConfig } from "../options/config.js";
-import { forgetMetadata, resolveMetadata, type ServerMetadata } from "../protocol/discovery.js";
 import { LoginError } from "../errors.js";
-import { createAuthHeaders, type AuthHeaders } from "./headers.js";
-import { createTransport } from "../protocol/http.js";
-import { authorizationSecrets, authorizationUrl, validateCallback } from "../flows/loopback/flow.js";
-import { reportFailure, resolveOrReport, storeFor } from "./login.js";
-import { createReporter } from "../notebook/create.js";
+import { openBrowser } from "../flows/browser.js";
+import { pastedCallbackParams } from "../flows/paste.js";
 import type { LoginReporter } from "../notebook/reporter.js";
+import type { LoginConfig, ResolvedConfig } from "../options/types.js";
+import { authorizationSecrets, authorizationUrl, validateCallback, type AuthorizationSecrets } from "../protocol/authorization.js";
+import { resolveMetadata } from "../protocol/discovery.js";
+import { createTransport } from "../protocol/http.js";
+import type { ServerMetadata } from "../protocol/metadata.js";
+import { exchangeCode, tokenContext } from "../protocol/token.js";
 import { SecretSet } from "../secrets.js";
-import { clip, exchangeCode, tokenContext } from "../protocol/token.js";
+import { cacheKey } from "../store/cache.js";
+import { toEntry, writeLocked } from "../store/token-store.js";
+import { resolveOrReport, runEntry, successInfo } from "./entry.js";
+import { createAuthHeaders, type AuthHeaders } from "./headers.js";
+
+/** A sign-in started by {@link beginLogin}, waiting for the address the browser ended on. */
+export interface PendingLogin {
+  /** The sign-in page to open. */
+  readonly url: string;
+  /** Epoch ms after which {@link PendingLogin.complete} refuses (`timeout` after beginLogin). */
+  readonly expiresAt: number;
+  /**
+   * Finishes the sign-in with the address the browser ended on (the whole URL, with `code` and
+   * `state`), and resolves to the headers like login(). A wrong or tampered address is refused
+   * without spending the sign-in: paste the right one. Single use.
+   */
+  complete(redirectedTo: string): Promise<AuthHeaders>;
+}
 
 /**
  * The two-cell sign-in, for kernels the browser cannot reach when the server has no device flow:
@@ -21,7 +36,7 @@ import { clip, exchangeCode, tokenContext } from "../protocol/token.js";
  * `beginLogin()` shows the sign-in link and returns at once; after signing in, the browser ends on
  * an error page (nothing listens for the redirect), whose address the user pastes into
  * `pending.complete(address)` in the next cell. The same `state`, PKCE and `iss` (RFC 9207) checks
- * as the loopback flow apply, and the tokens go to the same cache.
+ * as the loopback flow apply, and the tokens go to the same cache. `flow` is not used.
  *
  * @example
  * ```ts
@@ -32,120 +47,69 @@ import { clip, exchangeCode, tokenContext } from "../protocol/token.js";
  * ```
  */
 export async function beginLogin(config: LoginConfig): Promise<PendingLogin> {
-  const resolved = resolveOrReport(config);
+  const { flow: _unused, ...rest } = config;
+  const resolved = resolveOrReport(rest);
   const secrets = new SecretSet();
-  secrets.add(resolved.clientSecret);
-  const reporter = createReporter(resolved);
-  try {
+  return runEntry(resolved, { secrets, keepReporter: true }, async ({ reporter }) => {
     const as = await resolveMetadata(resolved, createTransport(resolved.signal, resolved.requestTimeoutMs));
-    const { pkce, state, nonce } = await authorizationSecrets(as, resolved, secrets, (message) => reporter.warn(message));
+    const authorization = await authorizationSecrets(as, resolved, secrets, (message) => reporter.warn(message));
     // Nothing listens: any port the provider accepts for a loopback redirect will do (RFC 8252 §7.3).
     const { host, path, search } = resolved.redirect;
-    const port = resolved.redirect.port || randomInt(49152, 65536);
-    const redirectUri = `http://${host}:${port}${path}${search}`;
-    const url = authorizationUrl(as, resolved, redirectUri, pkce, state, nonce);
+    const redirectUri = `http://${host}:${resolved.redirect.port || randomInt(49152, 65536)}${path}${search}`;
+    const url = authorizationUrl(as, resolved, redirectUri, authorization.pkce, authorization.state, authorization.nonce).href;
     const deadline = Date.now() + resolved.timeoutMs;
-    reporter.waitingForPaste({ issuer: as.issuer, url: url.href, deadline, redirectUri });
-    void openBrowser(url.href, resolved.openBrowser, (message) => reporter.event(message));
-    return new PendingLogin({ config: resolved, as, redirectUri, verifier: pkce.verifier, state, nonce, deadline, secrets, firstReporter: reporter, url: url.href });
-  } catch (caught) {
-    forgetMetadata(resolved);
-    throw reportFailure(caught, reporter, secrets);
-  }
+    reporter.waitingForPaste({ issuer: as.issuer, url, deadline, redirectUri });
+    void openBrowser(url, resolved.openBrowser, (message) => reporter.event(message));
+    return new PendingSignIn({ config: resolved, as, redirectUri, authorization, deadline, secrets, firstReporter: reporter, url });
+  });
 }
 
 interface PendingState {
   config: ResolvedConfig;
   as: ServerMetadata;
   redirectUri: string;
-  verifier: string;
-  state: string;
-  nonce: string | undefined;
+  authorization: AuthorizationSecrets;
   deadline: number;
   secrets: SecretSet;
   firstReporter: LoginReporter;
   url: string;
 }
 
-/** A sign-in started by {@link beginLogin}, waiting for the address the browser ended on. */
-export class PendingLogin {
-  /** The sign-in page to open. */
+class PendingSignIn implements PendingLogin {
   readonly url: string;
-  /** Epoch ms after which {@link PendingLogin.complete} refuses (`timeout` after beginLogin). */
   readonly expiresAt: number;
   readonly #s: PendingState;
   #used = false;
 
-  /** @internal use {@link beginLogin}. */
   constructor(state: PendingState) {
     this.#s = state;
     this.url = state.url;
     this.expiresAt = state.deadline;
   }
 
-  /**
-   * Finishes the sign-in with the address the browser ended on (the whole URL, with `code` and
-   * `state`), and resolves to the headers like login(). A wrong or tampered address is refused
-   * without spending the sign-in: paste the right one. Single use.
-   */
   async complete(redirectedTo: string): Promise<AuthHeaders> {
     const s = this.#s;
-    const reporter = createReporter(s.config);
-    try {
+    return runEntry(s.config, { secrets: s.secrets }, async ({ reporter, store }) => {
       if (this.#used) {
         throw new LoginError("INVALID_AUTHORIZATION_RESPONSE", "This sign-in was already completed (or its code already tried). Run beginLogin() again for a new one.");
       }
       if (Date.now() > s.deadline) {
         throw new LoginError("TIMEOUT", `This sign-in expired (it was valid for ${s.config.timeoutMs / 1000} s). Run beginLogin() again.`);
       }
-      const params = this.#callbackParams(redirectedTo);
+      const params = pastedCallbackParams(redirectedTo, s.redirectUri, s.authorization.state);
       for (const value of params.getAll("code")) s.secrets.add(value);
       const ctx = tokenContext(s.config, s.as);
-      const validated = validateCallback(s.as, ctx.client, params, s.state);
+      const validated = validateCallback(s.as, ctx.client, params, s.authorization.state);
       this.#used = true;
-      const tokens = await exchangeCode(ctx, validated, s.redirectUri, s.verifier, s.nonce);
+      const tokens = await exchangeCode(ctx, validated, s.redirectUri, s.authorization.pkce.verifier, s.authorization.nonce);
       for (const value of [tokens.accessToken, tokens.refreshToken, tokens.idToken]) s.secrets.add(value);
       const entry = toEntry(s.config, s.as, tokens, undefined);
-      await writeLocked(s.config, await storeFor(s.config), cacheKey(s.config), entry, (message) => reporter.warn(message));
-      const info = { issuer: s.as.issuer, name: entry.name, expiresAt: entry.expiresAt, source: "sign-in" as const };
+      await writeLocked(s.config, store, cacheKey(s.config), entry, (message) => reporter.warn(message));
       // The first cell's link is overwritten too: nothing of this sign-in stays there.
-      s.firstReporter.succeeded(info);
-      reporter.succeeded(info);
+      s.firstReporter.succeeded(successInfo(entry, "sign-in"));
+      reporter.succeeded(successInfo(entry, "sign-in"));
       return createAuthHeaders(entry.accessToken);
-    } catch (caught) {
-      throw reportFailure(caught, reporter, s.secrets);
-    } finally {
-      reporter.dispose();
-    }
-  }
-
-  /** The pasted address, checked to be this sign-in's redirect, as callback parameters. */
-  #callbackParams(redirectedTo: string): URLSearchParams {
-    const expected = new URL(this.#s.redirectUri);
-    let url: URL;
-    try {
-      url = new URL(String(redirectedTo).trim());
-    } catch (cause) {
-      throw new LoginError(
-        "INVALID_AUTHORIZATION_RESPONSE",
-        `That is not an address: paste the whole URL from the browser's address bar, starting with ${expected.origin}${expected.pathname}.`,
-        { cause },
-      );
-    }
-    if (url.origin !== expected.origin || url.pathname !== expected.pathname) {
-      throw new LoginError(
-        "INVALID_AUTHORIZATION_RESPONSE",
-        `That address (${clip(url.origin + url.pathname, 200)}) is not this sign-in's redirect: paste the address the browser ended on after signing in, starting with ${expected.origin}${expected.pathname}.`,
-      );
-    }
-    const params = url.searchParams;
-    if (params.getAll("state").length !== 1 || params.get("state") !== this.#s.state) {
-      throw new LoginError(
-        "INVALID_AUTHORIZATION_RESPONSE",
-        "That address belongs to another sign-in (its `state` does not match this one): paste the address from the tab this sign-in opened, or run beginLogin() again.",
-      );
-    }
-    return params;
+    });
   }
 
   [inspect.custom](): string {

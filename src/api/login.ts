@@ -1,12 +1,7 @@
-import { fileStore, memoryStore, obtainTokens, type TokenStore } from "./obtain.js";
-import { cacheKey, openCache } from "../store/cache.js";
-import { resolveConfig, type LoginConfig, type ResolvedConfig } from "../options/config.js";
-import { forgetMetadata } from "../protocol/discovery.js";
-import { LoginError } from "../errors.js";
+import type { LoginConfig } from "../options/types.js";
+import { resolveOrReport, runEntry, successInfo } from "./entry.js";
 import { createAuthHeaders, type AuthHeaders } from "./headers.js";
-import { createReporter } from "../notebook/create.js";
-import type { LoginReporter } from "../notebook/reporter.js";
-import { SecretSet } from "../secrets.js";
+import { obtainTokens } from "./obtain.js";
 
 /**
  * Signs in with the authorization code flow and PKCE (RFC 6749 §4.1, RFC 7636) through a transient
@@ -31,50 +26,9 @@ import { SecretSet } from "../secrets.js";
  * ```
  */
 export async function login(config: LoginConfig): Promise<AuthHeaders> {
-  const resolved = resolveOrReport(config);
-  const secrets = new SecretSet();
-  secrets.add(resolved.clientSecret);
-  const reporter = createReporter(resolved);
-  try {
-    const store = await storeFor(resolved);
-    const { entry, source } = await obtainTokens(resolved, store, cacheKey(resolved), reporter, secrets, { skipStored: resolved.forceLogin });
-    reporter.succeeded({ issuer: entry.metadata.issuer, name: entry.name, expiresAt: entry.expiresAt, source });
+  return runEntry(resolveOrReport(config), {}, async (ctx) => {
+    const { entry, source } = await obtainTokens(ctx, { skipStored: ctx.config.forceLogin });
+    ctx.reporter.succeeded(successInfo(entry, source));
     return createAuthHeaders(entry.accessToken);
-  } catch (caught) {
-    forgetMetadata(resolved);
-    throw reportFailure(caught, reporter, secrets);
-  } finally {
-    reporter.dispose();
-  }
-}
-
-/**
- * Validates the options (profile included); a bad one is shown in the cell like any other failure
- * (what to change, no stack trace to read) and thrown.
- */
-export function resolveOrReport(config: LoginConfig): ResolvedConfig {
-  try {
-    return resolveConfig(config);
-  } catch (caught) {
-    const reporter = createReporter({ quiet: false });
-    try {
-      throw reportFailure(caught, reporter, new SecretSet());
-    } finally {
-      reporter.dispose();
-    }
-  }
-}
-
-/** The file cache, or a throwaway memory store with `cache: false`. */
-export async function storeFor(config: ResolvedConfig): Promise<TokenStore> {
-  return config.cache ? fileStore(await openCache(config.cacheDir)) : memoryStore();
-}
-
-/** Every error leaving the library: a LoginError, scrubbed of secrets, shown in the cell. */
-export function reportFailure(caught: unknown, reporter: LoginReporter, secrets: SecretSet): LoginError {
-  const error =
-    caught instanceof LoginError ? caught : new LoginError("TOKEN_REQUEST_FAILED", String((caught as Error)?.message ?? caught), { cause: caught });
-  secrets.scrubError(error);
-  reporter.failed(error);
-  return error;
+  });
 }

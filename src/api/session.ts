@@ -1,14 +1,31 @@
 import { inspect } from "node:util";
-import type { RequestInit, Response } from "undici";
-import { obtainTokens, type TokenStore } from "./obtain.js";
-import { cacheKey, isFresh, type CacheEntry } from "../store/cache.js";
-import type { LoginConfig, ResolvedConfig } from "../options/config.js";
-import { createAuthHeaders, type AuthHeaders } from "./headers.js";
-import { reportFailure, resolveOrReport, storeFor } from "./login.js";
-import { revokeEntry, type LogoutResult } from "./logout.js";
+import { DeferredReporter } from "../notebook/reporter.js";
 import { createReporter } from "../notebook/create.js";
-import { DeferredReporter, type LoginReporter } from "../notebook/reporter.js";
+import type { LoginConfig, ResolvedConfig } from "../options/types.js";
 import { SecretSet } from "../secrets.js";
+import { isFresh, type CacheEntry } from "../store/cache.js";
+import { storeFor, type TokenStore } from "../store/token-store.js";
+import { resolveOrReport, runEntry, successInfo } from "./entry.js";
+import { createAuthHeaders, type AuthHeaders } from "./headers.js";
+import { obtainTokens } from "./obtain.js";
+import type { LogoutResult } from "./revoke.js";
+
+/** A sign-in kept usable for as long as the notebook runs; see {@link session}. */
+export interface Session {
+  /** The issuer (or token endpoint's origin) this session signs in to. */
+  readonly issuer: string;
+  readonly clientId: string;
+  /** Valid headers: the current token, refreshed first when it is within its expiry margin. */
+  headers(): Promise<AuthHeaders>;
+  /**
+   * `fetch` (undici's) with the `Authorization` header set. On a 401 answer, the token is renewed
+   * once and the request sent again, if its body can be sent twice (none, a string, bytes,
+   * URLSearchParams, Blob, FormData); a streamed body's 401 is returned as is.
+   */
+  fetch(input: string | URL, init?: RequestInit): Promise<Response>;
+  /** Signs out: see {@link logout}. The session cannot be used afterwards without signing in again. */
+  logout(options?: { revoke?: boolean }): Promise<LogoutResult>;
+}
 
 /**
  * Signs in like {@link login} and returns a {@link Session} that keeps the sign-in usable for as
@@ -25,7 +42,7 @@ import { SecretSet } from "../secrets.js";
  */
 export async function session(config: LoginConfig): Promise<Session> {
   const resolved = resolveOrReport(config);
-  const created = new Session(resolved, await storeFor(resolved));
+  const created = new NotebookSession(resolved, await storeFor(resolved));
   await created.start(resolved.forceLogin);
   return created;
 }
@@ -37,82 +54,66 @@ function isReplayable(body: RequestInit["body"]): boolean {
   return (body as { [Symbol.toStringTag]?: string })[Symbol.toStringTag] === "FormData";
 }
 
-export class Session {
-  /** The issuer (or token endpoint's origin) this session signs in to. */
+class NotebookSession implements Session {
   readonly issuer: string;
   readonly clientId: string;
   readonly #config: ResolvedConfig;
   readonly #store: TokenStore;
-  readonly #key: string;
   readonly #secrets = new SecretSet();
   #entry: CacheEntry | undefined;
   #renewing: Promise<CacheEntry> | undefined;
 
-  /** @internal use {@link session}. */
   constructor(config: ResolvedConfig, store: TokenStore) {
     this.#config = { ...config, forceLogin: false };
     this.#store = store;
-    this.#key = cacheKey(config);
     this.issuer = config.issuerId ?? config.tokenEndpoint!.origin;
     this.clientId = config.clientId;
-    this.#secrets.add(config.clientSecret);
   }
 
-  /** @internal The first sign-in, shown in the cell like login(); `forceLogin` skips the cache then only. */
+  #run<T>(body: Parameters<typeof runEntry<T>>[2], reporter?: DeferredReporter): Promise<T> {
+    return runEntry(this.#config, { secrets: this.#secrets, store: this.#store, reporter }, body);
+  }
+
+  /** The first sign-in, shown in the cell like login(); `forceLogin` skips the cache then only. */
   async start(forceLogin: boolean): Promise<void> {
-    const reporter = createReporter(this.#config);
-    try {
-      const { entry, source } = await obtainTokens(this.#config, this.#store, this.#key, reporter, this.#secrets, { skipStored: forceLogin });
+    await this.#run(async (ctx) => {
+      const { entry, source } = await obtainTokens(ctx, { skipStored: forceLogin });
       this.#entry = entry;
-      reporter.succeeded({ issuer: entry.metadata.issuer, name: entry.name, expiresAt: entry.expiresAt, source });
-    } catch (caught) {
-      throw reportFailure(caught, reporter, this.#secrets);
-    } finally {
-      reporter.dispose();
-    }
+      ctx.reporter.succeeded(successInfo(entry, source));
+    });
   }
 
-  /** Valid headers: the current token, refreshed first when it is within its expiry margin. */
   async headers(): Promise<AuthHeaders> {
     return createAuthHeaders((await this.#current()).accessToken);
   }
 
-  /**
-   * undici's `fetch` with the `Authorization` header set. On a 401 answer, the token is renewed
-   * once and the request sent again, if its body can be sent twice (none, a string, bytes,
-   * URLSearchParams, Blob, FormData); a streamed body's 401 is returned as is.
-   */
   async fetch(input: string | URL, init: RequestInit = {}): Promise<Response> {
     if (typeof input !== "string" && !(input instanceof URL)) {
       throw new TypeError("session.fetch() takes a URL string or URL object; build the request from its parts.");
     }
     // undici is loaded on first use: importing it costs more than a warm login (BENCHMARKS.md).
     const { fetch, Headers } = await import("undici");
-    const withBearer = (accessToken: string): RequestInit => {
-      const headers = new Headers(init.headers);
+    type UndiciInit = NonNullable<Parameters<typeof fetch>[1]>;
+    const withBearer = (accessToken: string): UndiciInit => {
+      const headers = new Headers(init.headers as ConstructorParameters<typeof Headers>[0]);
       headers.set("authorization", `Bearer ${accessToken}`);
-      return { ...init, headers };
+      return { ...(init as UndiciInit), headers };
     };
     const entry = await this.#current();
     const response = await fetch(input, withBearer(entry.accessToken));
-    if (response.status !== 401 || !isReplayable(init.body)) return response;
+    if (response.status !== 401 || !isReplayable(init.body)) return response as unknown as Response;
     await response.body?.cancel().catch(() => {});
     const renewed = await this.#renew(entry.accessToken);
-    return fetch(input, withBearer(renewed.accessToken));
+    return (await fetch(input, withBearer(renewed.accessToken))) as unknown as Response;
   }
 
-  /** Signs out: see {@link logout}. The session cannot be used afterwards without signing in again. */
   async logout(options: { revoke?: boolean } = {}): Promise<LogoutResult> {
-    const reporter = createReporter(this.#config);
-    try {
-      const result = await revokeEntry(this.#config, this.#store, this.#key, reporter, this.#secrets, options.revoke ?? true);
+    return this.#run(async (ctx) => {
+      const { revokeEntry } = await import("./revoke.js");
+      const result = await revokeEntry(ctx, options.revoke ?? true);
       this.#entry = undefined;
       return result;
-    } catch (caught) {
-      throw reportFailure(caught, reporter, this.#secrets);
-    } finally {
-      reporter.dispose();
-    }
+    });
   }
 
   async #current(): Promise<CacheEntry> {
@@ -129,19 +130,17 @@ export class Session {
     return this.#renewing;
   }
 
-  async #obtain(rejected: string | undefined): Promise<CacheEntry> {
-    // Silent unless the browser is needed or something goes wrong.
-    const reporter: LoginReporter = new DeferredReporter(() => createReporter(this.#config));
-    try {
-      const { entry, source } = await obtainTokens(this.#config, this.#store, this.#key, reporter, this.#secrets, { rejected });
-      this.#entry = entry;
-      reporter.succeeded({ issuer: entry.metadata.issuer, name: entry.name, expiresAt: entry.expiresAt, source });
-      return entry;
-    } catch (caught) {
-      throw reportFailure(caught, reporter, this.#secrets);
-    } finally {
-      reporter.dispose();
-    }
+  /** Silent unless the browser is needed or something goes wrong. */
+  #obtain(rejected: string | undefined): Promise<CacheEntry> {
+    return this.#run(
+      async (ctx) => {
+        const { entry, source } = await obtainTokens(ctx, { rejected });
+        this.#entry = entry;
+        ctx.reporter.succeeded(successInfo(entry, source));
+        return entry;
+      },
+      new DeferredReporter(() => createReporter(this.#config)),
+    );
   }
 
   [inspect.custom](): string {

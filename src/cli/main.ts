@@ -5,11 +5,13 @@ import { join } from "node:path";
 import { createInterface } from "node:readline";
 import { Writable } from "node:stream";
 import { parseArgs } from "node:util";
-import { defaultConfigDir } from "../store/cache.js";
-import { parseCacheDir } from "../options/config.js";
+import { defaultConfigDir } from "../store/files.js";
+import { parseCacheDir } from "../options/parse.js";
 import { LoginError } from "../errors.js";
 import { presets, type Preset } from "../options/presets.js";
-import { PROFILES_FILE, readProfiles, removeProfile, saveProfile, type ProfileSettings } from "../options/profiles.js";
+import { removeProfile, saveProfile } from "../api/profiles.js";
+import type { ProfileSettings } from "../options/types.js";
+import { PROFILES_FILE, readProfiles } from "../store/profiles.js";
 
 const USAGE = `Usage:
   tslab-oauth profile <name> [--preset <provider>] [--issuer <url>] --client-id <id> [--client-secret -] [options]

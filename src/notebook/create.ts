@@ -1,21 +1,29 @@
 import { createHash } from "node:crypto";
-import type { ResolvedConfig } from "../options/config.js";
-import { NotebookReporter, kernelTslab } from "./tslab.js";
-import { TerminalReporter, type LoginReporter } from "./reporter.js";
+import type { ResolvedConfig } from "../options/types.js";
+import { NotebookReporter } from "./cell.js";
+import type { KernelDisplay } from "./display.js";
+import type { LoginReporter } from "./reporter.js";
+import { TerminalReporter } from "./terminal.js";
+import { tslabDisplay } from "./tslab.js";
+
+/** The display of the kernel this runs in, or undefined outside a notebook kernel. */
+function kernelDisplay(): KernelDisplay | undefined {
+  return tslabDisplay();
+}
 
 /** Secrets already warned about in this kernel, by hash (the warning is shown once). */
 const warnedSecrets = new Set<string>();
 
 /**
- * A notebook display inside a tslab kernel, stderr elsewhere. In a notebook, a client secret typed
+ * The cell's display inside a notebook kernel, stderr elsewhere. In a notebook, a client secret typed
  * into the call gets a one-time warning: it is published with the notebook.
  */
 export function createReporter(
   config: Pick<ResolvedConfig, "quiet"> & Partial<Pick<ResolvedConfig, "secretInSource" | "clientSecret" | "profile" | "clientId" | "issuerId" | "tokenEndpoint">>,
 ): LoginReporter {
-  const tslab = kernelTslab();
-  if (!tslab) return new TerminalReporter();
-  const reporter = new NotebookReporter(tslab, config.quiet);
+  const display = kernelDisplay();
+  if (!display) return new TerminalReporter();
+  const reporter = new NotebookReporter(display, config.quiet);
   if (config.secretInSource && config.clientSecret) {
     const hash = createHash("sha256").update(config.clientSecret).digest("hex");
     if (!warnedSecrets.has(hash)) {

@@ -1,9 +1,9 @@
 import type { LoginError } from "../errors.js";
 
 /**
- * Where a login tells the user what is going on. The terminal prints the sign-in link once to
- * stderr; the notebook (./tslab.ts, the only module that talks to tslab) keeps one display
- * entry up to date and overwrites it at the end. Nothing here ever receives a secret.
+ * Where a login tells the user what is going on. The terminal (./terminal.ts) prints the sign-in
+ * link once to stderr; in a notebook (./cell.ts) one display entry is kept up to date and
+ * overwritten at the end. Nothing here ever receives a secret.
  */
 export interface LoginReporter {
   /** Something is under way that may take a moment (a token refresh). */
@@ -49,55 +49,6 @@ export interface SuccessInfo {
   name: string | undefined;
   expiresAt: number | undefined;
   source: TokenSource;
-}
-
-export class TerminalReporter implements LoginReporter {
-  readonly #write: (text: string) => void;
-
-  constructor(write: (text: string) => void = (text) => process.stderr.write(text)) {
-    this.#write = write;
-  }
-
-  waiting(info: { url: string }): void {
-    this.#write(`Sign in at: ${info.url}\n`);
-  }
-
-  waitingForPaste(info: { url: string; redirectUri: string }): void {
-    this.#write(
-      `Sign in at: ${info.url}\nThen copy the address your browser ends on (it starts with ${info.redirectUri}) and pass it to pending.complete(...).\n`,
-    );
-  }
-
-  waitingForCode(info: DeviceCodeInfo): void {
-    const direct = info.verificationUriComplete ? ` (or directly: ${info.verificationUriComplete})` : "";
-    this.#write(`To sign in, open ${info.verificationUri} on any device and enter the code ${info.userCode}${direct}\n`);
-  }
-
-  progress(): void {}
-  event(): void {}
-  notice(message: string): void {
-    this.#write(`tslab-oauth: ${message}\n`);
-  }
-  warn(message: string): void {
-    this.#write(`tslab-oauth: warning: ${message}\n`);
-  }
-  succeeded(): void {}
-  signedOut(): void {}
-  failed(): void {}
-  dispose(): void {}
-  // In plain Node, Ctrl-C keeps its default meaning: a SIGINT listener would stop it exiting.
-  watchInterrupt(): () => void {
-    return () => {};
-  }
-}
-
-/** "59 min", "2 h 5 min", "45 s". */
-export function formatDuration(ms: number): string {
-  const s = Math.max(0, Math.round(ms / 1000));
-  if (s < 90) return `${s} s`;
-  const min = Math.round(s / 60);
-  if (min < 120) return `${min} min`;
-  return `${Math.floor(min / 60)} h ${min % 60} min`;
 }
 
 /**

@@ -1,4 +1,4 @@
-import type { LoginConfig } from "./config.js";
+import type { LoginConfig } from "./types.js";
 import { LoginError } from "../errors.js";
 
 /**

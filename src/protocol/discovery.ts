@@ -1,9 +1,8 @@
 import * as oauth from "oauth4webapi";
-import { isLoopbackHost, type ResolvedConfig } from "../options/config.js";
 import { LoginError } from "../errors.js";
+import type { ResolvedConfig } from "../options/types.js";
 import { createTransport, isTimeout, isTransportFailure, networkReason, tooLarge, type Transport } from "./http.js";
-
-export type ServerMetadata = oauth.AuthorizationServer;
+import { checkMetadata, documentError, explicitMetadata, type ServerMetadata } from "./metadata.js";
 
 /**
  * The server's metadata: from the explicit endpoints when both are given (servers without
@@ -36,87 +35,25 @@ export function forgetMetadata(config?: Pick<ResolvedConfig, "issuer">): void {
 }
 
 async function discover(config: ResolvedConfig, transport: Transport): Promise<ServerMetadata> {
-  if (config.authorizationEndpoint && config.tokenEndpoint) {
-    return {
-      // Without an issuer there is nothing to compare `iss` with but the endpoint's origin; a
-      // server that sends another `iss` is reported as ISSUER_MISMATCH, telling the user to set it.
-      issuer: config.issuerId ?? config.authorizationEndpoint.origin,
-      authorization_endpoint: config.authorizationEndpoint.href,
-      token_endpoint: config.tokenEndpoint.href,
-    };
-  }
+  if (config.authorizationEndpoint && config.tokenEndpoint) return explicitMetadata(config, config.authorizationEndpoint, config.tokenEndpoint);
   // Callers that built the transport without the `ca` option still get it.
   if (config.ca && !transport.ca) transport = createTransport(transport.loginSignal, transport.requestTimeoutMs, config.ca);
   const issuer = config.issuer!;
   const tried: string[] = [];
   for (const algorithm of ["oidc", "oauth2"] as const) {
-    let response: Response;
     const where = wellKnownUrl(issuer, algorithm);
-    try {
-      response = await oauth.discoveryRequest(issuer, { algorithm, ...transport.options });
-      // One redirect within the issuer's origin is followed: django-oauth-toolkit serves its
-      // document at ".../openid-configuration/" and Django's APPEND_SLASH redirects there. The
-      // document's `issuer` is still compared with the configured one below.
-      const sameOrigin = sameOriginRedirect(response, issuer, where);
-      if (sameOrigin) {
-        await response.body?.cancel().catch(() => {});
-        response = await transport.options[oauth.customFetch](sameOrigin, {
-          method: "GET",
-          headers: { accept: "application/json" },
-          body: undefined,
-          redirect: "manual",
-          signal: transport.options.signal(),
-        });
-      }
-    } catch (cause) {
-      throw discoveryNetworkError(issuer, where, cause, transport);
-    }
+    const response = await requestDocument(issuer, algorithm, where, transport);
     if (response.status !== 200) {
       tried.push(`${where} answered HTTP ${response.status}`);
       await response.body?.cancel().catch(() => {});
       continue;
     }
     try {
-      const metadata = await oauth.processDiscoveryResponse(issuer, response);
-      for (const field of ["authorization_endpoint", "token_endpoint"] as const) {
-        if (typeof metadata[field] !== "string") {
-          throw new LoginError(
-            "DISCOVERY_FAILED",
-            `The metadata at ${where} has no \`${field}\`: this server does not offer the authorization code flow there. Give \`authorizationEndpoint\` and \`tokenEndpoint\` if you know them.`,
-          );
-        }
-      }
-      // The sign-in link becomes a link in the notebook and the code goes to the token endpoint:
-      // the same rule as for the options (https, or http on loopback), never javascript: or data:.
-      for (const field of ["authorization_endpoint", "token_endpoint", "revocation_endpoint", "device_authorization_endpoint"] as const) {
-        const value = metadata[field];
-        if (value !== undefined && !isSafeEndpoint(value)) {
-          throw new LoginError(
-            "DISCOVERY_FAILED",
-            `The metadata at ${where} gives \`${field}\` ${JSON.stringify(String(value).slice(0, 200))}, which is not an https URL (plain http is accepted only for loopback hosts); it was not used.`,
-          );
-        }
-      }
-      return metadata;
+      return checkMetadata(await oauth.processDiscoveryResponse(issuer, response), where);
     } catch (cause) {
-      if (cause instanceof LoginError) throw cause;
       // The body could not be read (timeout, oversized, connection cut): the request failed.
-      if (isTransportFailure(cause)) throw discoveryNetworkError(issuer, where, cause, transport);
-      if (cause instanceof oauth.OperationProcessingError && cause.code === oauth.JSON_ATTRIBUTE_COMPARISON) {
-        const actual = (cause.cause as { body?: { issuer?: unknown } } | undefined)?.body?.issuer;
-        throw new LoginError(
-          "ISSUER_MISMATCH",
-          `The metadata at ${where} names the issuer ${JSON.stringify(actual)}, not ${JSON.stringify(issuer.href)}. ` +
-            `If that is the server you meant, set \`issuer\` to ${JSON.stringify(actual)} exactly; otherwise the metadata is not from your provider.`,
-          { cause },
-        );
-      }
-      throw new LoginError(
-        "DISCOVERY_FAILED",
-        `The metadata at ${where} is not a valid OAuth/OpenID Connect discovery document (${(cause as Error).message}). ` +
-          "Check `issuer`, or give `authorizationEndpoint` and `tokenEndpoint` instead.",
-        { cause },
-      );
+      if (!(cause instanceof LoginError) && isTransportFailure(cause)) throw discoveryNetworkError(issuer, where, cause, transport);
+      throw documentError(cause, issuer, where);
     }
   }
   throw new LoginError(
@@ -127,11 +64,26 @@ async function discover(config: ResolvedConfig, transport: Transport): Promise<S
   );
 }
 
-/** An https URL, or plain http on a loopback host: what may become a link or receive a request. */
-export function isSafeEndpoint(value: unknown): boolean {
-  if (typeof value !== "string" || !URL.canParse(value)) return false;
-  const url = new URL(value);
-  return url.protocol === "https:" || (url.protocol === "http:" && isLoopbackHost(url.hostname));
+/** Sends one discovery request; the network failing is DISCOVERY_FAILED, any answer is returned. */
+async function requestDocument(issuer: URL, algorithm: "oidc" | "oauth2", where: string, transport: Transport): Promise<Response> {
+  try {
+    const response = await oauth.discoveryRequest(issuer, { algorithm, ...transport.options });
+    // One redirect within the issuer's origin is followed: django-oauth-toolkit serves its
+    // document at ".../openid-configuration/" and Django's APPEND_SLASH redirects there. The
+    // document's `issuer` is still compared with the configured one.
+    const sameOrigin = sameOriginRedirect(response, issuer, where);
+    if (!sameOrigin) return response;
+    await response.body?.cancel().catch(() => {});
+    return await transport.options[oauth.customFetch](sameOrigin, {
+      method: "GET",
+      headers: { accept: "application/json" },
+      body: undefined,
+      redirect: "manual",
+      signal: transport.options.signal(),
+    });
+  } catch (cause) {
+    throw discoveryNetworkError(issuer, where, cause, transport);
+  }
 }
 
 /** The target of a redirect answer that stays on the issuer's origin, else undefined. */

@@ -1,7 +1,7 @@
 import { createHash } from "node:crypto";
 import * as oauth from "oauth4webapi";
 import type { Agent, Response as UndiciResponse } from "undici";
-import { isLoopbackHost } from "../options/config.js";
+import { isSecureUrl } from "./urls.js";
 
 /**
  * Transport for every HTTP request of a login: undici's fetch, a per-request timeout (covering the
@@ -55,7 +55,7 @@ export function createTransport(loginSignal: AbortSignal | undefined, requestTim
   let dispatcher: Agent | undefined;
   const customFetch = async (url: string, init: oauth.CustomFetchOptions<string, unknown>): Promise<Response> => {
     const target = new URL(url);
-    if (target.protocol === "http:" && !isLoopbackHost(target.hostname)) throw new InsecureRequestError(url);
+    if (!isSecureUrl(target)) throw new InsecureRequestError(url);
     const { fetch, Agent, Response } = await undici();
     if (ca && ca.length > 0) dispatcher ??= agentTrusting(Agent, (await import("node:tls")).rootCertificates, ca);
     // The timer covers reading the body as well (a server may send headers, then stall), and is

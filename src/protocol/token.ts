@@ -1,8 +1,9 @@
 import * as oauth from "oauth4webapi";
-import type { ResolvedConfig } from "../options/config.js";
-import type { ServerMetadata } from "./discovery.js";
 import { LoginError } from "../errors.js";
-import { createTransport, discard, isTimeout, isTransportFailure, networkReason, tooLarge, type Transport } from "./http.js";
+import type { ResolvedConfig } from "../options/types.js";
+import { createTransport, discard, type Transport } from "./http.js";
+import type { ServerMetadata } from "./metadata.js";
+import { refreshRefusedError, requestError, revocationRefusedError, tokenResponseError } from "./oauth-errors.js";
 
 /** Tokens as kept by tslab-oauth, converted once when the response arrives. Never printed. */
 export interface TokenSet {
@@ -24,7 +25,7 @@ export interface TokenContext {
   transport: Transport;
 }
 
-export function createClientAuth(config: ResolvedConfig, as: ServerMetadata): oauth.ClientAuth {
+export function createClientAuth(config: Pick<ResolvedConfig, "clientSecret" | "tokenEndpointAuthMethod">, as: ServerMetadata): oauth.ClientAuth {
   if (!config.clientSecret) return oauth.None();
   const supported = as.token_endpoint_auth_methods_supported;
   const method =
@@ -46,14 +47,10 @@ export function tokenContext(config: ResolvedConfig, as: ServerMetadata, signal:
 }
 
 /** A validated token response as a TokenSet; only Bearer tokens are accepted. */
-export function bearerTokenSet(result: oauth.TokenEndpointResponse): TokenSet {
-  if (result.token_type !== "bearer") {
-    throw new LoginError("INVALID_TOKEN_RESPONSE", `The token endpoint issued a "${result.token_type}" token; only Bearer tokens are supported.`);
+export function bearerTokenSet(response: oauth.TokenEndpointResponse, receivedAt = Date.now()): TokenSet {
+  if (response.token_type !== "bearer") {
+    throw new LoginError("INVALID_TOKEN_RESPONSE", `The token endpoint issued a "${response.token_type}" token; only Bearer tokens are supported.`);
   }
-  return toTokenSet(result);
-}
-
-export function toTokenSet(response: oauth.TokenEndpointResponse, receivedAt = Date.now()): TokenSet {
   return {
     accessToken: response.access_token,
     tokenType: "Bearer",
@@ -65,6 +62,15 @@ export function toTokenSet(response: oauth.TokenEndpointResponse, receivedAt = D
   };
 }
 
+/** Sends a request; a failure to get an answer becomes TOKEN_REQUEST_FAILED. */
+async function send(ctx: TokenContext, request: () => Promise<Response>, which: "token" | "revocation" = "token"): Promise<Response> {
+  try {
+    return await request();
+  } catch (cause) {
+    throw requestError(ctx, cause, which);
+  }
+}
+
 /** Exchanges the authorization code (RFC 6749 §4.1.3 with PKCE) and validates the response. */
 export async function exchangeCode(
   ctx: TokenContext,
@@ -73,107 +79,15 @@ export async function exchangeCode(
   verifier: string,
   nonce: string | undefined,
 ): Promise<TokenSet> {
-  let response: Response;
+  const response = await send(ctx, () =>
+    oauth.authorizationCodeGrantRequest(ctx.as, ctx.client, ctx.clientAuth, callbackParams, redirectUri, verifier, ctx.transport.options),
+  );
   try {
-    response = await oauth.authorizationCodeGrantRequest(ctx.as, ctx.client, ctx.clientAuth, callbackParams, redirectUri, verifier, ctx.transport.options);
-  } catch (cause) {
-    throw requestError(ctx, cause);
-  }
-  try {
-    const result = await oauth.processAuthorizationCodeResponse(ctx.as, ctx.client, response, {
-      expectedNonce: nonce ?? oauth.expectNoNonce,
-    });
-    return bearerTokenSet(result);
+    return bearerTokenSet(await oauth.processAuthorizationCodeResponse(ctx.as, ctx.client, response, { expectedNonce: nonce ?? oauth.expectNoNonce }));
   } catch (cause) {
     await discard(response);
-    throw responseError(ctx, cause, redirectUri);
+    throw tokenResponseError(ctx, cause, redirectUri);
   }
-}
-
-export function requestError(ctx: TokenContext, cause: unknown, which: "token" | "revocation" | "device authorization" = "token"): LoginError {
-  if (cause instanceof LoginError) return cause;
-  const endpoint = which === "token" ? ctx.as.token_endpoint : which === "revocation" ? ctx.as.revocation_endpoint : ctx.as.device_authorization_endpoint;
-  if (isTimeout(cause)) {
-    return new LoginError(
-      "TOKEN_REQUEST_FAILED",
-      `The ${which} endpoint ${endpoint} did not answer within ${ctx.transport.requestTimeoutMs / 1000} s. Try again, or raise \`requestTimeout\`.`,
-      { cause },
-    );
-  }
-  if (tooLarge(cause)) {
-    return new LoginError("TOKEN_REQUEST_FAILED", `The ${which} endpoint ${endpoint} sent an oversized response (${networkReason(cause)}): it is not answering as an OAuth server should.`, { cause });
-  }
-  const reason = networkReason(cause);
-  return new LoginError("TOKEN_REQUEST_FAILED", `Could not reach the ${which} endpoint ${endpoint} (${reason}).`, { cause });
-}
-
-function oauthErrorText(error: string, description: string | undefined): string {
-  return description ? `${clip(error, 100)}: ${clip(description)}` : clip(error, 100);
-}
-
-/** Server-supplied text goes into messages: keep it short and free of control characters. */
-export function clip(text: string, max = 300): string {
-  const clean = text.replace(/[\u0000-\u001f\u007f-\u009f]+/g, " ").trim();
-  return clean.length > max ? `${clean.slice(0, max)}…` : clean;
-}
-
-export function responseError(ctx: TokenContext, cause: unknown, redirectUri?: string): LoginError {
-  if (cause instanceof LoginError) return cause;
-  // The body could not be read (timeout, oversized, connection cut): a failed request, not a bad answer.
-  if (isTransportFailure(cause)) return requestError(ctx, cause);
-  const endpoint = ctx.as.token_endpoint;
-  if (cause instanceof oauth.ResponseBodyError) {
-    const text = oauthErrorText(cause.error, cause.error_description);
-    const hint =
-      cause.error === "invalid_client" || cause.error === "unauthorized_client"
-        ? " Check `clientId`, and `clientSecret` if the client was registered as confidential."
-        : cause.error === "invalid_grant"
-          ? ` The code may have expired or been used already${redirectUri ? `, or the server expects another redirect URI than ${redirectUri}` : ""}; run login() again.`
-          : "";
-    return new LoginError("TOKEN_REQUEST_FAILED", `The token endpoint refused the request (HTTP ${cause.status}, ${text}).${hint}`, {
-      cause,
-      error: cause.error,
-      errorDescription: cause.error_description,
-      status: cause.status,
-    });
-  }
-  if (cause instanceof oauth.WWWAuthenticateChallengeError) {
-    return new LoginError(
-      "TOKEN_REQUEST_FAILED",
-      `The token endpoint refused the client (HTTP ${cause.status}). Check \`clientId\` and \`clientSecret\`.`,
-      { cause, error: cause.cause[0]?.parameters.error ?? "invalid_client", status: cause.status },
-    );
-  }
-  // An error status without an OAuth error body; for 4xx oauth4webapi reports a body that is not
-  // JSON as such, but it is still a refusal, not a token response that failed to validate.
-  const failedStatus = (cause as { cause?: { status?: unknown } } | undefined)?.cause?.status;
-  if (
-    cause instanceof oauth.OperationProcessingError &&
-    (cause.code === oauth.RESPONSE_IS_NOT_CONFORM || (cause.code === oauth.RESPONSE_IS_NOT_JSON && typeof failedStatus === "number" && failedStatus !== 200))
-  ) {
-    const status = (cause.cause as { status?: number } | undefined)?.status;
-    return new LoginError(
-      "TOKEN_REQUEST_FAILED",
-      `The token endpoint ${endpoint} failed with HTTP ${status ?? "?"} and no OAuth error. The server may be down; try again later.`,
-      { cause, status },
-    );
-  }
-  if (cause instanceof oauth.OperationProcessingError && cause.code === oauth.JWT_CLAIM_COMPARISON && (cause.cause as { claim?: string })?.claim === "iss") {
-    const { expected, claims } = cause.cause as { expected?: string; claims?: { iss?: unknown } };
-    const named = JSON.stringify(clip(String(claims?.iss), 200));
-    return new LoginError(
-      "ISSUER_MISMATCH",
-      `The ID token from ${endpoint} names the issuer ${named}, not ${JSON.stringify(expected)}. ` +
-        `If that is your provider, set \`issuer\` to ${named} (explicit endpoints are still used as given); otherwise the token is not from the server you meant.`,
-      { cause },
-    );
-  }
-  const detail = (cause as Error)?.message ?? String(cause);
-  return new LoginError(
-    "INVALID_TOKEN_RESPONSE",
-    `The token response from ${endpoint} did not validate (${detail}). Nothing was returned; report this to the provider's administrator if it persists.`,
-    { cause },
-  );
 }
 
 /**
@@ -181,12 +95,7 @@ export function responseError(ctx: TokenContext, cause: unknown, redirectUri?: s
  * A refused refresh token comes back as TOKEN_REQUEST_FAILED with `error` "invalid_grant".
  */
 export async function refreshTokens(ctx: TokenContext, refreshToken: string, previousSub: string | undefined): Promise<TokenSet> {
-  let response: Response;
-  try {
-    response = await oauth.refreshTokenGrantRequest(ctx.as, ctx.client, ctx.clientAuth, refreshToken, ctx.transport.options);
-  } catch (cause) {
-    throw requestError(ctx, cause);
-  }
+  const response = await send(ctx, () => oauth.refreshTokenGrantRequest(ctx.as, ctx.client, ctx.clientAuth, refreshToken, ctx.transport.options));
   try {
     const tokens = bearerTokenSet(await oauth.processRefreshTokenResponse(ctx.as, ctx.client, response));
     const sub = tokens.claims?.sub;
@@ -196,40 +105,22 @@ export async function refreshTokens(ctx: TokenContext, refreshToken: string, pre
     return tokens;
   } catch (cause) {
     await discard(response);
-    const error = responseError(ctx, cause);
-    if (error.error === "invalid_grant") {
-      throw new LoginError("TOKEN_REQUEST_FAILED", `The server refused the saved refresh token (HTTP ${error.status}, ${oauthErrorText("invalid_grant", error.errorDescription)}): it expired or was revoked.`, {
-        cause,
-        error: error.error,
-        errorDescription: error.errorDescription,
-        status: error.status,
-      });
-    }
-    throw error;
+    const error = tokenResponseError(ctx, cause);
+    throw error.error === "invalid_grant" ? refreshRefusedError(error, cause) : error;
   }
 }
 
 /** Revokes one token (RFC 7009). Resolves when the server confirmed; throws TOKEN_REQUEST_FAILED. */
 export async function revokeToken(ctx: TokenContext, token: string, hint: "refresh_token" | "access_token"): Promise<void> {
-  let response: Response;
-  try {
-    response = await oauth.revocationRequest(ctx.as, ctx.client, ctx.clientAuth, token, {
-      ...ctx.transport.options,
-      additionalParameters: { token_type_hint: hint },
-    });
-  } catch (cause) {
-    throw requestError(ctx, cause, "revocation");
-  }
+  const response = await send(
+    ctx,
+    () => oauth.revocationRequest(ctx.as, ctx.client, ctx.clientAuth, token, { ...ctx.transport.options, additionalParameters: { token_type_hint: hint } }),
+    "revocation",
+  );
   try {
     await oauth.processRevocationResponse(response);
   } catch (cause) {
-    const error = responseError(ctx, cause);
-    throw new LoginError("TOKEN_REQUEST_FAILED", `The revocation endpoint ${ctx.as.revocation_endpoint} refused to revoke the ${hint.replace("_", " ")} (${error.error ?? `HTTP ${error.status ?? "?"}`}).`, {
-      cause,
-      error: error.error,
-      errorDescription: error.errorDescription,
-      status: error.status,
-    });
+    throw revocationRefusedError(ctx, hint, cause);
   } finally {
     await discard(response);
   }

@@ -1,11 +1,10 @@
 import { createHash } from "node:crypto";
-import { chmodSync, lstatSync, mkdirSync, readFileSync, renameSync, statSync } from "node:fs";
+import { readFileSync, renameSync } from "node:fs";
 import { join } from "node:path";
-import type Conf from "conf";
-import type { ResolvedConfig } from "../options/config.js";
-import type { ServerMetadata } from "../protocol/discovery.js";
+import type { ResolvedConfig } from "../options/types.js";
+import type { ServerMetadata } from "../protocol/metadata.js";
+import { defaultConfigDir, ensureOwnerDir, isSymlink, loadWriter, ownerJsonFile, tightenFileMode, type JsonFile } from "./files.js";
 import { acquireLock } from "./lock.js";
-import envPaths from "env-paths";
 
 /**
  * The token cache: one JSON file, `tokens.json`, written with conf (atomic rename, mode 0600) in a
@@ -67,14 +66,8 @@ export function isFresh(entry: Pick<CacheEntry, "expiresAt" | "obtainedAt">, now
 
 export type Warn = (message: string) => void;
 
-type Store = Conf<Record<string, unknown>>;
-let ConfClass: (new (options: ConstructorParameters<typeof Conf>[0]) => Store) | undefined;
+type Store = JsonFile<Record<string, unknown>>;
 const caches = new Map<string, TokenCache>();
-
-/** The user's config directory for tslab-oauth (`~/.config/tslab-oauth` on Linux): cache and profiles. */
-export function defaultConfigDir(): string {
-  return envPaths("tslab-oauth", { suffix: "" }).config;
-}
 
 /**
  * The cache in `dir` (or the default directory), created on first use. Reading needs nothing but
@@ -151,7 +144,7 @@ export class TokenCache {
   /** Serialises refreshes and writes across processes; see ./lock.ts. */
   async lock(options: { staleMs: number; signal?: AbortSignal | undefined }): Promise<() => void> {
     // Every write happens under the lock (or after failing to take it): load the writer now.
-    ConfClass ??= (await import("conf")).default as unknown as typeof ConfClass;
+    await loadWriter();
     this.#ensureDir();
     return acquireLock(join(this.dir, LOCK_FILE), options);
   }
@@ -171,17 +164,9 @@ export class TokenCache {
   }
 
   #open(): Store {
-    if (!ConfClass) throw new Error("the cache writer was not loaded (write outside the lock)");
     if (!this.#store) {
       this.#ensureDir();
-      this.#store = new ConfClass!({
-        cwd: this.dir,
-        configName: CACHE_FILE.replace(/\.json$/, ""),
-        projectName: "tslab-oauth",
-        configFileMode: 0o600,
-        accessPropertiesByDotNotation: false,
-        clearInvalidConfig: false,
-      });
+      this.#store = ownerJsonFile(this.dir, CACHE_FILE.replace(/\.json$/, ""));
     }
     this.#checkMode();
     return this.#store;
@@ -194,8 +179,7 @@ export class TokenCache {
   }
 
   #ensureDir(): void {
-    mkdirSync(this.dir, { recursive: true, mode: 0o700 });
-    if (this.#ownsDir && (statSync(this.dir).mode & 0o077) !== 0) chmodSync(this.dir, 0o700);
+    ensureOwnerDir(this.dir, this.#ownsDir);
   }
 
   #quarantine(): string {
@@ -223,27 +207,6 @@ function warnOnce(warn: Warn, key: string, message: string): void {
 
 function isCorrupt(error: unknown): boolean {
   return error instanceof SyntaxError;
-}
-
-/**
- * A file copied or created by hand may be readable by others: tighten it to 0600, never through a
- * symbolic link (which could point at someone else's file). A missing file is left to its writer.
- */
-export function tightenFileMode(path: string): void {
-  try {
-    const stat = lstatSync(path);
-    if (stat.isFile() && (stat.mode & 0o077) !== 0) chmodSync(path, 0o600);
-  } catch {
-    // not there yet: conf creates it with 0600
-  }
-}
-
-export function isSymlink(path: string): boolean {
-  try {
-    return lstatSync(path).isSymbolicLink();
-  } catch {
-    return false;
-  }
 }
 
 const isString = (v: unknown): v is string => typeof v === "string";

@@ -1,9 +1,9 @@
-import { timingSafeEqual } from "node:crypto";
-import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
+import { createServer, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
-import type { RedirectTarget } from "../../options/config.js";
 import { LoginError } from "../../errors.js";
-import { PAGE_HEADERS, failedPage, signedInPage, staleCallbackPage } from "./pages.js";
+import type { RedirectTarget } from "../../options/types.js";
+import { CallbackRoutes, type PageOutcome } from "./routes.js";
+
 
 /**
  * The transient loopback listener of one login (RFC 8252 §7.3). It accepts exactly one callback:
@@ -24,8 +24,6 @@ export interface CallbackListener {
   close(): Promise<void>;
 }
 
-export type PageOutcome = { ok: true; issuer: string } | { ok: false; message: string };
-
 export interface ListenerOptions {
   redirect: RedirectTarget;
   state: string;
@@ -33,14 +31,6 @@ export interface ListenerOptions {
   onEvent?: (message: string) => void;
   /** How long to wait for the browser to fetch the result page after the login ends. @default 1500 */
   resultWaitMs?: number;
-}
-
-const TEXT_HEADERS = { "Content-Type": "text/plain; charset=utf-8", "Cache-Control": "no-store", "X-Content-Type-Options": "nosniff", Connection: "close" };
-
-function sameSecret(a: string, b: string): boolean {
-  const x = Buffer.from(a);
-  const y = Buffer.from(b);
-  return x.length === y.length && timingSafeEqual(x, y);
 }
 
 function listen(server: Server, host: string, port: number): Promise<number> {
@@ -67,92 +57,13 @@ function closeServer(server: Server): Promise<void> {
 }
 
 export async function startListener(options: ListenerOptions): Promise<CallbackListener> {
-  const { redirect, state } = options;
-  const onEvent = options.onEvent ?? (() => {});
+  const { redirect } = options;
   const resultWaitMs = options.resultWaitMs ?? 1500;
-  const callbackPath = redirect.path;
-  const resultPath = callbackPath === "/signed-in" ? "/sign-in-result" : "/signed-in";
-
-  let resolveCallback!: (params: URLSearchParams) => void;
-  const callback = new Promise<URLSearchParams>((resolve) => (resolveCallback = resolve));
-  let received = false;
-  let outcome: PageOutcome | undefined;
-  let resultServed = false;
-  let onResultServed: (() => void) | undefined;
-  const waiting: ServerResponse[] = [];
-  let allowedHosts = new Set<string>();
-
-  const send = (res: ServerResponse, status: number, headers: Record<string, string>, body: string): void => {
-    res.writeHead(status, { ...headers, "Content-Length": String(Buffer.byteLength(body)) });
-    res.end(body);
-  };
-
-  const serveResult = (res: ServerResponse): void => {
-    const result = outcome!;
-    send(res, result.ok ? 200 : 400, PAGE_HEADERS, result.ok ? signedInPage(result.issuer) : failedPage(result.message));
-    resultServed = true;
-    onResultServed?.();
-  };
-
-  const handle = (req: IncomingMessage, res: ServerResponse): void => {
-    const host = (req.headers.host ?? "").toLowerCase();
-    if (!allowedHosts.has(host)) {
-      // DNS rebinding: a page on another name resolving to 127.0.0.1 sends its own Host.
-      send(res, 421, TEXT_HEADERS, "Misdirected request.\n");
-      onEvent("refused a request for another host name");
-      return;
-    }
-    let url: URL;
-    try {
-      // Origin-form only ("/path?query"). Resolved against a base, an absolute-form target
-      // ("http://evil.example/callback") would be read as its path, and "//evil.example/callback"
-      // as a host name plus "/callback": both are refused rather than taken for the callback.
-      const target = req.url ?? "";
-      if (!target.startsWith("/")) throw new TypeError("not origin-form");
-      url = new URL(`http://127.0.0.1${target}`);
-    } catch {
-      send(res, 400, TEXT_HEADERS, "Bad request.\n");
-      return;
-    }
-    if (url.pathname === resultPath && received) {
-      if (req.method !== "GET") {
-        send(res, 405, { ...TEXT_HEADERS, Allow: "GET" }, "Method not allowed.\n");
-      } else if (outcome) {
-        serveResult(res);
-      } else {
-        waiting.push(res);
-      }
-      return;
-    }
-    if (url.pathname !== callbackPath) {
-      send(res, 404, TEXT_HEADERS, "Not found.\n");
-      return;
-    }
-    if (req.method !== "GET") {
-      send(res, 405, { ...TEXT_HEADERS, Allow: "GET" }, "Method not allowed.\n");
-      onEvent(`ignored a ${String(req.method).slice(0, 10)} request to the callback address`);
-      return;
-    }
-    const states = url.searchParams.getAll("state");
-    if (received) {
-      send(res, 400, PAGE_HEADERS, staleCallbackPage("This sign-in has already completed."));
-      onEvent("ignored a second callback after the first");
-      return;
-    }
-    if (states.length !== 1 || !sameSecret(states[0]!, state)) {
-      send(res, 400, PAGE_HEADERS, staleCallbackPage("It does not belong to the sign-in in progress (unexpected state)."));
-      onEvent(states.length === 0 ? "ignored a callback without state" : "ignored a callback with an unexpected state");
-      return;
-    }
-    received = true;
-    res.writeHead(303, { ...TEXT_HEADERS, Location: resultPath, "Referrer-Policy": "no-referrer", "Content-Length": "0" });
-    res.end();
-    resolveCallback(url.searchParams);
-  };
+  const routes = new CallbackRoutes({ state: options.state, callbackPath: redirect.path, onEvent: options.onEvent ?? (() => {}) });
 
   const servers: Server[] = [];
   const makeServer = (): Server => {
-    const server = createServer({ requestTimeout: 15_000, headersTimeout: 10_000, keepAliveTimeout: 1 }, handle);
+    const server = createServer({ requestTimeout: 15_000, headersTimeout: 10_000, keepAliveTimeout: 1 }, routes.handle);
     server.on("clientError", (_error, socket) => {
       if (socket.writable) socket.end("HTTP/1.1 400 Bad Request\r\nConnection: close\r\nContent-Length: 0\r\n\r\n");
       else socket.destroy();
@@ -162,7 +73,7 @@ export async function startListener(options: ListenerOptions): Promise<CallbackL
   };
 
   const closeAll = async (): Promise<void> => {
-    for (const res of waiting.splice(0)) res.destroy();
+    routes.dropWaiting();
     await Promise.all(servers.map(closeServer));
   };
 
@@ -174,7 +85,7 @@ export async function startListener(options: ListenerOptions): Promise<CallbackL
     throw bindError(error, redirect);
   }
   const hostNames = redirect.host === "localhost" ? ["localhost", "127.0.0.1", "[::1]"] : [redirect.host];
-  allowedHosts = new Set(hostNames.flatMap((name) => (port === 80 ? [name, `${name}:80`] : [`${name}:${port}`])));
+  routes.allowHosts(new Set(hostNames.flatMap((name) => (port === 80 ? [name, `${name}:80`] : [`${name}:${port}`]))));
   const redirectUri = `http://${redirect.host}:${port}${redirect.path}${redirect.search}`;
 
   let closing: Promise<void> | undefined;
@@ -183,22 +94,10 @@ export async function startListener(options: ListenerOptions): Promise<CallbackL
   return {
     redirectUri,
     port,
-    callback,
+    callback: routes.callback,
     close,
-    async finish(result: PageOutcome): Promise<void> {
-      outcome = result;
-      for (const res of waiting.splice(0)) serveResult(res);
-      if (received && !resultServed) {
-        // The browser follows our 303 within milliseconds; give it a moment, never longer.
-        await new Promise<void>((resolve) => {
-          const timer = setTimeout(resolve, resultWaitMs);
-          timer.unref();
-          onResultServed = () => {
-            clearTimeout(timer);
-            resolve();
-          };
-        });
-      }
+    async finish(outcome: PageOutcome): Promise<void> {
+      await routes.finish(outcome, resultWaitMs);
       await close();
     },
   };

@@ -1,4 +1,5 @@
 import { createHash } from "node:crypto";
+import { escapeHtml } from "../../util/text.js";
 
 /**
  * The pages the loopback listener shows in the browser. Everything interpolated is escaped; the
@@ -25,10 +26,6 @@ export const PAGE_HEADERS: Readonly<Record<string, string>> = Object.freeze({
   "Content-Security-Policy": `default-src 'none'; script-src ${sha256(CLOSE_SCRIPT)}; style-src ${sha256(STYLE)}; base-uri 'none'; form-action 'none'; frame-ancestors 'none'`,
   Connection: "close",
 });
-
-export function escapeHtml(text: string): string {
-  return text.replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);
-}
 
 function page(kind: "ok" | "err", title: string, paragraphs: string[], close: boolean): string {
   return (

@@ -1,0 +1,78 @@
+import { asLoginError, type LoginError } from "../errors.js";
+import { createReporter } from "../notebook/create.js";
+import type { LoginReporter, SuccessInfo, TokenSource } from "../notebook/reporter.js";
+import { resolveConfig } from "../options/resolve.js";
+import type { LoginConfig, ResolvedConfig } from "../options/types.js";
+import { forgetMetadata } from "../protocol/discovery.js";
+import { SecretSet } from "../secrets.js";
+import type { CacheEntry } from "../store/cache.js";
+import { storeFor, type TokenStore } from "../store/token-store.js";
+
+/**
+ * The one way into the library, shared by every exported call: options validated (a bad one is
+ * shown in the cell like any failure), a context built once and passed down, and one failure path
+ * (every error leaves as a LoginError, scrubbed of secrets, shown in the cell; reused metadata is
+ * dropped, since the provider may have changed).
+ */
+export interface EntryContext {
+  config: ResolvedConfig;
+  reporter: LoginReporter;
+  /** Every secret this call has seen: they are scrubbed from any error that leaves it. */
+  secrets: SecretSet;
+  store: TokenStore;
+}
+
+export interface EntryOptions {
+  /** The caller's own secret set (a session's or a pending sign-in's), else a new one. */
+  secrets?: SecretSet | undefined;
+  /** The caller's own reporter (a session's silent one), else the cell's display. */
+  reporter?: LoginReporter | undefined;
+  /** The store to use, else the one the options name. */
+  store?: TokenStore | undefined;
+  /** Keep the reporter after success: the display outlives the call (beginLogin()). */
+  keepReporter?: boolean;
+}
+
+/** Validates the options; a bad one is shown in the cell (what to change, no stack trace) and thrown. */
+export function resolveOrReport(input: LoginConfig): ResolvedConfig {
+  try {
+    return resolveConfig(input);
+  } catch (caught) {
+    const reporter = createReporter({ quiet: false });
+    try {
+      throw reportFailure(caught, reporter, new SecretSet());
+    } finally {
+      reporter.dispose();
+    }
+  }
+}
+
+/** Runs one call's `body` with its context; see {@link EntryContext}. */
+export async function runEntry<T>(config: ResolvedConfig, options: EntryOptions, body: (ctx: EntryContext) => Promise<T>): Promise<T> {
+  const secrets = options.secrets ?? new SecretSet();
+  secrets.add(config.clientSecret);
+  const reporter = options.reporter ?? createReporter(config);
+  let keep = false;
+  try {
+    const store = options.store ?? (await storeFor(config));
+    const result = await body({ config, reporter, secrets, store });
+    keep = options.keepReporter === true;
+    return result;
+  } catch (caught) {
+    forgetMetadata(config);
+    throw reportFailure(caught, reporter, secrets);
+  } finally {
+    if (!keep) reporter.dispose();
+  }
+}
+
+function reportFailure(caught: unknown, reporter: LoginReporter, secrets: SecretSet): LoginError {
+  const error = secrets.scrubError(asLoginError(caught));
+  reporter.failed(error);
+  return error;
+}
+
+/** The cell's last line after a sign-in: who, where, for how long. */
+export function successInfo(entry: CacheEntry, source: TokenSource): SuccessInfo {
+  return { issuer: entry.metadata.issuer, name: entry.name, expiresAt: entry.expiresAt, source };
+}

@@ -1,0 +1,30 @@
+import { resolveMetadata } from "../protocol/discovery.js";
+import { createTransport } from "../protocol/http.js";
+import type { ServerMetadata } from "../protocol/metadata.js";
+import type { TokenSet } from "../protocol/token.js";
+import { remoteReason } from "./detect.js";
+import { runDeviceLogin } from "./device.js";
+import { runLoopbackLogin, type FlowContext } from "./loopback/flow.js";
+
+/**
+ * The browser sign-in, by the flow the options ask for, or (`auto`) the one that can work where
+ * the kernel runs. The cell says which, why, and how to force the other.
+ */
+export async function signInInteractively(ctx: FlowContext): Promise<{ tokens: TokenSet; as: ServerMetadata }> {
+  const { config, reporter } = ctx;
+  const as = await resolveMetadata(config, createTransport(config.signal, config.requestTimeoutMs));
+  if (config.flow === "device") return { tokens: await runDeviceLogin(ctx, as), as };
+  if (config.flow === "auto") {
+    const remote = remoteReason();
+    if (remote && as.device_authorization_endpoint) {
+      reporter.notice(`Using the device flow because ${remote}: a redirect to this machine could not reach it. To force the redirect, pass \`flow: "loopback"\`.`);
+      return { tokens: await runDeviceLogin(ctx, as), as };
+    }
+    if (remote) {
+      reporter.event(
+        `${remote[0]!.toUpperCase()}${remote.slice(1)}, and the server offers no device flow: if your browser cannot reach this machine, the sign-in will not come back here. Then interrupt this cell and use beginLogin() (two cells).`,
+      );
+    }
+  }
+  return { tokens: await runLoopbackLogin(ctx, as), as };
+}

@@ -1,0 +1,42 @@
+import type { DeviceCodeInfo, LoginReporter } from "./reporter.js";
+
+/** Outside a notebook: the sign-in link (or device code) once on stderr, and warnings. */
+export class TerminalReporter implements LoginReporter {
+  readonly #write: (text: string) => void;
+
+  constructor(write: (text: string) => void = (text) => process.stderr.write(text)) {
+    this.#write = write;
+  }
+
+  waiting(info: { url: string }): void {
+    this.#write(`Sign in at: ${info.url}\n`);
+  }
+
+  waitingForPaste(info: { url: string; redirectUri: string }): void {
+    this.#write(
+      `Sign in at: ${info.url}\nThen copy the address your browser ends on (it starts with ${info.redirectUri}) and pass it to pending.complete(...).\n`,
+    );
+  }
+
+  waitingForCode(info: DeviceCodeInfo): void {
+    const direct = info.verificationUriComplete ? ` (or directly: ${info.verificationUriComplete})` : "";
+    this.#write(`To sign in, open ${info.verificationUri} on any device and enter the code ${info.userCode}${direct}\n`);
+  }
+
+  progress(): void {}
+  event(): void {}
+  notice(message: string): void {
+    this.#write(`tslab-oauth: ${message}\n`);
+  }
+  warn(message: string): void {
+    this.#write(`tslab-oauth: warning: ${message}\n`);
+  }
+  succeeded(): void {}
+  signedOut(): void {}
+  failed(): void {}
+  dispose(): void {}
+  // In plain Node, Ctrl-C keeps its default meaning: a SIGINT listener would stop it exiting.
+  watchInterrupt(): () => void {
+    return () => {};
+  }
+}

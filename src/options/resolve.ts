@@ -1,0 +1,117 @@
+import { defaultConfigDir } from "../store/files.js";
+import { applyProfile, missingProfileError } from "./profiles.js";
+import {
+  DEFAULTS,
+  invalid,
+  parseCa,
+  parseCacheDir,
+  parseExtraParams,
+  parseFlow,
+  parseRedirectUri,
+  parseScopes,
+  parseSeconds,
+  parseServerUrl,
+} from "./parse.js";
+import type { LoginConfig, ResolvedConfig } from "./types.js";
+
+/**
+ * Validates the options of any call and fills in defaults: the named profile first (call >
+ * settings file > environment), then each option by its parser. Throws `INVALID_CONFIG` (or
+ * `PROFILE_NOT_FOUND`) naming the option.
+ */
+export function resolveConfig(input: LoginConfig): ResolvedConfig {
+  if (input === null || typeof input !== "object") {
+    throw invalid('`login()` needs an options object, e.g. login({ issuer: "https://id.example.com", clientId: "my-app" }).');
+  }
+  if (input.profile !== undefined && (typeof input.profile !== "string" || input.profile.trim() === "")) {
+    throw invalid('`profile` must be a non-empty string naming the account, e.g. "work".');
+  }
+  const cacheDir = parseCacheDir(input.cacheDir);
+  const config = withProfile(input, cacheDir);
+  if (typeof config.clientId !== "string" || config.clientId.trim() === "") {
+    throw invalid("`clientId` is required: the client (application) id registered at the provider.");
+  }
+  return {
+    ...resolveServer(config),
+    ...resolveClient(config),
+    ...resolveBehaviour(config),
+    clientId: config.clientId,
+    scopes: parseScopes(config.scopes),
+    extraParams: parseExtraParams(config.extraParams),
+    redirect: parseRedirectUri(config.redirectUri),
+    flow: parseFlow(config.flow),
+    timeoutMs: parseSeconds("timeout", config.timeout, DEFAULTS.timeoutSeconds),
+    requestTimeoutMs: parseSeconds("requestTimeout", config.requestTimeout, DEFAULTS.requestTimeoutSeconds),
+    cacheDir,
+    profile: config.profile,
+    // A secret that is in the call and in no environment variable was most likely typed into the
+    // notebook, which publishes it with the notebook.
+    secretInSource: typeof input.clientSecret === "string" && !Object.values(process.env).includes(input.clientSecret),
+    ca: parseCa(config.ca),
+  };
+}
+
+/** The call's options with the named profile's fields filled in where the call left them out. */
+function withProfile(input: LoginConfig, cacheDir: string | undefined): LoginConfig {
+  if (!input.profile) return input;
+  const settingsDir = cacheDir ?? defaultConfigDir();
+  const { config, found } = applyProfile(input, settingsDir);
+  if (found) return config;
+  const missing = [
+    typeof config.clientId !== "string" || config.clientId === "" ? "no `clientId`" : "",
+    config.issuer === undefined && config.authorizationEndpoint === undefined && config.tokenEndpoint === undefined ? "no `issuer`" : "",
+  ].filter(Boolean);
+  if (missing.length > 0) throw missingProfileError(input.profile, settingsDir, `${missing.join(" and ")} in the call, the settings or the environment`);
+  return config;
+}
+
+/** Where the server is: an issuer to discover, or explicit endpoints. */
+function resolveServer(config: LoginConfig): Pick<ResolvedConfig, "issuer" | "issuerId" | "authorizationEndpoint" | "tokenEndpoint" | "revocationEndpoint"> {
+  const url = (name: "issuer" | "authorizationEndpoint" | "tokenEndpoint" | "revocationEndpoint"): URL | undefined =>
+    config[name] === undefined ? undefined : parseServerUrl(name, config[name]);
+  const issuer = url("issuer");
+  const authorizationEndpoint = url("authorizationEndpoint");
+  const tokenEndpoint = url("tokenEndpoint");
+  if (!issuer && !(authorizationEndpoint && tokenEndpoint)) {
+    throw invalid(
+      authorizationEndpoint || tokenEndpoint
+        ? "Give both `authorizationEndpoint` and `tokenEndpoint` (or an `issuer` to discover them)."
+        : "Give `issuer` (discovery) or both `authorizationEndpoint` and `tokenEndpoint`.",
+    );
+  }
+  return { issuer, issuerId: issuer ? config.issuer : undefined, authorizationEndpoint, tokenEndpoint, revocationEndpoint: url("revocationEndpoint") };
+}
+
+/** How the client proves itself: PKCE method, secret, and how the secret is sent. */
+function resolveClient(config: LoginConfig): Pick<ResolvedConfig, "clientSecret" | "tokenEndpointAuthMethod" | "pkceMethod"> {
+  if (config.pkceMethod !== undefined && config.pkceMethod !== "S256" && config.pkceMethod !== "plain") {
+    throw invalid('`pkceMethod` must be "S256" or "plain" (leave it unset to use S256).');
+  }
+  if (config.clientSecret !== undefined && (typeof config.clientSecret !== "string" || config.clientSecret === "")) {
+    throw invalid("`clientSecret` must be a non-empty string when given.");
+  }
+  const method = config.tokenEndpointAuthMethod;
+  if (method !== undefined && method !== "client_secret_basic" && method !== "client_secret_post") {
+    throw invalid('`tokenEndpointAuthMethod` must be "client_secret_basic" or "client_secret_post".');
+  }
+  if (method !== undefined && config.clientSecret === undefined) {
+    throw invalid(
+      "`tokenEndpointAuthMethod` (given, or set by a preset) needs a `clientSecret`: put it in a profile or the environment, e.g. `clientSecret: process.env.MY_CLIENT_SECRET`, never in the notebook.",
+    );
+  }
+  return { clientSecret: config.clientSecret, tokenEndpointAuthMethod: method, pkceMethod: config.pkceMethod };
+}
+
+/** What the user sees and what is kept: browser, cancellation, display, cache. */
+function resolveBehaviour(config: LoginConfig): Pick<ResolvedConfig, "openBrowser" | "signal" | "quiet" | "cache" | "forceLogin"> {
+  const openBrowser = config.openBrowser ?? true;
+  if (typeof openBrowser !== "boolean" && typeof openBrowser !== "function") {
+    throw invalid("`openBrowser` must be true, false or a function (url) => void.");
+  }
+  const signal = config.signal;
+  if (signal !== undefined && !(signal instanceof AbortSignal)) throw invalid("`signal` must be an AbortSignal.");
+  for (const name of ["quiet", "cache", "forceLogin"] as const) {
+    if (config[name] !== undefined && typeof config[name] !== "boolean") throw invalid(`\`${name}\` must be true or false.`);
+  }
+  return { openBrowser, signal, quiet: config.quiet ?? false, cache: config.cache ?? true, forceLogin: config.forceLogin ?? false };
+}

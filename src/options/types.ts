@@ -1,0 +1,201 @@
+/**
+ * The options' types: what a call accepts ({@link LoginConfig}, {@link LogoutConfig}) and what the
+ * rest of the library works with once they are validated ({@link ResolvedConfig}). No code.
+ */
+
+/** Options of {@link login}. Every option is validated when `login()` is called. */
+export interface LoginConfig {
+  /**
+   * The authorization server's issuer identifier, e.g. `https://id.example.com`. Its metadata is
+   * discovered at `/.well-known/openid-configuration`, then RFC 8414
+   * `/.well-known/oauth-authorization-server`; the discovered `issuer` must equal this value.
+   * Give either `issuer` or both `authorizationEndpoint` and `tokenEndpoint`.
+   */
+  issuer?: string;
+  /** Authorization endpoint, for servers without discovery (GitHub). Skips discovery with `tokenEndpoint`. */
+  authorizationEndpoint?: string;
+  /** Token endpoint, for servers without discovery (GitHub). */
+  tokenEndpoint?: string;
+  /**
+   * Revocation endpoint (RFC 7009) used by {@link logout}, for servers that do not advertise
+   * theirs (django-oauth-toolkit 1.7: `<issuer>/revoke_token/`). Overrides the discovered one.
+   */
+  revocationEndpoint?: string;
+  /** The client (application) id registered at the provider. Required, in the call or in the `profile`. */
+  clientId?: string;
+  /**
+   * Client secret, for "desktop" clients that were given one (Google). Sent as the server
+   * advertises (`client_secret_basic` by default, `client_secret_post` when only that is listed).
+   * Never printed.
+   */
+  clientSecret?: string;
+  /** Force how `clientSecret` is sent. @default as advertised, else "client_secret_basic" */
+  tokenEndpointAuthMethod?: "client_secret_basic" | "client_secret_post";
+  /** Scopes to request, as an array or a space-separated string. @default none */
+  scopes?: string[] | string;
+  /** Extra authorization request parameters: `audience`, `resource`, `prompt`, `login_hint`... */
+  extraParams?: Record<string, string>;
+  /**
+   * PKCE method (RFC 7636). Leave it unset: S256 is used unless the server's metadata lists only
+   * `plain`. Set `"plain"` only for a server that refuses S256 without saying so in its metadata
+   * (the challenge then equals the verifier: it no longer protects against anyone who sees the
+   * authorization request). Refused when the server lists S256.
+   * @default "S256", or "plain" when the server advertises only plain
+   */
+  pkceMethod?: "S256" | "plain";
+  /**
+   * Loopback redirect URI. Port `0`, or no port, means "any free port" (RFC 8252 §7.3); a fixed
+   * port is used as given. The host may be `127.0.0.1`, `[::1]` or `localhost`.
+   * @default "http://127.0.0.1:0/callback"
+   */
+  redirectUri?: string;
+  /**
+   * How the sign-in comes back from the browser:
+   * - `"loopback"`: a redirect to a listener on this machine's loopback address (RFC 8252);
+   * - `"device"`: the device authorization grant (RFC 8628): a link and a code the user enters on
+   *   any device, for kernels the browser cannot reach (JupyterHub, SSH, containers);
+   * - `"auto"`: loopback when the kernel looks local, the device grant when it looks remote and the
+   *   server supports it, else loopback with the two-cell fallback ({@link beginLogin}) explained
+   *   in the cell.
+   * @default "auto"
+   */
+  flow?: "auto" | "loopback" | "device";
+  /** Seconds the user has to sign in. @default 300 */
+  timeout?: number;
+  /** Seconds each HTTP request (discovery, token) may take. @default 30 */
+  requestTimeout?: number;
+  /** Aborts the login; it then rejects with code `ABORTED`. */
+  signal?: AbortSignal;
+  /**
+   * How to open the sign-in page: `true` uses the system browser (the `open` package), `false`
+   * only shows the link, a function is called with the URL instead (in the device flow, with the
+   * verification link, its complete form when the server gives one).
+   * @default true
+   */
+  openBrowser?: boolean | ((url: string) => void | Promise<void>);
+  /** In a notebook, leave nothing in the cell after a successful login. @default false */
+  quiet?: boolean;
+  /**
+   * Keep the tokens in the on-disk cache and reuse them: a valid token is returned without any
+   * request, an expired one is refreshed silently. `false` neither reads nor writes the cache.
+   * @default true
+   */
+  cache?: boolean;
+  /**
+   * Absolute path of the directory that holds the cache file `tokens.json` (mode 0600).
+   * @default `$TSLAB_OAUTH_CACHE_DIR`, else the user's config directory (`~/.config/tslab-oauth` on Linux)
+   */
+  cacheDir?: string;
+  /**
+   * A name for a client and account kept on this machine, not in the notebook. Fields missing from
+   * the call are read from the user's settings (`profiles.json` next to the token cache, written by
+   * `saveProfile()` or `npx tslab-oauth profile`), then from environment variables
+   * `TSLAB_OAUTH_<PROFILE>_<FIELD>` (`TSLAB_OAUTH_WORK_GH_CLIENT_ID` for profile "work-gh"); the
+   * call wins over both. Each profile also has its own cache entry, so it can name one of several
+   * accounts at the same provider. A profile set up nowhere fails with `PROFILE_NOT_FOUND`, whose
+   * message says what to set. @default none
+   */
+  profile?: string;
+  /**
+   * Skip the cached tokens, and ask the server to show its login page (`prompt=login`, unless
+   * `extraParams.prompt` says otherwise). The new tokens replace the cached ones. @default false
+   */
+  forceLogin?: boolean;
+  /**
+   * Certificate authorities to trust for the requests made to the provider (discovery, token,
+   * revocation, device authorization), in addition to Node's bundled ones: PEM text
+   * (`-----BEGIN CERTIFICATE-----...`, one or several), a Buffer of it, or an array of them, e.g.
+   * `fs.readFileSync("/etc/ssl/company-ca.pem")` for a provider behind a private CA. Certificates
+   * are always verified; this option only adds authorities (without it, an unknown authority fails
+   * with `DISCOVERY_FAILED` or `TOKEN_REQUEST_FAILED`). With it, these requests go through an
+   * undici Agent of their own that trusts Node's bundled authorities plus these (not
+   * `NODE_EXTRA_CA_CERTS`, nor a dispatcher set with undici's `setGlobalDispatcher`). It does not
+   * apply to your own API calls.
+   * @default none (Node's bundled authorities, and `NODE_EXTRA_CA_CERTS`)
+   */
+  ca?: string | Buffer | Array<string | Buffer>;
+}
+
+/**
+ * Options of {@link logout}: what identifies a saved sign-in (the same values as the login's),
+ * plus `revoke`.
+ */
+export interface LogoutConfig
+  extends Pick<
+    LoginConfig,
+    | "issuer"
+    | "authorizationEndpoint"
+    | "tokenEndpoint"
+    | "revocationEndpoint"
+    | "clientId"
+    | "clientSecret"
+    | "tokenEndpointAuthMethod"
+    | "scopes"
+    | "extraParams"
+    | "profile"
+    | "cache"
+    | "cacheDir"
+    | "requestTimeout"
+    | "signal"
+    | "quiet"
+    | "ca"
+  > {
+  /** Revoke the tokens at the server's revocation endpoint before forgetting them. @default true */
+  revoke?: boolean;
+}
+
+export interface RedirectTarget {
+  /** Host as written in the redirect URI: `127.0.0.1`, `[::1]` or `localhost`. */
+  host: "127.0.0.1" | "[::1]" | "localhost";
+  port: number;
+  path: string;
+  search: string;
+}
+
+export interface ResolvedConfig {
+  issuer: URL | undefined;
+  /** The issuer exactly as given (URL parsing adds a trailing slash to a bare origin). */
+  issuerId: string | undefined;
+  authorizationEndpoint: URL | undefined;
+  tokenEndpoint: URL | undefined;
+  revocationEndpoint: URL | undefined;
+  clientId: string;
+  clientSecret: string | undefined;
+  tokenEndpointAuthMethod: "client_secret_basic" | "client_secret_post" | undefined;
+  scopes: string[];
+  extraParams: Record<string, string>;
+  pkceMethod: "S256" | "plain" | undefined;
+  redirect: RedirectTarget;
+  flow: "auto" | "loopback" | "device";
+  timeoutMs: number;
+  requestTimeoutMs: number;
+  signal: AbortSignal | undefined;
+  openBrowser: boolean | ((url: string) => void | Promise<void>);
+  quiet: boolean;
+  cache: boolean;
+  /** Absolute cache directory when given by option or environment; undefined means conf's default. */
+  cacheDir: string | undefined;
+  profile: string | undefined;
+  forceLogin: boolean;
+  /** The client secret was given in the call and matches no environment variable (typed in the notebook). */
+  secretInSource: boolean;
+  /** Extra trusted certificate authorities (PEM), or undefined. */
+  ca: Array<string | Buffer> | undefined;
+}
+
+/** The options a profile can hold: the client's settings, never per-call behaviour. */
+export type ProfileField =
+  | "issuer"
+  | "authorizationEndpoint"
+  | "tokenEndpoint"
+  | "revocationEndpoint"
+  | "clientId"
+  | "clientSecret"
+  | "tokenEndpointAuthMethod"
+  | "scopes"
+  | "extraParams"
+  | "redirectUri"
+  | "pkceMethod";
+
+/** A saved profile: see `saveProfile()`. */
+export type ProfileSettings = Partial<Pick<LoginConfig, ProfileField>>;

@@ -1,0 +1,69 @@
+import * as oauth from "oauth4webapi";
+import { LoginError } from "../errors.js";
+import type { ResolvedConfig } from "../options/types.js";
+import { isSafeEndpoint } from "./urls.js";
+
+/** The authorization server's metadata (RFC 8414 / OpenID Connect Discovery), as oauth4webapi reads it. */
+export type ServerMetadata = oauth.AuthorizationServer;
+
+/**
+ * Checking metadata, without any network: the discovered document (its issuer is compared by
+ * oauth4webapi, its endpoints here), or the metadata built from explicit endpoints.
+ */
+
+/** Metadata for a server without discovery (GitHub): the endpoints as given. */
+export function explicitMetadata(config: Pick<ResolvedConfig, "issuerId">, authorizationEndpoint: URL, tokenEndpoint: URL): ServerMetadata {
+  return {
+    // Without an issuer there is nothing to compare `iss` with but the endpoint's origin; a
+    // server that sends another `iss` is reported as ISSUER_MISMATCH, telling the user to set it.
+    issuer: config.issuerId ?? authorizationEndpoint.origin,
+    authorization_endpoint: authorizationEndpoint.href,
+    token_endpoint: tokenEndpoint.href,
+  };
+}
+
+/**
+ * The discovered document must offer the code flow, and every endpoint it gives must be https
+ * (plain http on loopback): the sign-in link becomes a link in the notebook and the code goes to
+ * the token endpoint, so never javascript:, data: or plain http to another host.
+ */
+export function checkMetadata(metadata: ServerMetadata, where: string): ServerMetadata {
+  for (const field of ["authorization_endpoint", "token_endpoint"] as const) {
+    if (typeof metadata[field] !== "string") {
+      throw new LoginError(
+        "DISCOVERY_FAILED",
+        `The metadata at ${where} has no \`${field}\`: this server does not offer the authorization code flow there. Give \`authorizationEndpoint\` and \`tokenEndpoint\` if you know them.`,
+      );
+    }
+  }
+  for (const field of ["authorization_endpoint", "token_endpoint", "revocation_endpoint", "device_authorization_endpoint"] as const) {
+    const value = metadata[field];
+    if (value !== undefined && !isSafeEndpoint(value)) {
+      throw new LoginError(
+        "DISCOVERY_FAILED",
+        `The metadata at ${where} gives \`${field}\` ${JSON.stringify(String(value).slice(0, 200))}, which is not an https URL (plain http is accepted only for loopback hosts); it was not used.`,
+      );
+    }
+  }
+  return metadata;
+}
+
+/** Why oauth4webapi refused the document: another issuer (mix-up), or not a discovery document. */
+export function documentError(cause: unknown, issuer: URL, where: string): LoginError {
+  if (cause instanceof LoginError) return cause;
+  if (cause instanceof oauth.OperationProcessingError && cause.code === oauth.JSON_ATTRIBUTE_COMPARISON) {
+    const actual = (cause.cause as { body?: { issuer?: unknown } } | undefined)?.body?.issuer;
+    return new LoginError(
+      "ISSUER_MISMATCH",
+      `The metadata at ${where} names the issuer ${JSON.stringify(actual)}, not ${JSON.stringify(issuer.href)}. ` +
+        `If that is the server you meant, set \`issuer\` to ${JSON.stringify(actual)} exactly; otherwise the metadata is not from your provider.`,
+      { cause },
+    );
+  }
+  return new LoginError(
+    "DISCOVERY_FAILED",
+    `The metadata at ${where} is not a valid OAuth/OpenID Connect discovery document (${(cause as Error).message}). ` +
+      "Check `issuer`, or give `authorizationEndpoint` and `tokenEndpoint` instead.",
+    { cause },
+  );
+}
