@@ -1,8 +1,8 @@
 export { login } from "./api/login.js";
-export { session, type Session } from "./api/session.js";
-export { beginLogin, type PendingLogin } from "./api/begin-login.js";
+export { session } from "./api/session.js";
+export { beginLogin } from "./api/begin-login.js";
 export { logout } from "./api/logout.js";
-export type { LogoutResult } from "./api/revoke.js";
+export type { Session, PendingLogin, LogoutResult } from "./api/types.js";
 export type { LoginConfig, LogoutConfig, ProfileSettings } from "./options/types.js";
 export type { AuthHeaders } from "./api/headers.js";
 export { LoginError, type LoginErrorCode, type LoginErrorOptions } from "./errors.js";

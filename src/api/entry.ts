@@ -3,7 +3,7 @@ import { createReporter } from "../notebook/create.js";
 import type { LoginReporter, SuccessInfo, TokenSource } from "../notebook/reporter.js";
 import { resolveConfig } from "../options/resolve.js";
 import type { LoginConfig, ResolvedConfig } from "../options/types.js";
-import { forgetMetadata } from "../protocol/discovery.js";
+import { forgetMetadata } from "../protocol/discovered.js";
 import { SecretSet } from "../secrets.js";
 import type { CacheEntry } from "../store/cache.js";
 import { storeFor, type TokenStore } from "../store/token-store.js";

@@ -1,7 +1,7 @@
 import { LoginError } from "../errors.js";
 import type { LogoutConfig } from "../options/types.js";
 import { resolveOrReport, runEntry } from "./entry.js";
-import type { LogoutResult } from "./revoke.js";
+import type { LogoutResult } from "./types.js";
 
 /**
  * Signs out: revokes the saved refresh token, then the access token, at the server's revocation

@@ -4,16 +4,7 @@ import { revokeToken, tokenContext } from "../protocol/token.js";
 import { cacheKey, type Warn } from "../store/cache.js";
 import { lockOrWarn } from "../store/token-store.js";
 import type { EntryContext } from "./entry.js";
-
-/** What {@link logout} did. */
-export interface LogoutResult {
-  /** A saved sign-in was found and removed from the cache. */
-  removed: boolean;
-  /** The tokens the server confirmed as revoked (RFC 7009), refresh token first. */
-  revoked: ("refresh_token" | "access_token")[];
-  /** Where they were revoked; undefined when the server advertises no revocation endpoint. */
-  revocationEndpoint: string | undefined;
-}
+import type { LogoutResult } from "./types.js";
 
 /** Revokes (RFC 7009) and forgets the saved sign-in the options name. */
 export async function revokeEntry({ config, store, reporter, secrets }: EntryContext, revoke: boolean): Promise<LogoutResult> {

@@ -8,24 +8,7 @@ import { storeFor, type TokenStore } from "../store/token-store.js";
 import { resolveOrReport, runEntry, successInfo } from "./entry.js";
 import { createAuthHeaders, type AuthHeaders } from "./headers.js";
 import { obtainTokens } from "./obtain.js";
-import type { LogoutResult } from "./revoke.js";
-
-/** A sign-in kept usable for as long as the notebook runs; see {@link session}. */
-export interface Session {
-  /** The issuer (or token endpoint's origin) this session signs in to. */
-  readonly issuer: string;
-  readonly clientId: string;
-  /** Valid headers: the current token, refreshed first when it is within its expiry margin. */
-  headers(): Promise<AuthHeaders>;
-  /**
-   * `fetch` (undici's) with the `Authorization` header set. On a 401 answer, the token is renewed
-   * once and the request sent again, if its body can be sent twice (none, a string, bytes,
-   * URLSearchParams, Blob, FormData); a streamed body's 401 is returned as is.
-   */
-  fetch(input: string | URL, init?: RequestInit): Promise<Response>;
-  /** Signs out: see {@link logout}. The session cannot be used afterwards without signing in again. */
-  logout(options?: { revoke?: boolean }): Promise<LogoutResult>;
-}
+import type { LogoutResult, Session } from "./types.js";
 
 /**
  * Signs in like {@link login} and returns a {@link Session} that keeps the sign-in usable for as

@@ -2,6 +2,7 @@ import * as oauth from "oauth4webapi";
 import { LoginError } from "../errors.js";
 import type { ResolvedConfig } from "../options/types.js";
 import { createTransport, isTimeout, isTransportFailure, networkReason, tooLarge, type Transport } from "./http.js";
+import { recallMetadata, rememberMetadata } from "./discovered.js";
 import { checkMetadata, documentError, explicitMetadata, type ServerMetadata } from "./metadata.js";
 
 /**
@@ -14,24 +15,14 @@ export async function resolveMetadata(config: ResolvedConfig, transport: Transpo
   return config.revocationEndpoint ? { ...metadata, revocation_endpoint: config.revocationEndpoint.href } : metadata;
 }
 
-/** How long a discovered document is reused in this process (a kernel that signs in again). */
-export const DISCOVERY_REUSE_MS = 10 * 60_000;
-const discovered = new Map<string, { metadata: ServerMetadata; until: number }>();
-
 /** Discovery, reused for a while per issuer: the requests cost a round trip or two to the provider. */
 async function discoverOnce(config: ResolvedConfig, transport: Transport): Promise<ServerMetadata> {
-  const key = config.authorizationEndpoint && config.tokenEndpoint ? undefined : config.issuer!.href;
-  const known = key ? discovered.get(key) : undefined;
-  if (known && known.until > Date.now()) return known.metadata;
+  const issuer = config.authorizationEndpoint && config.tokenEndpoint ? undefined : config.issuer!;
+  const known = issuer && recallMetadata(issuer);
+  if (known) return known;
   const metadata = await discover(config, transport);
-  if (key) discovered.set(key, { metadata, until: Date.now() + DISCOVERY_REUSE_MS });
+  if (issuer) rememberMetadata(issuer, metadata);
   return metadata;
-}
-
-/** Drops reused metadata: after a failed login (the provider may have changed), and in tests. */
-export function forgetMetadata(config?: Pick<ResolvedConfig, "issuer">): void {
-  if (config?.issuer) discovered.delete(config.issuer.href);
-  else if (!config) discovered.clear();
 }
 
 async function discover(config: ResolvedConfig, transport: Transport): Promise<ServerMetadata> {

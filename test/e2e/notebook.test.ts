@@ -287,7 +287,7 @@ test("notebooks/shared.ipynb names only a profile: two users (settings file / en
     { name: "dmitri", home: tempDir("tslab-oauth-home-dmitri-") },
   ];
   // carol set the profile up with the command, in her settings file; dmitri in his environment.
-  const cli = spawnSync(process.execPath, [join(ROOT, "dist", "bin.js"), "profile", "demo", "--issuer", ISSUER, "--client-id", "tslab-demo"], {
+  const cli = spawnSync(process.execPath, [join(ROOT, "dist", "cli", "bin.js"), "profile", "demo", "--issuer", ISSUER, "--client-id", "tslab-demo"], {
     env: { ...process.env, XDG_CONFIG_HOME: users[0]!.home, TSLAB_OAUTH_CACHE_DIR: "" },
     encoding: "utf8",
   });

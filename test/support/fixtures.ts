@@ -4,7 +4,7 @@ import { join } from "node:path";
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
 import type { AddressInfo } from "node:net";
 import { startDemoIdp } from "../../demo/idp.js";
-import { forgetMetadata } from "../../src/protocol/discovery.js";
+import { forgetMetadata } from "../../src/protocol/discovered.js";
 
 export type DemoIdp = Awaited<ReturnType<typeof startDemoIdp>>;
 

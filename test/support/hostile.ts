@@ -21,7 +21,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { pathToFileURL } from "node:url";
 import { it } from "node:test";
-import { forgetMetadata } from "../../src/protocol/discovery.js";
+import { forgetMetadata } from "../../src/protocol/discovered.js";
 import { LoginError, type LoginErrorCode } from "../../src/index.js";
 import { assertNoSecret, openHandles, visibleText } from "./helpers.js";
 

@@ -1,0 +1,94 @@
+import { randomInt } from "node:crypto";
+import { inspect } from "node:util";
+import { LoginError } from "../errors.js";
+import { openBrowser } from "../flows/browser.js";
+import { pastedCallbackParams } from "../flows/paste.js";
+import type { LoginReporter } from "../notebook/reporter.js";
+import type { LoginConfig, ResolvedConfig } from "../options/types.js";
+import { authorizationSecrets, authorizationUrl, validateCallback, type AuthorizationSecrets } from "../protocol/authorization.js";
+import { resolveMetadata } from "../protocol/discovery.js";
+import { createTransport } from "../protocol/http.js";
+import type { ServerMetadata } from "../protocol/metadata.js";
+import { exchangeCode, tokenContext } from "../protocol/token.js";
+import { SecretSet } from "../secrets.js";
+import { cacheKey } from "../store/cache.js";
+import { toEntry, writeLocked } from "../store/token-store.js";
+import { resolveOrReport, runEntry, successInfo } from "./entry.js";
+import type { PendingLogin } from "./types.js";
+import { createAuthHeaders, type AuthHeaders } from "./headers.js";
+
+/** {@link beginLogin}: shows the link and returns the pending sign-in. */
+export async function startPendingLogin(config: LoginConfig): Promise<PendingLogin> {
+  const { flow: _unused, ...rest } = config;
+  const resolved = resolveOrReport(rest);
+  const secrets = new SecretSet();
+  return runEntry(resolved, { secrets, keepReporter: true }, async ({ reporter }) => {
+    const as = await resolveMetadata(resolved, createTransport(resolved.signal, resolved.requestTimeoutMs));
+    const authorization = await authorizationSecrets(as, resolved, secrets, (message) => reporter.warn(message));
+    // Nothing listens: any port the provider accepts for a loopback redirect will do (RFC 8252 §7.3).
+    const { host, path, search } = resolved.redirect;
+    const redirectUri = `http://${host}:${resolved.redirect.port || randomInt(49152, 65536)}${path}${search}`;
+    const url = authorizationUrl(as, resolved, redirectUri, authorization.pkce, authorization.state, authorization.nonce).href;
+    const deadline = Date.now() + resolved.timeoutMs;
+    reporter.waitingForPaste({ issuer: as.issuer, url, deadline, redirectUri });
+    void openBrowser(url, resolved.openBrowser, (message) => reporter.event(message));
+    return new PendingSignIn({ config: resolved, as, redirectUri, authorization, deadline, secrets, firstReporter: reporter, url });
+  });
+}
+
+interface PendingState {
+  config: ResolvedConfig;
+  as: ServerMetadata;
+  redirectUri: string;
+  authorization: AuthorizationSecrets;
+  deadline: number;
+  secrets: SecretSet;
+  firstReporter: LoginReporter;
+  url: string;
+}
+
+class PendingSignIn implements PendingLogin {
+  readonly url: string;
+  readonly expiresAt: number;
+  readonly #s: PendingState;
+  #used = false;
+
+  constructor(state: PendingState) {
+    this.#s = state;
+    this.url = state.url;
+    this.expiresAt = state.deadline;
+  }
+
+  async complete(redirectedTo: string): Promise<AuthHeaders> {
+    const s = this.#s;
+    return runEntry(s.config, { secrets: s.secrets }, async ({ reporter, store }) => {
+      if (this.#used) {
+        throw new LoginError("INVALID_AUTHORIZATION_RESPONSE", "This sign-in was already completed (or its code already tried). Run beginLogin() again for a new one.");
+      }
+      if (Date.now() > s.deadline) {
+        throw new LoginError("TIMEOUT", `This sign-in expired (it was valid for ${s.config.timeoutMs / 1000} s). Run beginLogin() again.`);
+      }
+      const params = pastedCallbackParams(redirectedTo, s.redirectUri, s.authorization.state);
+      for (const value of params.getAll("code")) s.secrets.add(value);
+      const ctx = tokenContext(s.config, s.as);
+      const validated = validateCallback(s.as, ctx.client, params, s.authorization.state);
+      this.#used = true;
+      const tokens = await exchangeCode(ctx, validated, s.redirectUri, s.authorization.pkce.verifier, s.authorization.nonce);
+      for (const value of [tokens.accessToken, tokens.refreshToken, tokens.idToken]) s.secrets.add(value);
+      const entry = toEntry(s.config, s.as, tokens, undefined);
+      await writeLocked(s.config, store, cacheKey(s.config), entry, (message) => reporter.warn(message));
+      // The first cell's link is overwritten too: nothing of this sign-in stays there.
+      s.firstReporter.succeeded(successInfo(entry, "sign-in"));
+      reporter.succeeded(successInfo(entry, "sign-in"));
+      return createAuthHeaders(entry.accessToken);
+    });
+  }
+
+  [inspect.custom](): string {
+    return `PendingLogin { issuer: '${this.#s.as.issuer}', expiresAt: ${new Date(this.expiresAt).toISOString()} }`;
+  }
+
+  toJSON(): { issuer: string; expiresAt: number } {
+    return { issuer: this.#s.as.issuer, expiresAt: this.expiresAt };
+  }
+}

@@ -1,0 +1,47 @@
+import type { AuthHeaders } from "./headers.js";
+
+/**
+ * The public shapes of what the calls return. They name only this package's own types (a tslab
+ * cell type-checks every declaration it reaches).
+ */
+
+/** A sign-in kept usable for as long as the notebook runs; see {@link session}. */
+export interface Session {
+  /** The issuer (or token endpoint's origin) this session signs in to. */
+  readonly issuer: string;
+  readonly clientId: string;
+  /** Valid headers: the current token, refreshed first when it is within its expiry margin. */
+  headers(): Promise<AuthHeaders>;
+  /**
+   * `fetch` (undici's) with the `Authorization` header set. On a 401 answer, the token is renewed
+   * once and the request sent again, if its body can be sent twice (none, a string, bytes,
+   * URLSearchParams, Blob, FormData); a streamed body's 401 is returned as is.
+   */
+  fetch(input: string | URL, init?: RequestInit): Promise<Response>;
+  /** Signs out: see {@link logout}. The session cannot be used afterwards without signing in again. */
+  logout(options?: { revoke?: boolean }): Promise<LogoutResult>;
+}
+
+/** A sign-in started by {@link beginLogin}, waiting for the address the browser ended on. */
+export interface PendingLogin {
+  /** The sign-in page to open. */
+  readonly url: string;
+  /** Epoch ms after which {@link PendingLogin.complete} refuses (`timeout` after beginLogin). */
+  readonly expiresAt: number;
+  /**
+   * Finishes the sign-in with the address the browser ended on (the whole URL, with `code` and
+   * `state`), and resolves to the headers like login(). A wrong or tampered address is refused
+   * without spending the sign-in: paste the right one. Single use.
+   */
+  complete(redirectedTo: string): Promise<AuthHeaders>;
+}
+
+/** What {@link logout} did. */
+export interface LogoutResult {
+  /** A saved sign-in was found and removed from the cache. */
+  removed: boolean;
+  /** The tokens the server confirmed as revoked (RFC 7009), refresh token first. */
+  revoked: ("refresh_token" | "access_token")[];
+  /** Where they were revoked; undefined when the server advertises no revocation endpoint. */
+  revocationEndpoint: string | undefined;
+}
