@@ -26,6 +26,7 @@ const APPLICATIONS = [
   { clientId: "notebook", clientType: "public" as const, redirectUris: LOOPBACK },
   { clientId: "webapp", clientType: "confidential" as const, clientSecret: SECRET, redirectUris: LOOPBACK },
   { clientId: "misregistered", clientType: "public" as const, redirectUris: ["http://127.0.0.1/elsewhere"] },
+  { clientId: "my-app_1.0~nb", clientType: "confidential" as const, clientSecret: "GOCSPX-s3cr_et.v~1-long-enough", redirectUris: LOOPBACK },
 ];
 const TOKEN_TTL = 3;
 
@@ -99,9 +100,18 @@ describe("django-oauth-toolkit 1.7", () => {
     assert.ok(failed instanceof LoginError);
     assert.equal(failed.code, "TOKEN_REQUEST_FAILED");
     assert.equal(failed.error, "invalid_client");
-    assert.match(failed.message, /refused the client \(HTTP 401\)\. Check `clientId` and `clientSecret`/);
-    assert.equal(await tokenRequests(dot), before + 1);
+    // DOT lists both methods: the secret is tried in the Basic header, then once in the body (#14).
+    assert.match(failed.message, /refused the client with its secret in the Basic header \(invalid_client\) and in the request body \(invalid_client\)\. Check `clientId` and `clientSecret`.*`tokenEndpointAuthMethod`/);
+    assert.equal(await tokenRequests(dot), before + 2);
     assertNoSecret(visibleText(failed), [SECRET, wrong]);
+  });
+
+  test("a client id and secret with - _ . ~ (Google-style): Basic credentials encoded minimally sign in at the first token request", async () => {
+    const before = await tokenRequests(dot);
+    const ua = alice();
+    const headers = await login(config(dot, { clientId: "my-app_1.0~nb", clientSecret: "GOCSPX-s3cr_et.v~1-long-enough", scopes: ["read"], openBrowser: ua.open }));
+    assert.equal((await api(dot, headers)).body.user, "alice");
+    assert.equal(await tokenRequests(dot), before + 1);
   });
 
   test("an access_denied answer (Cancel on DOT's consent form) ends the login with AUTHORIZATION_DENIED and no token request", async () => {

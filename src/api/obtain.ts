@@ -1,4 +1,5 @@
 import { LoginError } from "../errors.js";
+import { clip } from "../util/text.js";
 import type { TokenSource } from "../notebook/reporter.js";
 import type { TokenSet } from "../protocol/token.js";
 import type { SecretSet } from "../secrets.js";
@@ -58,7 +59,7 @@ export async function obtainTokens(ctx: EntryContext, options: ObtainOptions = {
  * Refreshes under the cross-process lock. The entry is read again once the lock is held: another
  * kernel may have refreshed meanwhile (its token is used, and its rotated refresh token never sent
  * twice: oidc-provider and others revoke the whole grant on reuse) or signed out.
- * Resolves undefined when only the browser can help (entry gone, or `invalid_grant`).
+ * Resolves undefined when only the browser can help (entry gone, or the refresh token refused).
  */
 async function refreshUnderLock(ctx: EntryContext, key: string, rejected: string | undefined): Promise<Obtained | undefined> {
   const { config, store, reporter, secrets } = ctx;
@@ -74,18 +75,24 @@ async function refreshUnderLock(ctx: EntryContext, key: string, rejected: string
     const { refreshTokens, tokenContext } = await import("../protocol/token.js");
     let tokens: TokenSet;
     try {
-      tokens = await refreshTokens(tokenContext(config, current.metadata), current.refreshToken, current.sub);
+      tokens = await refreshTokens(tokenContext(config, current.metadata, config.signal, current.clientAuthMethod), current.refreshToken, current.sub);
     } catch (error) {
       secrets.scrubError(error);
-      if (error instanceof LoginError && error.error === "invalid_grant") {
-        store.write(key, undefined, warn);
-        reporter.notice(`The saved sign-in to ${current.metadata.issuer} was refused by the server (invalid_grant: it expired or was revoked), so you need to sign in again in the browser.`);
-        return undefined;
-      }
       if (config.signal?.aborted && !(error instanceof LoginError && error.code === "ABORTED")) {
         throw new LoginError("ABORTED", "The login was aborted during the token refresh.", { cause: error });
       }
-      throw error;
+      if (!(error instanceof LoginError) || error.code !== "TOKEN_REQUEST_FAILED") throw error;
+      if (isRefusal(error)) {
+        // The server said no to this refresh token, in whatever words: only a new sign-in helps.
+        store.write(key, undefined, warn);
+        reporter.notice(`The saved sign-in to ${current.metadata.issuer} was refused by the server (${refusalText(error)}), so you need to sign in again in the browser.`);
+        return undefined;
+      }
+      throw new LoginError(
+        error.code,
+        `${error.message} The saved sign-in is kept for the next try; to sign in again in the browser instead, pass \`forceLogin: true\`.`,
+        { cause: error, error: error.error, errorDescription: error.errorDescription, status: error.status },
+      );
     }
     addSecrets(secrets, tokens);
     const next = toEntry(config, current.metadata, tokens, current);
@@ -94,6 +101,21 @@ async function refreshUnderLock(ctx: EntryContext, key: string, rejected: string
   } finally {
     release();
   }
+}
+
+/**
+ * A definite refusal of a refresh: `invalid_grant` (RFC 6749 §5.2), or any 400, 401 or 403, with or
+ * without an OAuth body (servers also answer an empty 400, or `invalid_request` "unable to find
+ * session"). Transport failures, timeouts, 429 and 5xx are not: the saved sign-in may work later.
+ */
+function isRefusal(error: LoginError): boolean {
+  return (error.error === "invalid_grant" || error.status === 400 || error.status === 401 || error.status === 403);
+}
+
+function refusalText(error: LoginError): string {
+  if (error.error === "invalid_grant") return "invalid_grant: it expired or was revoked";
+  const said = error.error ? `, ${clip(error.error, 100)}${error.errorDescription ? `: ${clip(error.errorDescription, 200)}` : ""}` : " without an OAuth error";
+  return `HTTP ${error.status}${said}`;
 }
 
 function addSecrets(secrets: SecretSet, tokens: { accessToken: string; refreshToken: string | undefined }): void {

@@ -25,11 +25,11 @@ export async function revokeEntry({ config, store, reporter, secrets }: EntryCon
     const endpoint = revoke ? metadata.revocation_endpoint : undefined;
     const revoked: LogoutResult["revoked"] = [];
     if (endpoint) {
-      const ctx = tokenContext(config, metadata);
+      const ctx = tokenContext(config, metadata, config.signal, entry.clientAuthMethod);
       if (entry.refreshToken) {
         // Revoking the refresh token ends the grant; if that fails, keep everything for a retry.
         await revokeToken(ctx, entry.refreshToken, "refresh_token").catch((error: unknown) => {
-          throw revocationFailedError(asLoginError(error));
+          throw revocationFailedError(asLoginError(error), !config.clientSecret);
         });
         revoked.push("refresh_token");
       }

@@ -2,7 +2,7 @@ import * as oauth from "oauth4webapi";
 import { asLoginError, LoginError } from "../errors.js";
 import type { ServerMetadata } from "../protocol/metadata.js";
 import { deviceAuthorizationError, devicePollOutcome, requestError } from "../protocol/oauth-errors.js";
-import { bearerTokenSet, tokenContext, type TokenContext, type TokenSet } from "../protocol/token.js";
+import { bearerTokenSet, currentClientAuth, tokenContext, type TokenContext, type TokenSet } from "../protocol/token.js";
 import { isSafeEndpoint } from "../protocol/urls.js";
 import { clip } from "../util/text.js";
 import { openBrowser } from "./browser.js";
@@ -60,7 +60,7 @@ async function requestDeviceCode(ctx: TokenContext, scopes: string[], extraParam
   if (scopes.length > 0) params.set("scope", scopes.join(" "));
   let grant: oauth.DeviceAuthorizationResponse;
   try {
-    const response = await oauth.deviceAuthorizationRequest(ctx.as, ctx.client, ctx.clientAuth, params, ctx.transport.options);
+    const response = await oauth.deviceAuthorizationRequest(ctx.as, ctx.client, currentClientAuth(ctx), params, ctx.transport.options);
     grant = await oauth.processDeviceAuthorizationResponse(ctx.as, ctx.client, response);
   } catch (cause) {
     throw deviceAuthorizationError(ctx, cause);
@@ -99,7 +99,7 @@ async function poll(
     }
     let response: Response;
     try {
-      response = await oauth.deviceCodeGrantRequest(ctx.as, ctx.client, ctx.clientAuth, grant.device_code, ctx.transport.options);
+      response = await oauth.deviceCodeGrantRequest(ctx.as, ctx.client, currentClientAuth(ctx), grant.device_code, ctx.transport.options);
     } catch (cause) {
       if (wait.signal.aborted) throw wait.abortedError(cause);
       throw requestError(ctx, cause);

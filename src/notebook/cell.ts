@@ -1,7 +1,7 @@
 import type { LoginError } from "../errors.js";
 import { escapeHtml, formatDuration } from "../util/text.js";
 import type { DisplayEntry, KernelDisplay } from "./display.js";
-import type { DeviceCodeInfo, LoginReporter, SuccessInfo } from "./reporter.js";
+import type { DeviceCodeInfo, LoginReporter, SuccessInfo, WaitingInfo } from "./reporter.js";
 
 /**
  * A login shown in the notebook cell: one display entry, kept up to date while waiting (the link,
@@ -29,7 +29,7 @@ export class NotebookReporter implements LoginReporter {
   readonly #display: DisplayEntry;
   readonly #quiet: boolean;
   #timer: NodeJS.Timeout | undefined;
-  #waiting: { issuer: string; url: string; deadline: number; openBrowser: boolean } | undefined;
+  #waiting: WaitingInfo | undefined;
   #device: DeviceCodeInfo | undefined;
   readonly #events: { message: string; count: number }[] = [];
   readonly #warnings: string[] = [];
@@ -57,6 +57,7 @@ export class NotebookReporter implements LoginReporter {
       `<div style="${BOX} #2563eb">` +
         `<div>Sign in to <b>${escapeHtml(w.issuer)}</b> ${link}</div>` +
         `<div style="color:#555;font-size:90%">${w.openBrowser ? "A browser tab was opened too. " : ""}Waiting for the sign-in: ${escapeHtml(left)} left.</div>` +
+        (w.redirectHint ? `<div style="color:#555;font-size:85%">${escapeHtml(w.redirectHint)}</div>` : "") +
         this.#eventsHtml() +
         this.#warningsHtml() +
         `</div>`,
@@ -125,7 +126,7 @@ export class NotebookReporter implements LoginReporter {
     this.#timer.unref();
   }
 
-  waiting(info: { issuer: string; url: string; deadline: number; openBrowser: boolean }): void {
+  waiting(info: WaitingInfo): void {
     this.#waiting = info;
     this.#render();
     this.#timer = setInterval(() => this.#render(), REFRESH_MS);

@@ -9,7 +9,7 @@ export interface LoginReporter {
   /** Something is under way that may take a moment (a token refresh). */
   progress(message: string): void;
   /** The sign-in page is ready; `deadline` is epoch ms. */
-  waiting(info: { issuer: string; url: string; deadline: number; openBrowser: boolean }): void;
+  waiting(info: WaitingInfo): void;
   /** The device grant (RFC 8628) waits for the user to enter `userCode`; `deadline` is epoch ms. */
   waitingForCode(info: DeviceCodeInfo): void;
   /**
@@ -31,6 +31,15 @@ export interface LoginReporter {
   dispose(): void;
   /** Calls `callback` when the user interrupts (a kernel interrupt); returns the unsubscribe. */
   watchInterrupt(callback: () => void): () => void;
+}
+
+export interface WaitingInfo {
+  issuer: string;
+  url: string;
+  deadline: number;
+  openBrowser: boolean;
+  /** What to do if the provider's page shows an error about the redirect URI (it never tells us). */
+  redirectHint?: string | undefined;
 }
 
 export interface DeviceCodeInfo {
@@ -69,7 +78,7 @@ export class DeferredReporter implements LoginReporter {
   }
 
   progress(): void {}
-  waiting(info: Parameters<LoginReporter["waiting"]>[0]): void {
+  waiting(info: WaitingInfo): void {
     this.#reporter.waiting(info);
   }
   waitingForCode(info: DeviceCodeInfo): void {

@@ -103,15 +103,15 @@ function resolveClient(config: LoginConfig): Pick<ResolvedConfig, "clientSecret"
 }
 
 /** What the user sees and what is kept: browser, cancellation, display, cache. */
-function resolveBehaviour(config: LoginConfig): Pick<ResolvedConfig, "openBrowser" | "signal" | "quiet" | "cache" | "forceLogin"> {
+function resolveBehaviour(config: LoginConfig): Pick<ResolvedConfig, "openBrowser" | "signal" | "quiet" | "cache" | "forceLogin" | "preflight"> {
   const openBrowser = config.openBrowser ?? true;
   if (typeof openBrowser !== "boolean" && typeof openBrowser !== "function") {
     throw invalid("`openBrowser` must be true, false or a function (url) => void.");
   }
   const signal = config.signal;
   if (signal !== undefined && !(signal instanceof AbortSignal)) throw invalid("`signal` must be an AbortSignal.");
-  for (const name of ["quiet", "cache", "forceLogin"] as const) {
+  for (const name of ["quiet", "cache", "forceLogin", "preflight"] as const) {
     if (config[name] !== undefined && typeof config[name] !== "boolean") throw invalid(`\`${name}\` must be true or false.`);
   }
-  return { openBrowser, signal, quiet: config.quiet ?? false, cache: config.cache ?? true, forceLogin: config.forceLogin ?? false };
+  return { openBrowser, signal, quiet: config.quiet ?? false, cache: config.cache ?? true, forceLogin: config.forceLogin ?? false, preflight: config.preflight ?? true };
 }

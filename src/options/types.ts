@@ -60,6 +60,15 @@ export interface LoginConfig {
    * @default "auto"
    */
   flow?: "auto" | "loopback" | "device";
+  /**
+   * While the browser opens the sign-in page, request it once here too (no cookies, no redirects
+   * followed, at most 10 s): a server that refuses the request with a 4xx error page (an
+   * unregistered redirect URI, an unknown client) then ends the sign-in at once with
+   * `AUTHORIZATION_REQUEST_REJECTED` and the redirect URI to register, instead of a `TIMEOUT`
+   * after `timeout` seconds. `false` sends nothing but the browser's request.
+   * @default true
+   */
+  preflight?: boolean;
   /** Seconds the user has to sign in. @default 300 */
   timeout?: number;
   /** Seconds each HTTP request (discovery, token) may take. @default 30 */
@@ -167,6 +176,7 @@ export interface ResolvedConfig {
   pkceMethod: "S256" | "plain" | undefined;
   redirect: RedirectTarget;
   flow: "auto" | "loopback" | "device";
+  preflight: boolean;
   timeoutMs: number;
   requestTimeoutMs: number;
   signal: AbortSignal | undefined;

@@ -124,11 +124,16 @@ export function revocationRefusedError(site: RequestSite, hint: "refresh_token" 
   );
 }
 
-/** logout(): the refresh token could not be revoked, so nothing was removed. */
-export function revocationFailedError(error: LoginError): LoginError {
+/**
+ * logout(): the refresh token could not be revoked, so nothing was removed. Some servers refuse
+ * revocation from public clients (RFC 7009 §2.1 says they should accept it): say what that means.
+ */
+export function revocationFailedError(error: LoginError, publicClient: boolean): LoginError {
+  const refused = error.status === 400 || error.status === 401 || error.status === 403;
+  const why = refused && publicClient ? " This server may accept revocation only from clients with a secret." : "";
   return new LoginError(
     "REVOCATION_FAILED",
-    `${error.message} Nothing was removed: run logout() again, or pass \`revoke: false\` to only forget the tokens on this machine.`,
+    `${error.message}${why} Nothing was removed, and the tokens stay valid at the server until they expire: run logout() again, or pass \`revoke: false\` to only forget them on this machine.`,
     { cause: error, error: error.error, status: error.status },
   );
 }
@@ -189,4 +194,18 @@ export function devicePollOutcome(site: RequestSite, cause: unknown, grant: { us
     }
   }
   return tokenResponseError(site, cause);
+}
+
+/**
+ * The client was refused with its secret in the Basic header and again in the body: the id or
+ * secret is wrong, or the server wants another method. Both answers are kept in `cause`.
+ */
+export function bothMethodsRefusedError(site: RequestSite, which: EndpointName, basic: LoginError, post: LoginError): LoginError {
+  const answer = (error: LoginError): string => (error.error ? oauthErrorText(error.error, error.errorDescription) : `HTTP ${error.status ?? "?"}`);
+  return new LoginError(
+    "TOKEN_REQUEST_FAILED",
+    `The ${which} endpoint ${endpointUrl(site, which)} refused the client with its secret in the Basic header (${answer(basic)}) and in the request body (${answer(post)}). ` +
+      "Check `clientId` and `clientSecret`; if the server expects another way of sending the secret, set `tokenEndpointAuthMethod`.",
+    { cause: new AggregateError([basic, post], "client_secret_basic and client_secret_post were both refused"), ...oauthFields(post) },
+  );
 }

@@ -37,6 +37,8 @@ export interface CacheEntry {
   sub: string | undefined;
   name: string | undefined;
   metadata: ServerMetadata;
+  /** How the client had to send its secret, when the server refused the Basic header (refresh and revocation reuse it). */
+  clientAuthMethod?: "client_secret_post" | undefined;
 }
 
 export const CACHE_FILE = "tokens.json";
@@ -231,6 +233,7 @@ function parseEntry(value: unknown): CacheEntry | undefined {
     isOptional(e.scope, isString) &&
     isOptional(e.sub, isString) &&
     isOptional(e.name, isString) &&
+    (e.clientAuthMethod === undefined || e.clientAuthMethod === "client_secret_post") &&
     typeof metadata === "object" &&
     metadata !== null &&
     isString(metadata.issuer) &&

@@ -83,6 +83,7 @@ export function toEntry(config: ResolvedConfig, as: ServerMetadata, tokens: Toke
     sub: tokens.claims?.sub ?? previous?.sub,
     name: displayName(tokens) ?? previous?.name,
     metadata: as,
+    clientAuthMethod: tokens.learnedAuth ?? previous?.clientAuthMethod,
   };
 }
 

@@ -7,6 +7,7 @@ import { exchangeCode, tokenContext, type TokenSet } from "../../protocol/token.
 import type { SecretSet } from "../../secrets.js";
 import { openBrowser } from "../browser.js";
 import { Wait } from "../wait.js";
+import { preflight, rejectedError } from "./preflight.js";
 import { startListener, type CallbackListener } from "./listener.js";
 
 /** What an interactive flow needs: the options, where to report, and the secrets to keep out of errors. */
@@ -23,6 +24,7 @@ export interface FlowContext {
  */
 export async function runLoopbackLogin({ config, reporter, secrets }: FlowContext, as: ServerMetadata): Promise<TokenSet> {
   let listener: CallbackListener | undefined;
+  const stopPreflight = new AbortController();
   const wait = new Wait({
     signal: config.signal,
     reporter,
@@ -35,10 +37,17 @@ export async function runLoopbackLogin({ config, reporter, secrets }: FlowContex
     listener = await startListener({ redirect: config.redirect, state, onEvent: (message) => reporter.event(message) });
     const redirectUri = listener.redirectUri;
     const url = authorizationUrl(as, config, redirectUri, pkce, state, nonce);
-    reporter.waiting({ issuer: as.issuer, url: url.href, deadline: Date.now() + config.timeoutMs, openBrowser: config.openBrowser !== false });
+    reporter.waiting({
+      issuer: as.issuer,
+      url: url.href,
+      deadline: Date.now() + config.timeoutMs,
+      openBrowser: config.openBrowser !== false,
+      redirectHint: registerHint(config, redirectUri),
+    });
     void openBrowser(url.href, config.openBrowser, (message) => reporter.event(message));
 
-    const params = await wait.race(listener.callback, { ms: config.timeoutMs, error: () => timeoutError(config, redirectUri) });
+    const refused = config.preflight ? refusedRequest(url, config, AbortSignal.any([wait.signal, stopPreflight.signal]), registerHint(config, redirectUri)) : NEVER;
+    const params = await wait.race(Promise.race([listener.callback, refused]), { ms: config.timeoutMs, error: () => timeoutError(config, redirectUri) });
     for (const value of params.getAll("code")) secrets.add(value);
     const validated = validateCallback(as, ctx.client, params, state);
     const tokens = await wait.race(exchangeCode(ctx, validated, redirectUri, pkce.verifier, nonce));
@@ -51,9 +60,19 @@ export async function runLoopbackLogin({ config, reporter, secrets }: FlowContex
     await listener?.finish({ ok: false, message: error.message }).catch(() => {});
     throw error;
   } finally {
+    stopPreflight.abort();
     wait.dispose();
     await listener?.close();
   }
+}
+
+const NEVER = new Promise<never>(() => {});
+
+/** Rejects with AUTHORIZATION_REQUEST_REJECTED when the preflight says the server refused the request; else never settles. */
+async function refusedRequest(url: URL, config: ResolvedConfig, signal: AbortSignal, hint: string): Promise<never> {
+  const refusal = await preflight(url, config, signal);
+  if (refusal && !signal.aborted) throw rejectedError(refusal, hint);
+  return NEVER;
 }
 
 function timeoutError(config: ResolvedConfig, redirectUri: string): LoginError {
@@ -64,9 +83,20 @@ function timeoutError(config: ResolvedConfig, redirectUri: string): LoginError {
   );
 }
 
-/** What to register when the provider refused the redirect URI on its own page (it cannot tell us). */
+/**
+ * What to register when the provider refused the redirect URI on its own page (it cannot tell us):
+ * the URI without a port for servers that allow any port (RFC 8252 §7.3), and for those that
+ * compare ports too, a fixed one to register and pass as `redirectUri`.
+ */
 export function registerHint(config: Pick<ResolvedConfig, "redirect" | "clientId">, redirectUri: string): string {
-  const anyPort = config.redirect.port === 0;
-  const registered = anyPort ? redirectUri.replace(/:\d+\//, "/") : redirectUri;
-  return `If the provider showed an error about the redirect URI, register ${registered}${anyPort ? " (any port)" : ""} for client ${JSON.stringify(config.clientId)}.`;
+  if (config.redirect.port !== 0) return `If the provider showed an error about the redirect URI, register ${redirectUri} for client ${JSON.stringify(config.clientId)}.`;
+  const portless = redirectUri.replace(/:\d+\//, "/");
+  const fixed = redirectUri.replace(/:\d+\//, `:${SUGGESTED_PORT}/`);
+  return (
+    `If the provider showed an error about the redirect URI, register ${portless} (any port) for client ${JSON.stringify(config.clientId)}; ` +
+    `if it compares ports too, register a fixed one such as ${fixed} and pass it as \`redirectUri\`.`
+  );
 }
+
+/** A port from the dynamic range, for providers that want a fixed one (rclone's, which several providers already know). */
+const SUGGESTED_PORT = 53682;
