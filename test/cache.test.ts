@@ -14,7 +14,8 @@ import { request } from "undici";
 import { DEMO_CLIENT_ID, startDemoIdp } from "../demo/idp.js";
 import { login, logout, session, LoginError, type LoginConfig } from "../src/index.js";
 import { closeDemoIdp, demoIdp, isolateCache, type DemoIdp } from "./support/fixtures.js";
-import { assertNoSecret, captureStderr, openHandles, visibleText } from "./support/helpers.js";
+import { captureOutput } from "./support/capture.js";
+import { assertNoSecret, openHandles, visibleText } from "./support/leaks.js";
 import { ScriptedUserAgent } from "./support/user-agent.js";
 
 after(closeDemoIdp);
@@ -198,7 +199,7 @@ test("a refresh token the server refuses (invalid_grant) falls back to the brows
   expireAll();
 
   const ua = new ScriptedUserAgent({ login: "erin" });
-  const { value: headers, stderr } = await captureStderr(() => login(config(idp, { openBrowser: ua.open })));
+  const { value: headers, stderr } = await captureOutput(() => login(config(idp, { openBrowser: ua.open })));
   assert.ok(ua.last, "the browser was opened");
   assert.match(stderr, /refused by the server \(invalid_grant/);
   assert.equal(await api(idp, headers.Authorization.slice(7)), 200);
@@ -339,7 +340,7 @@ test("a corrupted cache file: warned once, never a crash, moved aside (not delet
   const idp = await demoIdp();
   mkdirSync(cacheDir, { recursive: true });
   writeFileSync(cacheFile(), '{"half": "a file cut short by a full disk', { mode: 0o600 });
-  const { value: headers, stderr } = await captureStderr(() => login(config(idp, { openBrowser: new ScriptedUserAgent().open })));
+  const { value: headers, stderr } = await captureOutput(() => login(config(idp, { openBrowser: new ScriptedUserAgent().open })));
   assert.equal(await api(idp, headers.Authorization.slice(7)), 200);
   assert.match(stderr, /is not valid JSON/);
   assert.match(stderr, /moved to .*tokens\.json\.corrupt-/);
@@ -353,7 +354,7 @@ test("a corrupted cache file: warned once, never a crash, moved aside (not delet
   const data = JSON.parse(readFileSync(cacheFile(), "utf8")) as Record<string, unknown>;
   data["not-ours"] = { format: 1, accessToken: 42 };
   writeFileSync(cacheFile(), JSON.stringify(data));
-  const again = await captureStderr(() => login(config(idp, { scopes: ["openid"], openBrowser: new ScriptedUserAgent().open })));
+  const again = await captureOutput(() => login(config(idp, { scopes: ["openid"], openBrowser: new ScriptedUserAgent().open })));
   assert.doesNotMatch(again.stderr, /warning/, "a malformed entry of another key is not even read");
   const after = JSON.parse(readFileSync(cacheFile(), "utf8")) as Record<string, unknown>;
   assert.deepEqual(after["not-ours"], { format: 1, accessToken: 42 });
@@ -363,7 +364,7 @@ test("a corrupted cache file: warned once, never a crash, moved aside (not delet
 test("a cache that cannot be written: login() still returns working headers, and says the sign-in was not saved", async () => {
   const idp = await demoIdp();
   mkdirSync(cacheFile(), { recursive: true }); // a directory where the file should be
-  const { value: headers, stderr } = await captureStderr(() => login(config(idp, { openBrowser: new ScriptedUserAgent().open })));
+  const { value: headers, stderr } = await captureOutput(() => login(config(idp, { openBrowser: new ScriptedUserAgent().open })));
   assert.equal(await api(idp, headers.Authorization.slice(7)), 200);
   assert.match(stderr, /Could not (save|read)/);
   assert.match(stderr, /tokens\.json/);
@@ -463,7 +464,7 @@ test("a cache file readable by others is tightened to 0600; a symbolic link in i
     writeFileSync(victim, "{}", { mode: 0o644 });
     rmSync(cacheFile());
     symlinkSync(victim, cacheFile());
-    const { value: headers, stderr } = await captureStderr(() => login(config(idp, { openBrowser: new ScriptedUserAgent().open })));
+    const { value: headers, stderr } = await captureOutput(() => login(config(idp, { openBrowser: new ScriptedUserAgent().open })));
     assert.equal(await api(idp, headers.Authorization.slice(7)), 200);
     assert.match(stderr, /symbolic link/);
     assert.equal(readFileSync(victim, "utf8"), "{}", "the link's target is untouched");

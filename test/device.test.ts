@@ -8,7 +8,8 @@ import { DEMO_CLIENT_ID, startDemoIdp } from "../demo/idp.js";
 import { remoteReason } from "../src/flows/detect.js";
 import { login, LoginError, type LoginConfig } from "../src/index.js";
 import { isolateCache, type DemoIdp } from "./support/fixtures.js";
-import { assertNoSecret, openHandles, visibleText } from "./support/helpers.js";
+import { captureOutput } from "./support/capture.js";
+import { assertNoSecret, openHandles, visibleText } from "./support/leaks.js";
 import { ScriptedUserAgent } from "./support/user-agent.js";
 
 let idp: DemoIdp;
@@ -61,25 +62,24 @@ test("device flow: openBrowser gets verification_uri_complete, the user approves
 });
 
 test("device flow: the user types the code at verification_uri (shown on stderr in a terminal)", async () => {
-  const original = process.stderr.write.bind(process.stderr);
   let stderr = "";
-  process.stderr.write = ((chunk: string) => ((stderr += chunk), true)) as typeof process.stderr.write;
-  let headers;
-  try {
-    headers = await login(
-      config({
-        openBrowser: () => {
-          // A person reads the terminal, opens the short address elsewhere and types the code.
-          setImmediate(() => {
-            const match = /open (\S+) on any device and enter the code (\S+)/.exec(stderr)!;
-            void new ScriptedUserAgent({ userCode: match[2] }).visit(match[1]!);
-          });
-        },
-      }),
-    );
-  } finally {
-    process.stderr.write = original;
-  }
+  const { value: headers } = await captureOutput(
+    () =>
+      login(
+        config({
+          openBrowser: () => {
+            // A person reads the terminal, opens the short address elsewhere and types the code.
+            setImmediate(() => {
+              const match = /open (\S+) on any device and enter the code (\S+)/.exec(stderr)!;
+              void new ScriptedUserAgent({ userCode: match[2] }).visit(match[1]!);
+            });
+          },
+        }),
+      ),
+    (text, stream) => {
+      if (stream === "stderr") stderr += text;
+    },
+  );
   assert.match(stderr, /To sign in, open http:\/\/127\.0\.0\.1:\d+\/device on any device and enter the code [A-Z]{4}-[A-Z]{4} \(or directly: /);
   assert.equal(await api(idp, headers.Authorization.slice(7)), 200);
 });

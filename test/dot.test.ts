@@ -12,8 +12,10 @@ import { after, before, beforeEach, describe, test } from "node:test";
 import { request } from "undici";
 import { beginLogin, login, logout, LoginError, type LoginConfig } from "../src/index.js";
 import { startDot, type DotServer } from "./support/dot.js";
-import { isolateCache, listenerUrl } from "./support/fixtures.js";
-import { assertNoSecret, captureStderr, openHandles, portIsFree, visibleText } from "./support/helpers.js";
+import { captureOutput } from "./support/capture.js";
+import { isolateCache } from "./support/fixtures.js";
+import { assertNoSecret, openHandles, portIsFree, visibleText } from "./support/leaks.js";
+import { listenerPort } from "./support/servers.js";
 import { ScriptedUserAgent, type VisitResult } from "./support/user-agent.js";
 
 const USERS = [
@@ -84,7 +86,7 @@ describe("django-oauth-toolkit 1.7", () => {
 
   test("confidential client: the classic web application flow with a client secret (state checked, code exchanged with the secret)", async () => {
     const ua = alice();
-    const { value: headers, stderr } = await captureStderr(() =>
+    const { value: headers, stderr } = await captureOutput(() =>
       login(config(dot, { clientId: "webapp", clientSecret: SECRET, scopes: ["read"], openBrowser: ua.open })),
     );
     assert.equal((await api(dot, headers)).body.user, "alice");
@@ -138,7 +140,7 @@ describe("django-oauth-toolkit 1.7", () => {
     assert.equal(error.code, "TIMEOUT");
     assert.match(error.message, /register http:\/\/127\.0\.0\.1\/callback \(any port\) for client "misregistered"/);
     assert.ok(Date.now() - started < 6000);
-    assert.ok(await portIsFree(Number(listenerUrl(visit.visited[0]!).port)), "the listener is closed");
+    assert.ok(await portIsFree(listenerPort(visit.visited[0]!)), "the listener is closed");
   });
 
   test("refresh: an expired token is renewed with the refresh token (rotated by DOT) without a browser; logout revokes at the endpoint given", async () => {
@@ -195,7 +197,7 @@ describe("PKCE on a server that accepts only plain (a deliberate choice, never a
 
   test('pkceMethod: "plain" signs in, and the cell (here stderr) says what was given up', async () => {
     const ua = alice();
-    const { value: headers, stderr } = await captureStderr(() => login(config(plainOnly, { pkceMethod: "plain", openBrowser: ua.open })));
+    const { value: headers, stderr } = await captureOutput(() => login(config(plainOnly, { pkceMethod: "plain", openBrowser: ua.open })));
     assert.equal(new URL((await ua.last!).visited[0]!).searchParams.get("code_challenge_method"), "plain");
     assert.equal((await api(plainOnly, headers)).body.user, "alice");
     assert.match(stderr, /PKCE method plain, as asked/);
@@ -203,7 +205,7 @@ describe("PKCE on a server that accepts only plain (a deliberate choice, never a
 
   test("a server whose metadata lists only plain gets plain without an option, with a warning naming the server", async () => {
     const ua = alice();
-    const { value: headers, stderr } = await captureStderr(() => login(config(plainAdvertised, { openBrowser: ua.open })));
+    const { value: headers, stderr } = await captureOutput(() => login(config(plainAdvertised, { openBrowser: ua.open })));
     assert.equal(new URL((await ua.last!).visited[0]!).searchParams.get("code_challenge_method"), "plain");
     assert.equal((await api(plainAdvertised, headers)).body.user, "alice");
     assert.match(stderr, new RegExp(`${plainAdvertised.issuer.replace(/[.]/g, "\\.")} supports only the PKCE method plain`));

@@ -13,7 +13,9 @@ import { after, before, describe } from "node:test";
 import { DEMO_CLIENT_ID } from "../demo/idp.js";
 import { login, logout, type LoginConfig } from "../src/index.js";
 import { closeDemoIdp, demoIdp, isolateCache } from "./support/fixtures.js";
-import { FakeBrowser, Tally, hostileTest, withFakeAs, type CaseContext, type FakeAs } from "./support/hostile.js";
+import { withFakeAs, type FakeAs } from "./support/fake-as.js";
+import { Tally, hostileTest, type CaseContext } from "./support/hostile.js";
+import { ScriptedUserAgent } from "./support/user-agent.js";
 
 const tally = new Tally("hostile-cache");
 before(async () => {
@@ -44,7 +46,7 @@ const mode = (path: string): string => (statSync(path).mode & 0o777).toString(8)
 const tokenOf = (headers: { Authorization: string }): string => headers.Authorization.slice("Bearer ".length);
 
 function config(as: FakeAs, dir: string, extra: Partial<LoginConfig> = {}): LoginConfig {
-  return { issuer: as.issuer, clientId: CLIENT_ID, cacheDir: dir, requestTimeout: 5, timeout: 10, openBrowser: new FakeBrowser().open, ...extra };
+  return { issuer: as.issuer, clientId: CLIENT_ID, cacheDir: dir, requestTimeout: 5, timeout: 10, openBrowser: new ScriptedUserAgent().open, ...extra };
 }
 
 /** Every token login() returned must be the one in the file (else it is lost for the next run). */
@@ -213,7 +215,6 @@ describe("token cache: concurrent writers", () => {
     });
     await Promise.all(children.map((c) => c.ready));
     for (const c of children) c.child.stdin.end("go\n");
-    const { ScriptedUserAgent } = await import("./support/user-agent.js");
     const own = await login({ ...base, profile: "parent", openBrowser: new ScriptedUserAgent({ login: "dave" }).open });
     const outputs = await Promise.all(children.map((c) => c.done));
     ctx.tried(5);

@@ -9,23 +9,12 @@ import { randomBytes } from "node:crypto";
 import { after, before, describe } from "node:test";
 import { gzipSync } from "node:zlib";
 import { login, type LoginConfig, type LoginErrorCode } from "../src/index.js";
+import { withFakeAs, type FakeAs, type FakeAsOptions } from "./support/fake-as.js";
 import { isolateCache } from "./support/fixtures.js";
-import { portIsFree, visibleText } from "./support/helpers.js";
-import {
-  FakeBrowser,
-  Tally,
-  expectLoginError,
-  hostileTest,
-  isTidyMessage,
-  makeCertificates,
-  startTestServer,
-  withFakeAs,
-  type CaseContext,
-  type FakeAs,
-  type FakeAsOptions,
-  type Handler,
-  type TestCertificates,
-} from "./support/hostile.js";
+import { Tally, expectLoginError, hostileTest, isTidyMessage, makeCertificates, type CaseContext, type TestCertificates } from "./support/hostile.js";
+import { portIsFree, visibleText } from "./support/leaks.js";
+import { startServer, type Handler } from "./support/servers.js";
+import { ScriptedUserAgent } from "./support/user-agent.js";
 
 const tally = new Tally("hostile-endpoints");
 let certs: TestCertificates;
@@ -39,7 +28,7 @@ const CLIENT_ID = "hostile-client";
 const REQUEST_TIMEOUT = 0.5;
 const MiB = 1024 * 1024;
 
-function config(as: FakeAs, browser: FakeBrowser, extra: Partial<LoginConfig> = {}): LoginConfig {
+function config(as: FakeAs, browser: ScriptedUserAgent, extra: Partial<LoginConfig> = {}): LoginConfig {
   return { issuer: as.issuer, clientId: CLIENT_ID, cache: false, timeout: 10, requestTimeout: REQUEST_TIMEOUT, openBrowser: browser.open, ...extra };
 }
 
@@ -119,16 +108,16 @@ interface EndpointCase {
 /** One login whose token endpoint misbehaves; the browser must be told the sign-in failed. */
 async function tokenCase(ctx: CaseContext, c: EndpointCase, options: FakeAsOptions = {}): Promise<void> {
   await withFakeAs(ctx, { ...options, token: (req, res) => c.handler(req, res) }, async (as) => {
-    const browser = new FakeBrowser();
+    const browser = new ScriptedUserAgent();
     const error = await expectLoginError(ctx, login(config(as, browser)), c.code, c.name);
     ctx.tried();
     assert.match(error.message, c.match, c.name);
     assert.ok(isTidyMessage(error.message), `${c.name}: ${JSON.stringify(error.message.slice(0, 200))} (${error.message.length} chars)`);
     if (c.oauthError) assert.equal(error.error, c.oauthError, c.name);
     const visit = await browser.last!;
-    ctx.seen(visit.result?.body ?? "");
-    assert.match(visit.result?.body ?? "", /Sign-in failed/, `${c.name}: the browser is told`);
-    assert.ok(await portIsFree(Number(visit.callback!.port)), c.name);
+    ctx.seen(visit.finalBody);
+    assert.match(visit.finalBody, /Sign-in failed/, `${c.name}: the browser is told`);
+    assert.ok(await portIsFree(Number(visit.callbackUrl!.port)), c.name);
     await c.check?.();
   });
 }
@@ -137,7 +126,7 @@ async function tokenCase(ctx: CaseContext, c: EndpointCase, options: FakeAsOptio
 async function discoveryCase(ctx: CaseContext, c: EndpointCase): Promise<void> {
   let opened = false;
   await withFakeAs(ctx, { discovery: c.handler }, async (as) => {
-    const error = await expectLoginError(ctx, login(config(as, new FakeBrowser(), { openBrowser: () => void (opened = true) })), c.code, c.name);
+    const error = await expectLoginError(ctx, login(config(as, new ScriptedUserAgent(), { openBrowser: () => void (opened = true) })), c.code, c.name);
     ctx.tried();
     assert.match(error.message, c.match, c.name);
     assert.ok(isTidyMessage(error.message), `${c.name}: ${JSON.stringify(error.message.slice(0, 200))}`);
@@ -193,12 +182,12 @@ describe("token endpoint", () => {
       await withFakeAs(ctx, {}, async (fake) => {
         current = fake;
         fake.options.token = (req, res) => c.handler(req, res);
-        const browser = new FakeBrowser();
+        const browser = new ScriptedUserAgent();
         const error = await expectLoginError(ctx, login(config(fake, browser)), c.code, c.name);
         ctx.tried();
         assert.match(error.message, c.match, c.name);
         assert.ok(isTidyMessage(error.message), c.name);
-        assert.match((await browser.last!).result?.body ?? "", /Sign-in failed/);
+        assert.match((await browser.last!).finalBody, /Sign-in failed/);
       });
     }
   });
@@ -228,7 +217,7 @@ describe("token endpoint", () => {
   });
 
   hostileTest(tally, "redirects from the token endpoint are not followed: the code never reaches the redirect's target", async (ctx) => {
-    const thief = await startTestServer((_req, res) => void res.writeHead(200, { "content-type": "application/json" }).end('{"access_token":"stolen-token-value","token_type":"Bearer"}'));
+    const thief = await startServer((_req, res) => void res.writeHead(200, { "content-type": "application/json" }).end('{"access_token":"stolen-token-value","token_type":"Bearer"}'));
     let thiefHits = 0;
     thief.server.on("request", () => thiefHits++);
     try {
@@ -265,7 +254,7 @@ describe("token endpoint", () => {
 describe("discovery", () => {
   hostileTest(tally, "broken discovery answers (errors, HTML, bad JSON, huge, endless, redirects, hangs, cuts) are DISCOVERY_FAILED before any browser opens", async (ctx) => {
     const endlessDoc = { bytes: 0, closed: false };
-    const other = await startTestServer((_req, res) => void res.writeHead(200, { "content-type": "application/json" }).end("{}"));
+    const other = await startServer((_req, res) => void res.writeHead(200, { "content-type": "application/json" }).end("{}"));
     let otherHits = 0;
     other.server.on("request", () => otherHits++);
     const cases: EndpointCase[] = [
@@ -314,7 +303,7 @@ describe("discovery", () => {
       let opened = false;
       await withFakeAs(ctx, {}, async (as) => {
         as.options.metadata = c.metadata(as.issuer);
-        const error = await expectLoginError(ctx, login(config(as, new FakeBrowser(), { openBrowser: () => void (opened = true) })), c.code, c.name);
+        const error = await expectLoginError(ctx, login(config(as, new ScriptedUserAgent(), { openBrowser: () => void (opened = true) })), c.code, c.name);
         ctx.tried();
         assert.match(error.message, c.match, c.name);
         assert.ok(isTidyMessage(error.message), c.name);
@@ -329,18 +318,18 @@ describe("TLS", () => {
     await withFakeAs(ctx, { tls: { key: certs.key, cert: certs.cert } }, async (as) => {
       let opened = false;
       const openBrowser = (): void => void (opened = true);
-      const refused = await expectLoginError(ctx, login(config(as, new FakeBrowser(), { openBrowser })), "DISCOVERY_FAILED", "no ca");
+      const refused = await expectLoginError(ctx, login(config(as, new ScriptedUserAgent(), { openBrowser })), "DISCOVERY_FAILED", "no ca");
       ctx.tried();
       assert.match(refused.message, /not issued by an authority this machine trusts.*pass its PEM certificate as `ca`/);
       assert.match(visibleText(refused.cause), /UNABLE_TO_VERIFY_LEAF_SIGNATURE/, "the TLS error is the cause");
-      const wrong = await expectLoginError(ctx, login(config(as, new FakeBrowser(), { openBrowser, ca: certs.otherCa })), "DISCOVERY_FAILED", "another ca");
+      const wrong = await expectLoginError(ctx, login(config(as, new ScriptedUserAgent(), { openBrowser, ca: certs.otherCa })), "DISCOVERY_FAILED", "another ca");
       ctx.tried();
       assert.match(wrong.message, /not issued by an authority/);
       assert.equal(opened, false);
       assert.equal(as.hits.get("/.well-known/openid-configuration") ?? 0, 0, "no HTTP request got through");
 
       for (const ca of [certs.ca, Buffer.from(certs.ca), [certs.otherCa, certs.ca], `${certs.otherCa}${certs.ca}`]) {
-        const browser = new FakeBrowser({ ca: certs.ca });
+        const browser = new ScriptedUserAgent({ ca: certs.ca });
         const headers = await login(config(as, browser, { ca }));
         ctx.tried();
         assert.equal(headers.Authorization, `Bearer ${as.accessTokens.at(-1)}`);
@@ -350,15 +339,15 @@ describe("TLS", () => {
 
   hostileTest(tally, "a token endpoint with an unknown authority: TOKEN_REQUEST_FAILED before the code is sent; a certificate for another host name is refused even with `ca`", async (ctx) => {
     await withFakeAs(ctx, { tls: { key: certs.key, cert: certs.cert } }, async (as) => {
-      const browser = new FakeBrowser({ ca: certs.ca });
+      const browser = new ScriptedUserAgent({ ca: certs.ca });
       const error = await expectLoginError(ctx, login(config(as, browser, { issuer: undefined, authorizationEndpoint: as.authorizationEndpoint, tokenEndpoint: as.tokenEndpoint })), "TOKEN_REQUEST_FAILED");
       ctx.tried();
       assert.match(error.message, /token endpoint .* not issued by an authority this machine trusts/);
       assert.equal(as.hits.get("/token") ?? 0, 0, "the code reached the token endpoint");
-      assert.match((await browser.last!).result?.body ?? "", /Sign-in failed/);
+      assert.match((await browser.last!).finalBody, /Sign-in failed/);
     });
     await withFakeAs(ctx, { tls: { key: certs.key, cert: certs.cert }, host: "127.0.0.2" }, async (as) => {
-      const error = await expectLoginError(ctx, login(config(as, new FakeBrowser(), { ca: certs.ca, openBrowser: false })), "DISCOVERY_FAILED", "wrong host name");
+      const error = await expectLoginError(ctx, login(config(as, new ScriptedUserAgent(), { ca: certs.ca, openBrowser: false })), "DISCOVERY_FAILED", "wrong host name");
       ctx.tried();
       assert.match(error.message, /certificate is for another host name, ERR_TLS_CERT_ALTNAME_INVALID/);
     });
@@ -379,7 +368,7 @@ describe("device authorization answers", () => {
     for (const link of ["javascript:alert(document.cookie)", "data:text/html,<script>alert(1)</script>", "http://evil.example/device", "not a url"]) {
       for (const field of ["verification_uri", "verification_uri_complete"]) {
         let opened = false;
-        const server = await startTestServer((req, res) => {
+        const server = await startServer((req, res) => {
           const origin = `http://127.0.0.1:${(req.socket.address() as { port: number }).port}`;
           if (req.url?.startsWith("/.well-known/")) {
             json(200, { issuer: origin, authorization_endpoint: `${origin}/auth`, token_endpoint: `${origin}/token`, device_authorization_endpoint: `${origin}/device` })(req, res);
@@ -419,7 +408,7 @@ describe("error redirects", () => {
       params.set("error", noise);
     } }, async (as) => {
       ctx.tried();
-      const error = await expectLoginError(ctx, login(config(as, new FakeBrowser())), "AUTHORIZATION_DENIED");
+      const error = await expectLoginError(ctx, login(config(as, new ScriptedUserAgent())), "AUTHORIZATION_DENIED");
       assert.ok(isTidyMessage(error.message, 600), `message of ${error.message.length} characters`);
     });
   });

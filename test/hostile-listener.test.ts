@@ -13,21 +13,11 @@ import { login, type LoginConfig } from "../src/index.js";
 import { validateCallback } from "../src/protocol/authorization.js";
 import { startListener, type CallbackListener } from "../src/flows/loopback/listener.js";
 import { LoginError } from "../src/errors.js";
+import { withFakeAs, type FakeAs } from "./support/fake-as.js";
 import { closeDemoIdp, demoIdp, isolateCache } from "./support/fixtures.js";
-import { portIsFree } from "./support/helpers.js";
-import {
-  FakeBrowser,
-  Tally,
-  expectLoginError,
-  get,
-  hostileTest,
-  isTidyMessage,
-  listenerPort,
-  raw,
-  type CaseContext,
-  type FakeAs,
-  withFakeAs,
-} from "./support/hostile.js";
+import { Tally, expectLoginError, hostileTest, isTidyMessage, type CaseContext } from "./support/hostile.js";
+import { portIsFree } from "./support/leaks.js";
+import { httpRequest, listenerPort, raw, type Reply } from "./support/servers.js";
 import { ScriptedUserAgent } from "./support/user-agent.js";
 
 const tally = new Tally("hostile-listener");
@@ -43,7 +33,7 @@ after(async () => {
 const CLIENT_ID = "hostile-client";
 const randomState = (): string => randomBytes(32).toString("base64url");
 
-function signIn(as: FakeAs, browser: FakeBrowser, extra: Partial<LoginConfig> = {}): ReturnType<typeof login> {
+function signIn(as: FakeAs, browser: ScriptedUserAgent, extra: Partial<LoginConfig> = {}): ReturnType<typeof login> {
   return login({ issuer: as.issuer, clientId: CLIENT_ID, cache: false, timeout: 10, requestTimeout: 5, openBrowser: browser.open, ...extra });
 }
 
@@ -102,7 +92,7 @@ describe("callback listener: stray, forged and replayed requests", () => {
     await withFakeAs(ctx, {}, async (as) => {
       const refused: string[] = [];
       const accepted: string[] = [];
-      const browser = new FakeBrowser({
+      const browser = new ScriptedUserAgent({
         before: async (url) => {
           const port = listenerPort(url);
           const state = url.searchParams.get("state")!;
@@ -127,9 +117,9 @@ describe("callback listener: stray, forged and replayed requests", () => {
       assert.deepEqual(refused, [], "every stray request is refused");
       assert.equal((outcome as { Authorization?: string }).Authorization, `Bearer ${as.accessTokens.at(-1)}`, "the genuine callback still signed in");
       const visit = await browser.last!;
-      assert.equal(visit.callbackReply?.status, 303);
-      assert.match(visit.result?.body ?? "", /You are signed in/);
-      assert.ok(await portIsFree(Number(visit.callback!.port)));
+      assert.equal(visit.callbackStatus, 303);
+      assert.match(visit.finalBody, /You are signed in/);
+      assert.ok(await portIsFree(Number(visit.callbackUrl!.port)));
     });
   });
 
@@ -190,14 +180,14 @@ describe("callback listener: stray, forged and replayed requests", () => {
     ];
     for (const c of cases) {
       await withFakeAs(ctx, { callback: c.change }, async (as) => {
-        const browser = new FakeBrowser();
+        const browser = new ScriptedUserAgent();
         const error = await expectLoginError(ctx, signIn(as, browser), c.code, c.name);
         ctx.tried();
         assert.ok(isTidyMessage(error.message), error.message);
         assert.equal(as.hits.get("/token") ?? 0, 0, `${c.name}: the code was sent to the token endpoint`);
         const visit = await browser.last!;
-        ctx.seen(visit.result?.body ?? "");
-        assert.match(visit.result?.body ?? "", /Sign-in failed/, c.name);
+        ctx.seen(visit.finalBody);
+        assert.match(visit.finalBody, /Sign-in failed/, c.name);
       });
     }
   });
@@ -214,8 +204,8 @@ describe("callback listener: stray, forged and replayed requests", () => {
     for (const d of descriptions) {
       await withFakeAs(ctx, {}, async (as) => {
         const errorCode = d.name === "HTML in the error code" ? d.raw! : "access_denied";
-        const browser = new FakeBrowser({
-          tamper: (url) => {
+        const browser = new ScriptedUserAgent({
+          onCallback: (url) => {
             const out = new URL(url.href);
             out.searchParams.delete("code");
             out.search = `${out.search}&error=${encodeURIComponent(errorCode)}&error_description=${d.query}`;
@@ -228,11 +218,11 @@ describe("callback listener: stray, forged and replayed requests", () => {
         assert.ok(isTidyMessage(error.message, 700), `${d.name}: ${JSON.stringify(error.message.slice(0, 200))} (${error.message.length} chars)`);
         if (d.name === "non-UTF-8") assert.ok(error.errorDescription?.includes("\uFFFD"), "invalid bytes decode to U+FFFD, not to something else");
         const visit = await browser.last!;
-        const page = visit.result?.body ?? "";
+        const page = visit.finalBody;
         ctx.seen(page);
         assert.match(page, /Sign-in failed/);
         assert.doesNotMatch(page, /<script>alert|<img src=x|<b>bold/, "server text is escaped on the page");
-        assert.match(String(visit.result?.headers["content-security-policy"]), /default-src 'none'/);
+        assert.match(String(visit.finalHeaders["content-security-policy"]), /default-src 'none'/);
         assert.equal(as.hits.get("/token") ?? 0, 0);
       });
     }
@@ -287,7 +277,7 @@ describe("callback listener: size, crowds and slow clients", () => {
       await withFakeAs(ctx, {}, async (as) => {
         let port = 0;
         const strays: Promise<unknown>[] = [];
-        const browser = new FakeBrowser({
+        const browser = new ScriptedUserAgent({
           before: async (url) => {
             port = listenerPort(url);
             const state = url.searchParams.get("state")!;
@@ -322,7 +312,7 @@ describe("callback listener: size, crowds and slow clients", () => {
     try {
       await withFakeAs(ctx, {}, async (as) => {
         let port = 0;
-        const browser = new FakeBrowser({
+        const browser = new ScriptedUserAgent({
           before: async (url) => {
             port = listenerPort(url);
             const state = url.searchParams.get("state")!;
@@ -429,7 +419,7 @@ describe("callback listener: other sites and addresses", () => {
   hostileTest(tally, "a redirect to localhost works when the browser resolves it to ::1, and both addresses are freed; 127.0.0.1 listens on IPv4 only", async (ctx) => {
     await withFakeAs(ctx, {}, async (as) => {
       let port = 0;
-      const browser = new FakeBrowser({
+      const browser = new ScriptedUserAgent({
         family: 6,
         before: async (url) => {
           port = listenerPort(url);
@@ -442,12 +432,12 @@ describe("callback listener: other sites and addresses", () => {
       ctx.tried();
       assert.equal(headers.Authorization, `Bearer ${as.accessTokens.at(-1)}`);
       const visit = await browser.last!;
-      assert.equal(visit.callback?.hostname, "localhost");
-      assert.equal(visit.callbackReply?.status, 303);
+      assert.equal(visit.callbackUrl?.hostname, "localhost");
+      assert.equal(visit.callbackStatus, 303);
       assert.ok(await portIsFree(port, "127.0.0.1"), "IPv4 port free");
       assert.ok(await portIsFree(port, "::1"), "IPv6 port free");
 
-      const v4only = new FakeBrowser({
+      const v4only = new ScriptedUserAgent({
         before: async (url) => {
           const p = listenerPort(url);
           const reply = await raw(p, request(p, "/callback"), { family: 6 });
@@ -476,7 +466,7 @@ describe("callback listener: other sites and addresses", () => {
       const port = (squatter.address() as { port: number }).port;
       try {
         await withFakeAs(ctx, {}, async (as) => {
-          const error = await expectLoginError(ctx, signIn(as, new FakeBrowser(), { redirectUri: `http://${squat.redirect}:${port}/callback` }), "PORT_IN_USE", squat.name);
+          const error = await expectLoginError(ctx, signIn(as, new ScriptedUserAgent(), { redirectUri: `http://${squat.redirect}:${port}/callback` }), "PORT_IN_USE", squat.name);
           ctx.tried();
           assert.match(error.message, new RegExp(`Port ${port}`));
         });
@@ -489,7 +479,7 @@ describe("callback listener: other sites and addresses", () => {
 
   hostileTest(tally, "a local process that read the state (process list) and races in its own code cannot sign the user in as itself: the PKCE check fails", async (ctx) => {
     const idp = await demoIdp();
-    let injected: Awaited<ReturnType<typeof get>> | undefined;
+    let injected: Reply | undefined;
     const user = new ScriptedUserAgent({ login: "alice" });
     const attackerVerifier = randomBytes(32).toString("base64url");
     ctx.secret(attackerVerifier);
@@ -514,7 +504,7 @@ describe("callback listener: other sites and addresses", () => {
       // ...and delivers it first, with the user's state.
       const forged = new URL(redirectUri);
       forged.search = new URLSearchParams({ code: attackerCode, state: ours.searchParams.get("state")!, iss: idp.issuer }).toString();
-      injected = await get(forged);
+      injected = await httpRequest(forged);
       user.open(url);
     };
     const error = await expectLoginError(ctx, login({ issuer: idp.issuer, clientId: DEMO_CLIENT_ID, scopes: ["openid"], cache: false, openBrowser }), "TOKEN_REQUEST_FAILED");

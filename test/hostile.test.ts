@@ -4,8 +4,9 @@ import assert from "node:assert/strict";
 import { after, beforeEach, test } from "node:test";
 import { DEMO_CLIENT_ID } from "../demo/idp.js";
 import { login, LoginError, type LoginConfig, type LoginErrorCode } from "../src/index.js";
-import { closeDemoIdp, demoIdp, isolateCache, listenerUrl, rawRequest, startServer } from "./support/fixtures.js";
-import { assertNoSecret, openHandles, portIsFree, visibleText } from "./support/helpers.js";
+import { closeDemoIdp, demoIdp, isolateCache } from "./support/fixtures.js";
+import { assertNoSecret, openHandles, portIsFree, visibleText } from "./support/leaks.js";
+import { httpRequest, listenerPort, startServer, type RequestOptions } from "./support/servers.js";
 import { ScriptedUserAgent } from "./support/user-agent.js";
 
 after(closeDemoIdp);
@@ -21,7 +22,7 @@ async function expectFailure(config: LoginConfig, code: LoginErrorCode, secrets:
   const error = await login({
     ...config,
     openBrowser: async (url) => {
-      port = Number(listenerUrl(url).port);
+      port = listenerPort(url);
       if (typeof open === "function") await open(url);
     },
   }).then(
@@ -46,10 +47,10 @@ test("stray requests before the callback are answered and do not disturb the log
     clientId: DEMO_CLIENT_ID,
     scopes: ["openid"],
     openBrowser: async (url) => {
-      const port = Number(listenerUrl(url).port);
+      const port = listenerPort(url);
       const state = new URL(url).searchParams.get("state")!;
-      const hit = async (name: string, options: Parameters<typeof rawRequest>[1]): Promise<void> => {
-        seen[name] = (await rawRequest(port, options)).status;
+      const hit = async (name: string, options: RequestOptions): Promise<void> => {
+        seen[name] = (await httpRequest(`http://127.0.0.1:${port}`, options)).status;
       };
       await hit("favicon", { path: "/favicon.ico" });
       await hit("root", { path: "/" });
@@ -60,8 +61,8 @@ test("stray requests before the callback are answered and do not disturb the log
       await hit("forged state", { path: "/callback?code=forged&state=forged" });
       await hit("no state", { path: "/callback?code=forged" });
       await hit("duplicated state", { path: `/callback?code=x&state=${state}&state=${state}` });
-      await hit("DNS rebinding Host", { path: `/callback?code=x&state=${state}`, host: `evil.example:${port}` });
-      await hit("wrong port Host", { path: `/callback?code=x&state=${state}`, host: "127.0.0.1:1" });
+      await hit("DNS rebinding Host", { path: `/callback?code=x&state=${state}`, headers: { host: `evil.example:${port}` } });
+      await hit("wrong port Host", { path: `/callback?code=x&state=${state}`, headers: { host: "127.0.0.1:1" } });
       await hit("result page before callback", { path: "/signed-in" });
       ua.open(url);
     },

@@ -12,7 +12,8 @@ import { beforeEach, describe, test } from "node:test";
 import { login, logout, LoginError, type LoginConfig } from "../src/index.js";
 import { formEncode } from "../src/protocol/client-auth.js";
 import { isolateCache } from "./support/fixtures.js";
-import { assertNoSecret, captureStderr, portIsFree, visibleText } from "./support/helpers.js";
+import { captureOutput } from "./support/capture.js";
+import { assertNoSecret, portIsFree, visibleText } from "./support/leaks.js";
 
 interface BentOptions {
   /** Registered confidential client (id → secret); anything else is a public client. */
@@ -214,7 +215,7 @@ describe("client credentials in the Basic header (RFC 6749 §2.3.1, Appendix B)"
       const bent = await startBent({ secrets: { [id]: secret }, basic: "refuse", acceptPost: true, clientRefusal: refusal, expiresIn: 1 });
       try {
         const config: LoginConfig = { issuer: bent.issuer, clientId: id, clientSecret: secret, openBrowser: browser().open, timeout: 20 };
-        const { stderr } = await captureStderr(() => login(config));
+        const { stderr } = await captureOutput(() => login(config));
         assert.deepEqual(bent.credentials.map((c) => c.how), ["basic", "post"], "Basic, then the body, once");
         assert.equal(Object.values(cacheFile(cacheDir))[0]!.clientAuthMethod, "client_secret_post", "the saved sign-in remembers the method that worked");
         // The token lived one second: the next login refreshes, sending the secret in the body first.
@@ -283,7 +284,7 @@ describe("a refresh token refused in the server's own words", () => {
         await new Promise((resolve) => setTimeout(resolve, 1100));
         bent.options.refresh = answer; // from now on the server refuses every refresh this way
         const ua = browser();
-        const { value: headers, stderr } = await captureStderr(() => login({ ...config, openBrowser: ua.open }));
+        const { value: headers, stderr } = await captureOutput(() => login({ ...config, openBrowser: ua.open }));
         assert.equal(ua.opened.length, 1, "one browser sign-in");
         assert.equal(bent.hits["/token"], 3, "the first code, the refused refresh, the new code");
         assert.match(stderr, answer === "400 empty" ? /refused by the server \(HTTP 400 without an OAuth error\)/ : /refused by the server \(HTTP 400, invalid_request: unable to find session \[31m for this token\)/);

@@ -4,8 +4,9 @@ import { after, beforeEach, test } from "node:test";
 import { request } from "undici";
 import { CONFIDENTIAL_CLIENT_ID, DEMO_CLIENT_ID, POST_CLIENT_ID, startDemoIdp } from "../demo/idp.js";
 import { login, LoginError } from "../src/index.js";
-import { closeDemoIdp, demoIdp, isolateCache, startServer } from "./support/fixtures.js";
-import { assertNoSecret, openHandles, portIsFree } from "./support/helpers.js";
+import { closeDemoIdp, demoIdp, isolateCache } from "./support/fixtures.js";
+import { assertNoSecret, openHandles, portIsFree } from "./support/leaks.js";
+import { startServer } from "./support/servers.js";
 import { ScriptedUserAgent } from "./support/user-agent.js";
 
 after(closeDemoIdp);
@@ -79,7 +80,7 @@ test("a wrong client secret fails with TOKEN_REQUEST_FAILED, invalid_client, and
   assert.equal(error.code, "TOKEN_REQUEST_FAILED");
   assert.equal(error.error, "invalid_client");
   assert.match(error.message, /clientSecret/);
-  const { visibleText } = await import("./support/helpers.js");
+  const { visibleText } = await import("./support/leaks.js");
   assertNoSecret(visibleText(error), [secret]);
   // The browser was told, after the exchange failed, not "signed in".
   const visit = await ua.last!;

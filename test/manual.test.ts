@@ -8,7 +8,7 @@ import { request } from "undici";
 import { DEMO_CLIENT_ID } from "../demo/idp.js";
 import { beginLogin, login, LoginError, type LoginConfig } from "../src/index.js";
 import { closeDemoIdp, demoIdp, isolateCache, type DemoIdp } from "./support/fixtures.js";
-import { assertNoSecret, openHandles, portIsFree, visibleText } from "./support/helpers.js";
+import { assertNoSecret, openHandles, portIsFree, visibleText } from "./support/leaks.js";
 import { ScriptedUserAgent } from "./support/user-agent.js";
 
 after(closeDemoIdp);

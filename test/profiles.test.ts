@@ -13,7 +13,8 @@ import { login, presets, removeProfile, saveProfile, LoginError } from "../src/i
 import { resolveConfig } from "../src/options/resolve.js";
 import { applyProfile, profileEnvName } from "../src/options/profiles.js";
 import { closeDemoIdp, demoIdp, isolateCache } from "./support/fixtures.js";
-import { assertNoSecret, captureStderr, openHandles } from "./support/helpers.js";
+import { captureOutput } from "./support/capture.js";
+import { assertNoSecret, openHandles } from "./support/leaks.js";
 import { ScriptedUserAgent } from "./support/user-agent.js";
 
 const BIN = fileURLToPath(new URL("../../dist/cli/bin.js", import.meta.url));
@@ -105,7 +106,7 @@ test("saveProfile(): owner-only file next to the cache, validated before writing
   // the call's own secret (from the test's "environment") must win for the sign-in to work.
   setEnv("DEMO_SECRET", idp.clientSecret);
   const ua = new ScriptedUserAgent({ login: "erin" });
-  const { value: headers, stderr } = await captureStderr(() => login({ profile: "demo", clientSecret: process.env.DEMO_SECRET, openBrowser: ua.open }));
+  const { value: headers, stderr } = await captureOutput(() => login({ profile: "demo", clientSecret: process.env.DEMO_SECRET, openBrowser: ua.open }));
   assert.match(headers.Authorization, /^Bearer /);
   assertNoSecret(stderr, [secret, idp.clientSecret]);
 

@@ -8,8 +8,8 @@ import { LoginError } from "../src/errors.js";
 import { startListener } from "../src/flows/loopback/listener.js";
 import { choosePkceMethod, createPkce, s256 } from "../src/protocol/pkce.js";
 import { SecretSet } from "../src/secrets.js";
-import { rawRequest } from "./support/fixtures.js";
-import { portIsFree } from "./support/helpers.js";
+import { portIsFree } from "./support/leaks.js";
+import { httpRequest } from "./support/servers.js";
 
 test("PKCE S256 matches RFC 7636 Appendix B", async () => {
   assert.equal(await s256("dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXk"), "E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM");
@@ -94,14 +94,14 @@ test("defaults and accepted forms", () => {
 
 test("listener: a second callback while the result page is pending is refused; finish frees the port", async () => {
   const listener = await startListener({ redirect: parseRedirectUri(undefined), state: "s".repeat(43), resultWaitMs: 50 });
-  const first = await rawRequest(listener.port, { path: `/callback?code=abc&state=${"s".repeat(43)}` });
+  const first = await httpRequest(`http://127.0.0.1:${listener.port}`, { path: `/callback?code=abc&state=${"s".repeat(43)}` });
   assert.equal(first.status, 303);
   assert.equal(first.headers.location, "/signed-in");
   assert.equal((await listener.callback).get("code"), "abc");
-  const second = await rawRequest(listener.port, { path: `/callback?code=abc&state=${"s".repeat(43)}` });
+  const second = await httpRequest(`http://127.0.0.1:${listener.port}`, { path: `/callback?code=abc&state=${"s".repeat(43)}` });
   assert.equal(second.status, 400);
   assert.match(second.body, /already completed/);
-  const pending = rawRequest(listener.port, { path: "/signed-in" });
+  const pending = httpRequest(`http://127.0.0.1:${listener.port}`, { path: "/signed-in" });
   await new Promise((resolve) => setTimeout(resolve, 20));
   await listener.finish({ ok: true, issuer: "https://id.example.com" });
   const page = await pending;
@@ -120,8 +120,8 @@ test("listener: a second callback while the result page is pending is refused; f
 
 test("listener: failure pages escape what the server sent", async () => {
   const listener = await startListener({ redirect: parseRedirectUri(undefined), state: "t".repeat(43), resultWaitMs: 1000 });
-  await rawRequest(listener.port, { path: `/callback?error=x&state=${"t".repeat(43)}` });
-  const page = rawRequest(listener.port, { path: "/signed-in" });
+  await httpRequest(`http://127.0.0.1:${listener.port}`, { path: `/callback?error=x&state=${"t".repeat(43)}` });
+  const page = httpRequest(`http://127.0.0.1:${listener.port}`, { path: "/signed-in" });
   await new Promise((resolve) => setTimeout(resolve, 20));
   await listener.finish({ ok: false, message: 'denied: <img src=x onerror="alert(1)">' });
   const body = (await page).body;

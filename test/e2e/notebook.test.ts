@@ -7,7 +7,7 @@ import { join } from "node:path";
 import { after, before, beforeEach, test } from "node:test";
 import type { Browser, BrowserContext } from "playwright-core";
 import { startDemoIdp } from "../../demo/idp.js";
-import { portIsFree } from "../support/helpers.js";
+import { portIsFree } from "../support/leaks.js";
 import { ScriptedUserAgent } from "../support/user-agent.js";
 import { JWT_PATTERN, ISSUER, ROOT, launchChromium, outputText, requireSystemParts, runNotebook, startBrowserBridge, submitLoginAndConsent, tempDir, type Event } from "./harness.js";
 

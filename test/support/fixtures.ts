@@ -1,8 +1,8 @@
+// Per-file fixtures: the real demo provider (oidc-provider, in this process) shared by a test
+// file's tests, and an isolated token cache directory per test.
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
-import type { AddressInfo } from "node:net";
 import { startDemoIdp } from "../../demo/idp.js";
 import { forgetMetadata } from "../../src/protocol/discovered.js";
 
@@ -18,52 +18,6 @@ export function demoIdp(): Promise<DemoIdp> {
 export async function closeDemoIdp(): Promise<void> {
   if (shared) await (await shared).close();
   shared = undefined;
-}
-
-/** The loopback port of a login, read from the redirect_uri of its authorization URL. */
-export function listenerUrl(authorizationUrl: string): URL {
-  return new URL(new URL(authorizationUrl).searchParams.get("redirect_uri")!);
-}
-
-/** A tiny real HTTP server whose handler a test chooses (faulty token endpoints and the like). */
-export async function startServer(handler: (req: IncomingMessage, res: ServerResponse) => void): Promise<{ url: string; server: Server; close: () => Promise<void> }> {
-  const server = createServer(handler);
-  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
-  const { port } = server.address() as AddressInfo;
-  return {
-    url: `http://127.0.0.1:${port}`,
-    server,
-    close: () =>
-      new Promise<void>((resolve) => {
-        server.close(() => resolve());
-        server.closeAllConnections();
-      }),
-  };
-}
-
-/** Raw HTTP to the listener, with full control over method, path and Host. */
-export async function rawRequest(port: number, options: { method?: string; path: string; host?: string; host6?: boolean }): Promise<{ status: number; body: string; headers: Record<string, string | string[] | undefined> }> {
-  const { request } = await import("node:http");
-  return new Promise((resolve, reject) => {
-    const req = request(
-      {
-        host: options.host6 ? "::1" : "127.0.0.1",
-        port,
-        method: options.method ?? "GET",
-        path: options.path,
-        headers: { host: options.host ?? `127.0.0.1:${port}` },
-        agent: false,
-      },
-      (res) => {
-        let body = "";
-        res.setEncoding("utf8");
-        res.on("data", (chunk: string) => (body += chunk));
-        res.on("end", () => resolve({ status: res.statusCode ?? 0, body, headers: res.headers }));
-      },
-    );
-    req.on("error", reject);
-    req.end();
-  });
 }
 
 /**

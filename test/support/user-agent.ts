@@ -1,7 +1,11 @@
-// A scripted user agent: an HTTP client with a cookie jar that follows redirects and fills in the
-// demo provider's login and consent forms, the way a person in a browser would. It is what the
-// tests and benchmarks pass as `openBrowser`.
-import { request } from "undici";
+// The scripted user agent, the one browser of the tests and benchmarks (what they pass as
+// `openBrowser`): an HTTP client with a cookie jar that follows redirects and fills in the login and
+// consent forms of oidc-provider (the demo provider), Django (django-oauth-toolkit) and the device
+// flow's pages, the way a person in a browser would. Against a provider without forms (the hostile
+// suite's fake-as.ts) it simply follows the redirects: to the loopback callback, then to the result
+// page. It can trust a private certificate authority (https), resolve `localhost` to ::1 or
+// 127.0.0.1, change or withhold the callback, and run something first (a local attacker's moves).
+import { Agent, request, type Dispatcher } from "undici";
 
 export interface UserAgentOptions {
   /** Name typed into the login form. @default "alice" */
@@ -22,6 +26,12 @@ export interface UserAgentOptions {
   userCode?: string;
   /** Also request what a browser would: /favicon.ico on the callback host, before the callback. */
   strayRequests?: boolean;
+  /** Trust this certificate authority (an https provider with a private CA). */
+  ca?: string;
+  /** Resolve `localhost` to ::1 (6) or 127.0.0.1 (4), as browsers differ; by default the system decides. */
+  family?: 4 | 6;
+  /** Runs first, with the sign-in URL (what a local process could do meanwhile). */
+  before?: (authorizationUrl: URL) => Promise<void>;
 }
 
 export interface VisitResult {
@@ -29,8 +39,12 @@ export interface VisitResult {
   visited: string[];
   /** The redirect back to the client (loopback), as it arrived. */
   callbackUrl: URL | undefined;
+  /** The client's (the listener's) answer to the callback request, if one was made. */
+  callbackStatus: number | undefined;
+  /** The last page: where the redirects ended (the listener's result page after a callback). */
   finalStatus: number;
   finalUrl: string;
+  finalHeaders: Record<string, string | string[] | undefined>;
   finalBody: string;
 }
 
@@ -51,8 +65,19 @@ export class ScriptedUserAgent {
   };
 
   async visit(start: string): Promise<VisitResult> {
+    await this.#options.before?.(new URL(start));
+    const dispatcher = this.#options.ca ? new Agent({ connect: { ca: this.#options.ca } }) : undefined;
+    try {
+      return await this.#visit(start, dispatcher);
+    } finally {
+      await dispatcher?.close();
+    }
+  }
+
+  async #visit(start: string, dispatcher: Dispatcher | undefined): Promise<VisitResult> {
     const visited: string[] = [];
     let callbackUrl: URL | undefined;
+    let callbackStatus: number | undefined;
     let url = new URL(start);
     let method: "GET" | "POST" = "GET";
     let body: string | undefined;
@@ -60,15 +85,16 @@ export class ScriptedUserAgent {
     for (let hop = 0; hop < 30; hop++) {
       if (url.origin !== idpOrigin && !callbackUrl) {
         if (this.#options.strayRequests) {
-          await this.#fetch(new URL("/favicon.ico", url), "GET").catch(() => undefined);
+          await this.#fetch(dispatcher, new URL("/favicon.ico", url), "GET").catch(() => undefined);
         }
         const replaced = this.#options.onCallback ? this.#options.onCallback(url) : url;
         callbackUrl = url;
-        if (replaced === null) return { visited, callbackUrl, finalStatus: 0, finalUrl: url.href, finalBody: "" };
+        if (replaced === null) return { visited, callbackUrl, callbackStatus, finalStatus: 0, finalUrl: url.href, finalHeaders: {}, finalBody: "" };
         url = replaced;
       }
       visited.push(url.href);
-      const res = await this.#fetch(url, method, body);
+      const res = await this.#fetch(dispatcher, url, method, body);
+      if (callbackUrl && callbackStatus === undefined) callbackStatus = res.status;
       method = "GET";
       body = undefined;
       const location = res.headers.location;
@@ -116,17 +142,24 @@ export class ScriptedUserAgent {
         body = fields.toString();
         continue;
       }
-      return { visited, callbackUrl, finalStatus: res.status, finalUrl: url.href, finalBody: text };
+      return { visited, callbackUrl, callbackStatus, finalStatus: res.status, finalUrl: url.href, finalHeaders: res.headers, finalBody: text };
     }
     throw new Error(`too many redirects, last at ${url.href}`);
   }
 
-  async #fetch(url: URL, method: "GET" | "POST", body?: string): Promise<{ status: number; headers: Record<string, string | string[] | undefined>; body: string }> {
+  async #fetch(dispatcher: Dispatcher | undefined, url: URL, method: "GET" | "POST", body?: string): Promise<{ status: number; headers: Record<string, string | string[] | undefined>; body: string }> {
     const headers: Record<string, string> = { "user-agent": "tslab-oauth-test" };
+    // `localhost` resolved as asked: connect to the address, keep the Host the browser would send.
+    let target = url;
+    if (this.#options.family && url.hostname === "localhost") {
+      target = new URL(url);
+      target.hostname = this.#options.family === 6 ? "[::1]" : "127.0.0.1";
+      headers.host = url.host;
+    }
     const cookies = this.#jar.get(url.hostname);
     if (cookies && cookies.size > 0) headers.cookie = [...cookies].map(([k, v]) => `${k}=${v}`).join("; ");
     if (body !== undefined) headers["content-type"] = "application/x-www-form-urlencoded";
-    const res = await request(url, { method, headers, body });
+    const res = await request(target, { method, headers, body, ...(dispatcher ? { dispatcher } : {}) });
     const text = await res.body.text();
     const setCookie = res.headers["set-cookie"];
     for (const line of Array.isArray(setCookie) ? setCookie : setCookie ? [setCookie] : []) {

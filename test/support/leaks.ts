@@ -1,3 +1,5 @@
+// What a test checks the library did not leave behind or let out: the listener's port freed,
+// no extra listening server or pending timer, no secret in anything a user could see.
 import { createServer } from "node:net";
 import { inspect } from "node:util";
 
@@ -40,20 +42,5 @@ export function assertNoSecret(text: string, secrets: (string | undefined)[]): v
     if (secret && secret.length >= 8 && text.includes(secret)) {
       throw new Error(`a secret (${secret.slice(0, 4)}…, ${secret.length} chars) is visible`);
     }
-  }
-}
-
-/** Runs `fn` with process.stderr captured (the terminal reporter's notices and warnings). */
-export async function captureStderr<T>(fn: () => Promise<T>): Promise<{ value: T; stderr: string }> {
-  const original = process.stderr.write.bind(process.stderr);
-  let stderr = "";
-  process.stderr.write = ((chunk: string | Uint8Array) => {
-    stderr += String(chunk);
-    return true;
-  }) as typeof process.stderr.write;
-  try {
-    return { value: await fn(), stderr };
-  } finally {
-    process.stderr.write = original;
   }
 }
