@@ -3,6 +3,7 @@
 // protected API at /api/me. Used by `npm start`, the tests and the benchmarks.
 import { generateKeyPairSync, randomBytes } from "node:crypto";
 import { createServer } from "node:http";
+import { createServer as createTlsServer } from "node:https";
 import Provider from "oidc-provider";
 
 /** Public client: the one the quickstart notebook uses. */
@@ -37,19 +38,23 @@ const ROOT_REDIRECTS = ["http://127.0.0.1/", "http://localhost/", "http://localh
  *   (RFC 8628 §3.5), as throttling servers do; oidc-provider itself never sends it.
  * @property {boolean} [rootRedirects] Also register the root-path loopback redirects of other
  *   libraries (ROOT_REDIRECTS), for the peer benchmark. Default false: only the `/callback` paths.
+ * @property {{ key: string, cert: string }} [tls] Serve https with this key and certificate (PEM).
+ * @property {string} [hostname] Host name of the issuer (default 127.0.0.1); it must resolve to
+ *   127.0.0.1 where it is used (the proxy tests add it to /etc/hosts). The server still listens on
+ *   127.0.0.1 only.
  */
 
 /**
  * @param {DemoIdpOptions} [options]
  */
 export async function startDemoIdp(options = {}) {
-  const server = createServer();
+  const server = options.tls ? createTlsServer({ key: options.tls.key, cert: options.tls.cert }) : createServer();
   await new Promise((resolve, reject) => {
     server.once("error", reject);
     server.listen(options.port ?? 0, "127.0.0.1", () => resolve(undefined));
   });
   const address = /** @type {import("node:net").AddressInfo} */ (server.address());
-  const issuer = `http://127.0.0.1:${address.port}`;
+  const issuer = `${options.tls ? "https" : "http"}://${options.hostname ?? "127.0.0.1"}:${address.port}`;
   const clientSecret = options.clientSecret ?? randomBytes(24).toString("base64url");
   const { privateKey } = generateKeyPairSync("rsa", { modulusLength: 2048 });
   const jwk = { ...privateKey.export({ format: "jwk" }), use: "sig", alg: "RS256", kid: "demo" };

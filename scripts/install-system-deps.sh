@@ -2,7 +2,9 @@
 # Installs the system parts the tests need, from Debian's packages: Jupyter (notebook, nbconvert,
 # nbclient, ipykernel) and Chromium for the notebook and browser tests; django-oauth-toolkit (a
 # second real authorization server) for the compatibility tests; google-auth-oauthlib and
-# requests-oauthlib, the Python peers `npm run bench` compares with; openssl for the TLS tests.
+# requests-oauthlib, the Python peers `npm run bench` compares with; openssl for the TLS tests;
+# tinyproxy (a real HTTP proxy) and the test host name idp.tslab-oauth.test in /etc/hosts for the
+# proxy tests.
 # Idempotent; needs root or sudo.
 set -eu
 need=""
@@ -11,13 +13,16 @@ command -v chromium >/dev/null 2>&1 || need="$need chromium"
 /usr/bin/python3 -c "import oauth2_provider" 2>/dev/null || need="$need python3-django-oauth-toolkit"
 # The hostile suite makes its test certificate authority with openssl.
 command -v openssl >/dev/null 2>&1 || need="$need openssl"
+[ -x /usr/bin/tinyproxy ] || need="$need tinyproxy-bin"
 /usr/bin/python3 -c "import google_auth_oauthlib, requests_oauthlib" 2>/dev/null || need="$need python3-google-auth-oauthlib python3-requests-oauthlib"
-if [ -z "$need" ]; then
-  echo "install-system-deps: Jupyter, Chromium, django-oauth-toolkit and the Python peers are already installed"
-  exit 0
-fi
 SUDO=""
 [ "$(id -u)" -eq 0 ] || SUDO="sudo"
+# The proxy tests need a host name that is not loopback but resolves to it (never a real address).
+grep -q "idp.tslab-oauth.test" /etc/hosts 2>/dev/null || echo "127.0.0.1 idp.tslab-oauth.test" | $SUDO tee -a /etc/hosts >/dev/null
+if [ -z "$need" ]; then
+  echo "install-system-deps: Jupyter, Chromium, django-oauth-toolkit, tinyproxy and the Python peers are already installed"
+  exit 0
+fi
 echo "install-system-deps: installing$need"
 $SUDO apt-get update -qq
 DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends $need >/dev/null

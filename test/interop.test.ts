@@ -5,13 +5,14 @@
 import assert from "node:assert/strict";
 import { randomBytes } from "node:crypto";
 import { readFileSync } from "node:fs";
-import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
-import type { AddressInfo } from "node:net";
+import type { IncomingMessage, ServerResponse } from "node:http";
 import { join } from "node:path";
 import { beforeEach, describe, test } from "node:test";
 import { login, logout, LoginError, type LoginConfig } from "../src/index.js";
 import { formEncode } from "../src/protocol/client-auth.js";
 import { isolateCache } from "./support/fixtures.js";
+import { startServer } from "./support/servers.js";
+import { ScriptedUserAgent } from "./support/user-agent.js";
 import { captureOutput } from "./support/capture.js";
 import { assertNoSecret, portIsFree, visibleText } from "./support/leaks.js";
 
@@ -95,7 +96,7 @@ async function startBent(options: BentOptions): Promise<Bent> {
     return id;
   };
 
-  const server: Server = createServer((req, res) => {
+  const server = await startServer((req, res) => {
     const url = new URL(req.url ?? "/", "http://x");
     hits[url.pathname] = (hits[url.pathname] ?? 0) + 1;
     if (url.pathname === "/.well-known/openid-configuration") {
@@ -145,33 +146,15 @@ async function startBent(options: BentOptions): Promise<Bent> {
       issue(res);
     });
   });
-  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
-  issuer = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
-  return {
-    issuer,
-    options,
-    hits,
-    credentials,
-    issued,
-    close: () =>
-      new Promise<void>((resolve) => {
-        server.close(() => resolve());
-        server.closeAllConnections();
-      }),
-  };
+  issuer = server.url;
+  return { issuer, options, hits, credentials, issued, close: server.close };
 }
 
 /** A browser with a session at the provider: it follows the redirect back, or stops at an error page. */
-function browser(): { open: (url: string) => void; opened: string[]; pages: Promise<string>[] } {
+function browser(): { open: (url: string) => void; opened: string[] } {
+  const ua = new ScriptedUserAgent();
   const opened: string[] = [];
-  const pages: Promise<string>[] = [];
-  const visit = async (url: string): Promise<string> => {
-    const res = await fetch(url, { redirect: "manual" });
-    if (res.status !== 302) return res.text(); // the provider's error page: the user reads it
-    await res.arrayBuffer();
-    return (await fetch(res.headers.get("location")!)).text();
-  };
-  return { opened, pages, open: (url) => void (opened.push(url), pages.push(visit(url))) };
+  return { opened, open: (url) => void (opened.push(url), ua.open(url)) };
 }
 
 function cacheFile(dir: string): Record<string, { clientAuthMethod?: string; accessToken: string; refreshToken?: string }> {

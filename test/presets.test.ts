@@ -5,7 +5,6 @@ import { test } from "node:test";
 import { presets, LoginError, type LoginConfig } from "../src/index.js";
 import { resolveConfig } from "../src/options/resolve.js";
 import { resolveMetadata } from "../src/protocol/discovery.js";
-import { createTransport } from "../src/protocol/http.js";
 import { authorizationUrl } from "../src/protocol/authorization.js";
 
 /** The authorization URL login() would open for this config (with endpoints, no request made). */
@@ -13,7 +12,7 @@ async function signInUrl(config: LoginConfig, metadata?: { authorization_endpoin
   const resolved = resolveConfig(config);
   const as = metadata
     ? { issuer: resolved.issuerId!, token_endpoint: "https://unused.example/token", ...metadata }
-    : await resolveMetadata(resolved, createTransport(undefined, 1000));
+    : await resolveMetadata(resolved);
   const redirect = `http://${resolved.redirect.host}:${resolved.redirect.port || 53682}${resolved.redirect.path}`;
   return authorizationUrl(as, resolved, redirect, { challenge: "c".repeat(43), method: "S256" }, "state", resolved.scopes.includes("openid") ? "nonce" : undefined);
 }

@@ -4,6 +4,7 @@ import type { LoginReporter, SuccessInfo, TokenSource } from "../notebook/report
 import { resolveConfig } from "../options/resolve.js";
 import type { LoginConfig, ResolvedConfig } from "../options/types.js";
 import { forgetMetadata } from "../protocol/discovered.js";
+import type { ProxyChoice } from "../protocol/proxy.js";
 import { SecretSet } from "../secrets.js";
 import type { CacheEntry } from "../store/cache.js";
 import { storeFor, type TokenStore } from "../store/token-store.js";
@@ -51,6 +52,15 @@ export function resolveOrReport(input: LoginConfig): ResolvedConfig {
 export async function runEntry<T>(config: ResolvedConfig, options: EntryOptions, body: (ctx: EntryContext) => Promise<T>): Promise<T> {
   const secrets = options.secrets ?? new SecretSet();
   secrets.add(config.clientSecret);
+  for (const proxy of proxies(config)) {
+    secrets.add(proxy.url.href);
+    secrets.add(proxy.url.password);
+    try {
+      secrets.add(decodeURIComponent(proxy.url.password));
+    } catch {
+      // not percent-encoded text: the raw value is covered above
+    }
+  }
   const reporter = options.reporter ?? createReporter(config);
   let keep = false;
   try {
@@ -70,6 +80,14 @@ function reportFailure(caught: unknown, reporter: LoginReporter, secrets: Secret
   const error = secrets.scrubError(asLoginError(caught));
   reporter.failed(error);
   return error;
+}
+
+/** The proxies the options or the environment name: their URLs may carry credentials. */
+function proxies(config: ResolvedConfig): ProxyChoice[] {
+  const settings = config.proxy;
+  if (settings.kind === "fixed") return [settings.proxy];
+  if (settings.kind === "environment") return [settings.https, settings.http].filter((p): p is ProxyChoice => p !== undefined);
+  return [];
 }
 
 /** The cell's last line after a sign-in: who, where, for how long. */

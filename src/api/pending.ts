@@ -7,7 +7,6 @@ import type { LoginReporter } from "../notebook/reporter.js";
 import type { LoginConfig, ResolvedConfig } from "../options/types.js";
 import { authorizationSecrets, authorizationUrl, validateCallback, type AuthorizationSecrets } from "../protocol/authorization.js";
 import { resolveMetadata } from "../protocol/discovery.js";
-import { createTransport } from "../protocol/http.js";
 import type { ServerMetadata } from "../protocol/metadata.js";
 import { exchangeCode, tokenContext } from "../protocol/token.js";
 import { SecretSet } from "../secrets.js";
@@ -23,7 +22,7 @@ export async function startPendingLogin(config: LoginConfig): Promise<PendingLog
   const resolved = resolveOrReport(rest);
   const secrets = new SecretSet();
   return runEntry(resolved, { secrets, keepReporter: true }, async ({ reporter }) => {
-    const as = await resolveMetadata(resolved, createTransport(resolved.signal, resolved.requestTimeoutMs));
+    const as = await resolveMetadata(resolved);
     const authorization = await authorizationSecrets(as, resolved, secrets, (message) => reporter.warn(message));
     // Nothing listens: any port the provider accepts for a loopback redirect will do (RFC 8252 §7.3).
     const { host, path, search } = resolved.redirect;

@@ -76,11 +76,13 @@ class NotebookSession implements Session {
     }
     // undici is loaded on first use: importing it costs more than a warm login (BENCHMARKS.md).
     const { fetch, Headers } = await import("undici");
+    const { route } = await import("../protocol/http.js");
+    const { dispatcher } = await route(new URL(input), this.#config);
     type UndiciInit = NonNullable<Parameters<typeof fetch>[1]>;
     const withBearer = (accessToken: string): UndiciInit => {
       const headers = new Headers(init.headers as ConstructorParameters<typeof Headers>[0]);
       headers.set("authorization", `Bearer ${accessToken}`);
-      return { ...(init as UndiciInit), headers };
+      return { ...(init as UndiciInit), headers, ...(dispatcher && !("dispatcher" in init) ? { dispatcher } : {}) };
     };
     const entry = await this.#current();
     const response = await fetch(input, withBearer(entry.accessToken));

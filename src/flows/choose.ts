@@ -1,5 +1,5 @@
 import { resolveMetadata } from "../protocol/discovery.js";
-import { createTransport } from "../protocol/http.js";
+import { proxyFor } from "../protocol/proxy.js";
 import type { ServerMetadata } from "../protocol/metadata.js";
 import type { TokenSet } from "../protocol/token.js";
 import { remoteReason } from "./detect.js";
@@ -12,7 +12,9 @@ import { runLoopbackLogin, type FlowContext } from "./loopback/flow.js";
  */
 export async function signInInteractively(ctx: FlowContext): Promise<{ tokens: TokenSet; as: ServerMetadata }> {
   const { config, reporter } = ctx;
-  const as = await resolveMetadata(config, createTransport(config.signal, config.requestTimeoutMs));
+  const as = await resolveMetadata(config);
+  const proxy = proxyFor(new URL(as.token_endpoint!), config.proxy);
+  if (proxy) reporter.event(`requests to ${new URL(as.token_endpoint!).host} go through the proxy ${proxy.label} (${proxy.source})`);
   if (config.flow === "device") return { tokens: await runDeviceLogin(ctx, as), as };
   if (config.flow === "auto") {
     const remote = remoteReason();

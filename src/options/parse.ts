@@ -1,6 +1,7 @@
 import { X509Certificate } from "node:crypto";
 import { isAbsolute } from "node:path";
 import { LoginError } from "../errors.js";
+import { proxySettings, ProxyUrlError, type ProxySettings } from "../protocol/proxy.js";
 import { isSecureUrl } from "../protocol/urls.js";
 import type { RedirectTarget, ResolvedConfig } from "./types.js";
 
@@ -150,4 +151,17 @@ export function parseCa(value: unknown): Array<string | Buffer> | undefined {
     throw invalid('`ca` must be PEM certificates ("-----BEGIN CERTIFICATE-----..."), as a string, a Buffer or an array of them, e.g. fs.readFileSync("/path/to/company-ca.pem").');
   }
   return list as Array<string | Buffer>;
+}
+
+/** The `proxy` option, or the proxy variables of the environment; a bad URL names where it came from. */
+export function parseProxy(value: unknown): ProxySettings {
+  if (value !== undefined && value !== false && typeof value !== "string") {
+    throw invalid('`proxy` must be a proxy URL such as "http://proxy.example.com:3128", or false for none.');
+  }
+  try {
+    return proxySettings(value);
+  } catch (cause) {
+    if (cause instanceof ProxyUrlError) throw new LoginError("INVALID_CONFIG", cause.what === "the `proxy` option" ? cause.message.replace("the `proxy` option", "`proxy`") : cause.message, { cause });
+    throw cause;
+  }
 }

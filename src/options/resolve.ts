@@ -7,6 +7,7 @@ import {
   parseCacheDir,
   parseExtraParams,
   parseFlow,
+  parseProxy,
   parseRedirectUri,
   parseScopes,
   parseSeconds,
@@ -48,6 +49,7 @@ export function resolveConfig(input: LoginConfig): ResolvedConfig {
     // notebook, which publishes it with the notebook.
     secretInSource: typeof input.clientSecret === "string" && !Object.values(process.env).includes(input.clientSecret),
     ca: parseCa(config.ca),
+    proxy: parseProxy(config.proxy),
   };
 }
 

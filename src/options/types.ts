@@ -1,3 +1,5 @@
+import type { ProxySettings } from "../protocol/proxy.js";
+
 /**
  * The options' types: what a call accepts ({@link LoginConfig}, {@link LogoutConfig}) and what the
  * rest of the library works with once they are validated ({@link ResolvedConfig}). No code.
@@ -123,6 +125,13 @@ export interface LoginConfig {
    * @default none (Node's bundled authorities, and `NODE_EXTRA_CA_CERTS`)
    */
   ca?: string | Buffer | Array<string | Buffer>;
+  /**
+   * The HTTP proxy for every request to the provider (and `session().fetch`): a URL such as
+   * `"http://proxy.example.com:3128"` (credentials as `http://user:password@host:port`; never
+   * shown), or `false` for none. Loopback addresses never go through a proxy.
+   * @default from `https_proxy` / `HTTPS_PROXY`, `http_proxy` / `HTTP_PROXY` and `no_proxy` / `NO_PROXY`, as curl reads them
+   */
+  proxy?: string | false;
 }
 
 /**
@@ -148,6 +157,7 @@ export interface LogoutConfig
     | "signal"
     | "quiet"
     | "ca"
+    | "proxy"
   > {
   /** Revoke the tokens at the server's revocation endpoint before forgetting them. @default true */
   revoke?: boolean;
@@ -191,6 +201,8 @@ export interface ResolvedConfig {
   secretInSource: boolean;
   /** Extra trusted certificate authorities (PEM), or undefined. */
   ca: Array<string | Buffer> | undefined;
+  /** Which proxy each request goes through (the option, or the environment read once). */
+  proxy: ProxySettings;
 }
 
 /** The options a profile can hold: the client's settings, never per-call behaviour. */

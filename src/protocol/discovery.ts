@@ -1,7 +1,8 @@
 import * as oauth from "oauth4webapi";
 import { LoginError } from "../errors.js";
 import type { ResolvedConfig } from "../options/types.js";
-import { createTransport, isTimeout, isTransportFailure, networkReason, tooLarge, type Transport } from "./http.js";
+import { createTransport, type Transport } from "./http.js";
+import { isTimeout, isTransportFailure, networkReason, tooLarge, viaProxy } from "./network-errors.js";
 import { recallMetadata, rememberMetadata } from "./discovered.js";
 import { checkMetadata, documentError, explicitMetadata, type ServerMetadata } from "./metadata.js";
 
@@ -10,8 +11,8 @@ import { checkMetadata, documentError, explicitMetadata, type ServerMetadata } f
  * discovery, such as GitHub), else discovered from the issuer, OpenID Connect Discovery first and
  * RFC 8414 second. The discovered `issuer` must equal the configured one (mix-up defence).
  */
-export async function resolveMetadata(config: ResolvedConfig, transport: Transport): Promise<ServerMetadata> {
-  const metadata = await discoverOnce(config, transport);
+export async function resolveMetadata(config: ResolvedConfig, signal: AbortSignal | undefined = config.signal): Promise<ServerMetadata> {
+  const metadata = await discoverOnce(config, createTransport(config, signal));
   return config.revocationEndpoint ? { ...metadata, revocation_endpoint: config.revocationEndpoint.href } : metadata;
 }
 
@@ -27,8 +28,6 @@ async function discoverOnce(config: ResolvedConfig, transport: Transport): Promi
 
 async function discover(config: ResolvedConfig, transport: Transport): Promise<ServerMetadata> {
   if (config.authorizationEndpoint && config.tokenEndpoint) return explicitMetadata(config, config.authorizationEndpoint, config.tokenEndpoint);
-  // Callers that built the transport without the `ca` option still get it.
-  if (config.ca && !transport.ca) transport = createTransport(transport.loginSignal, transport.requestTimeoutMs, config.ca);
   const issuer = config.issuer!;
   const tried: string[] = [];
   for (const algorithm of ["oidc", "oauth2"] as const) {
@@ -100,7 +99,7 @@ function discoveryNetworkError(issuer: URL, where: string, cause: unknown, trans
   if (isTimeout(cause)) {
     return new LoginError(
       "DISCOVERY_FAILED",
-      `${where} did not answer within ${transport.requestTimeoutMs / 1000} s. Check that ${issuer.host} is reachable, or raise \`requestTimeout\`.`,
+      `${where} did not answer within ${transport.requestTimeoutMs / 1000} s${viaProxy(cause)}. Check that ${issuer.host} is reachable, or raise \`requestTimeout\`.`,
       { cause },
     );
   }

@@ -2,7 +2,7 @@ import * as oauth from "oauth4webapi";
 import { LoginError } from "../errors.js";
 import { clip } from "../util/text.js";
 import type { ServerMetadata } from "./metadata.js";
-import { isTimeout, isTransportFailure, networkReason, tooLarge } from "./http.js";
+import { isTimeout, isTransportFailure, networkReason, tooLarge, viaProxy } from "./network-errors.js";
 
 /**
  * The one place where what a server answered (or failed to answer) becomes a {@link LoginError}:
@@ -39,7 +39,7 @@ export function requestError(site: RequestSite, cause: unknown, which: EndpointN
   if (isTimeout(cause)) {
     return new LoginError(
       "TOKEN_REQUEST_FAILED",
-      `The ${which} endpoint ${endpoint} did not answer within ${site.transport.requestTimeoutMs / 1000} s. Try again, or raise \`requestTimeout\`.`,
+      `The ${which} endpoint ${endpoint} did not answer within ${site.transport.requestTimeoutMs / 1000} s${viaProxy(cause)}. Try again, or raise \`requestTimeout\`.`,
       { cause },
     );
   }

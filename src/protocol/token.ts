@@ -2,7 +2,8 @@ import * as oauth from "oauth4webapi";
 import { LoginError } from "../errors.js";
 import type { ResolvedConfig } from "../options/types.js";
 import { chooseClientAuth, clientAuthFor, mayRetryWithPost, type ClientAuthChoice } from "./client-auth.js";
-import { createTransport, discard, type Transport } from "./http.js";
+import { discard } from "./body.js";
+import { createTransport, type Transport } from "./http.js";
 import type { ServerMetadata } from "./metadata.js";
 import { bothMethodsRefusedError, refreshRefusedError, requestError, revocationRefusedError, tokenResponseError, type EndpointName } from "./oauth-errors.js";
 
@@ -45,7 +46,7 @@ export function tokenContext(
     client: { client_id: config.clientId },
     auth: chooseClientAuth(config, as, learned),
     secret: config.clientSecret,
-    transport: createTransport(signal, config.requestTimeoutMs, config.ca),
+    transport: createTransport(config, signal),
   };
 }
 

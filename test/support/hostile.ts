@@ -1,8 +1,8 @@
 // Shared machinery of the hostile-input suite (issue #8): a per-case checker that counts what was
-// tried and what went wrong, and a private certificate authority made with openssl. The servers,
-// clients and browser the cases use are the common test helpers: fake-as.ts (a small replaceable
-// authorization server), servers.ts (test servers, single requests, raw sockets), user-agent.ts
-// (the scripted browser), capture.ts (output capture), leaks.ts (ports, handles, secrets).
+// tried and what went wrong. The servers, clients and browser the cases use are the common test
+// helpers: fake-as.ts (a small replaceable authorization server), servers.ts (test servers, single
+// requests, raw sockets), user-agent.ts (the scripted browser), capture.ts (output capture),
+// leaks.ts (ports, handles, secrets), certificates.ts (a private certificate authority).
 //
 // Each case runs through hostileTest(): afterwards, everything the library printed (stdout and
 // stderr), every error it threw (message, stack, cause chain) and every page it served are scanned
@@ -12,10 +12,6 @@
 // Each test file prints one line `hostile-totals {json}` to stdout when it ends.
 import assert from "node:assert/strict";
 import { createHook } from "node:async_hooks";
-import { execFileSync } from "node:child_process";
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
 import { pathToFileURL } from "node:url";
 import { it } from "node:test";
 import { forgetMetadata } from "../../src/protocol/discovered.js";
@@ -231,36 +227,4 @@ export async function expectLoginError(ctx: CaseContext, promise: Promise<unknow
 /** True when a message is bounded and has no control characters (safe in a cell or a terminal). */
 export function isTidyMessage(message: string, max = 1500): boolean {
   return message.length <= max && !/[\u0000-\u001f\u007f-\u009f]/.test(message);
-}
-
-// ---------------------------------------------------------------------------------------------
-// A private certificate authority (openssl; node:crypto cannot make certificates)
-
-export interface TestCertificates {
-  /** PEM of the authority that issued `cert`. */
-  ca: string;
-  /** PEM of another authority, unrelated to `cert`. */
-  otherCa: string;
-  /** The server's key and certificate (127.0.0.1 and localhost). */
-  key: string;
-  cert: string;
-}
-
-export function makeCertificates(): TestCertificates {
-  const dir = mkdtempSync(join(tmpdir(), "tslab-oauth-tls-"));
-  const run = (...args: string[]): void => void execFileSync("openssl", args, { cwd: dir, stdio: "pipe" });
-  try {
-    const authority = (name: string): void =>
-      run("req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes", "-keyout", `${name}.key`, "-out", `${name}.pem`, "-days", "2",
-        "-subj", `/CN=tslab-oauth test ${name}`, "-addext", "basicConstraints=critical,CA:TRUE", "-addext", "keyUsage=critical,keyCertSign,cRLSign");
-    authority("ca");
-    authority("other-ca");
-    run("req", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes", "-keyout", "server.key", "-out", "server.csr", "-subj", "/CN=127.0.0.1");
-    writeFileSync(join(dir, "server.ext"), "subjectAltName=IP:127.0.0.1,DNS:localhost\nbasicConstraints=CA:FALSE\nextendedKeyUsage=serverAuth\n");
-    run("x509", "-req", "-in", "server.csr", "-CA", "ca.pem", "-CAkey", "ca.key", "-CAcreateserial", "-out", "server.pem", "-days", "2", "-extfile", "server.ext");
-    const read = (name: string): string => readFileSync(join(dir, name), "utf8");
-    return { ca: read("ca.pem"), otherCa: read("other-ca.pem"), key: read("server.key"), cert: read("server.pem") };
-  } finally {
-    rmSync(dir, { recursive: true, force: true });
-  }
 }

@@ -1,7 +1,8 @@
 import * as oauth from "oauth4webapi";
 import { LoginError } from "../../errors.js";
 import type { ResolvedConfig } from "../../options/types.js";
-import { createTransport, discard } from "../../protocol/http.js";
+import { discard } from "../../protocol/body.js";
+import { createTransport } from "../../protocol/http.js";
 import { clip } from "../../util/text.js";
 
 /** The check never takes longer than this, whatever `requestTimeout` says: it must not hold anything up. */
@@ -17,8 +18,8 @@ const PREFLIGHT_TIMEOUT_MS = 10_000;
  *
  * Resolves to the refusal (status and the page's text, clipped), or undefined.
  */
-export async function preflight(url: URL, config: Pick<ResolvedConfig, "requestTimeoutMs" | "ca">, signal: AbortSignal): Promise<{ status: number; text: string } | undefined> {
-  const transport = createTransport(signal, Math.min(config.requestTimeoutMs, PREFLIGHT_TIMEOUT_MS), config.ca);
+export async function preflight(url: URL, config: Pick<ResolvedConfig, "requestTimeoutMs" | "ca" | "proxy">, signal: AbortSignal): Promise<{ status: number; text: string } | undefined> {
+  const transport = createTransport({ ...config, requestTimeoutMs: Math.min(config.requestTimeoutMs, PREFLIGHT_TIMEOUT_MS) }, signal);
   let response: Response | undefined;
   try {
     response = await transport.options[oauth.customFetch](url.href, {
