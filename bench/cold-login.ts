@@ -4,7 +4,8 @@ import { performance } from "node:perf_hooks";
 
 const config = JSON.parse(process.argv[2]!) as Record<string, unknown>;
 const t0 = performance.now();
-const { login } = await import("../src/index.js");
+// The published bundle (dist/), as a restarted kernel loads it.
+const { login } = (await import(new URL("../../dist/index.js", import.meta.url).href)) as typeof import("../src/index.js");
 const t1 = performance.now();
 await login({
   ...(config as unknown as Parameters<typeof login>[0]),

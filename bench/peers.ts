@@ -453,6 +453,13 @@ try {
     samples: new Map(),
     login: tslabLogin({ ...tslabConfig, authorizationEndpoint: metadata.authorization_endpoint, tokenEndpoint: metadata.token_endpoint }),
   });
+  contenders.push({
+    name: "tslab-oauth, preflight: false",
+    perLogin: "the same without the preflight request of the sign-in page (#14): what that check costs",
+    inProcess: true,
+    samples: new Map(),
+    login: tslabLogin({ ...tslabConfig, preflight: false }),
+  });
 
   const oidcConfig = await oidc.discovery(new URL(idp.issuer), DEMO_CLIENT_ID, undefined, oidc.None(), { execute: [oidc.allowInsecureRequests] });
   contenders.push({
@@ -624,7 +631,8 @@ try {
   // 5. Import cost, in fresh processes.
   const imports: { name: string; command: string[] }[] = [
     { name: "bare Node (no import)", command: [process.execPath, "--input-type=module", "-e", nodeImportChild(undefined)] },
-    { name: "import(tslab-oauth)", command: [process.execPath, "--input-type=module", "-e", nodeImportChild(new URL("../src/index.js", import.meta.url).href)] },
+    // What users load: the published bundle (dist/, built by `npm run build`), not the test build.
+    { name: "import(tslab-oauth)", command: [process.execPath, "--input-type=module", "-e", nodeImportChild(new URL("../../dist/index.js", import.meta.url).href)] },
     { name: 'import("openid-client")', command: [process.execPath, "--input-type=module", "-e", nodeImportChild(import.meta.resolve("openid-client"))] },
     { name: 'import("@azure/msal-node")', command: [process.execPath, "--input-type=module", "-e", nodeImportChild(import.meta.resolve("@azure/msal-node"))] },
     { name: "bare Python (no import)", command: [PYTHON, "-c", pythonImportChild(undefined)] },

@@ -6,7 +6,7 @@
 // nothing to this one: the demo gives the kernels a token cache of its own for this run (through
 // $TSLAB_OAUTH_CACHE_DIR), removed when it stops. Restart the kernel to see a saved sign-in reused.
 import { spawn, spawnSync } from "node:child_process";
-import { existsSync, mkdtempSync, rmSync } from "node:fs";
+import { existsSync, mkdirSync, mkdtempSync, realpathSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -31,7 +31,28 @@ export function registerKernel() {
   const prefix = join(root, ".jupyter");
   const result = spawnSync(tslab, ["install", "--python", "/usr/bin/python3", "--binary", tslab, "--prefix", prefix], { encoding: "utf8" });
   if (result.status !== 0) throw new Error(`tslab install failed: ${result.stderr || result.stdout}`);
+  registerDenoKernel(join(prefix, "share", "jupyter"));
   return join(prefix, "share", "jupyter");
+}
+
+/**
+ * Deno's kernel, when Deno is installed (the `deno` devDependency brings it): its spec is written
+ * into the project's own Jupyter path. `deno jupyter --install` would write into the user's
+ * ~/.local/share/jupyter whatever JUPYTER_DATA_DIR says. Returns whether it was registered.
+ */
+export function registerDenoKernel(jupyterPath) {
+  const deno = join(root, "node_modules", ".bin", "deno");
+  if (!existsSync(deno)) return false;
+  const dir = join(jupyterPath, "kernels", "deno");
+  mkdirSync(dir, { recursive: true });
+  const spec = {
+    argv: [realpathSync(deno), "jupyter", "--kernel", "--conn", "{connection_file}"],
+    display_name: "Deno",
+    language: "typescript",
+    env: { NO_COLOR: "1" },
+  };
+  writeFileSync(join(dir, "kernel.json"), `${JSON.stringify(spec, null, 2)}\n`);
+  return true;
 }
 
 function hasJupyterNotebook() {
@@ -72,7 +93,8 @@ async function main() {
 
   if (hasJupyterNotebook()) {
     const jupyterPath = registerKernel();
-    console.log("Opening Jupyter on notebooks/quickstart.ipynb (kernel: TypeScript, from ./.jupyter). Ctrl-C stops everything.");
+    const kernels = existsSync(join(jupyterPath, "kernels", "deno")) ? "TypeScript (tslab) and Deno" : "TypeScript (tslab)";
+    console.log(`Opening Jupyter on notebooks/quickstart.ipynb (kernels: ${kernels}, from ./.jupyter). Ctrl-C stops everything.`);
     const args = ["notebook", join("notebooks", "quickstart.ipynb")];
     if (process.getuid?.() === 0) args.push("--allow-root"); // containers and CI machines run as root
     const jupyter = spawn("jupyter", args, {

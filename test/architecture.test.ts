@@ -64,11 +64,13 @@ test("no file in src/ is over 300 lines", () => {
   assert.deepEqual(long, []);
 });
 
-test("index.ts only re-exports, and only one module talks to tslab", () => {
+test("index.ts only re-exports, and one module per kernel talks to it", () => {
   const index = readFileSync(join(SRC, "index.ts"), "utf8").trim().split("\n");
   assert.ok(index.every((line) => /^export (type )?\{[^}]+\} from "\.\/[^"]+";$/.test(line)), "src/index.ts has a line that is not a re-export");
   const tslab = files(SRC, /\.ts$/).filter((path) => readFileSync(path, "utf8").includes("__tslab__"));
   assert.deepEqual(tslab.map((path) => relative(SRC, path)), ["notebook/tslab.ts"]);
+  const deno = files(SRC, /\.ts$/).filter((path) => /\bjupyter\b/.test(readFileSync(path, "utf8")) && readFileSync(path, "utf8").includes("broadcast"));
+  assert.deepEqual(deno.map((path) => relative(SRC, path)), ["notebook/deno.ts"]);
 });
 
 test("the published types name no dependency's types (undici, conf): cells type-check only our own", () => {

@@ -148,7 +148,7 @@ test('flow: "device" against a server without a device endpoint is a clear INVAL
     assert.ok(error instanceof LoginError);
     assert.equal(error.code, "INVALID_CONFIG");
     assert.match(error.message, /advertises none/);
-    const manual = await login(config({ flow: "manual" as never })).catch((e: unknown) => e);
+    const manual = await login(config({ flow: "manual" })).catch((e: unknown) => e);
     assert.ok(manual instanceof LoginError);
     assert.equal(manual.code, "INVALID_CONFIG");
     assert.match(manual.message, /beginLogin/);

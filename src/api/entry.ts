@@ -43,6 +43,7 @@ export function resolveOrReport(input: LoginConfig): ResolvedConfig {
     try {
       throw reportFailure(caught, reporter, new SecretSet());
     } finally {
+      void reporter.flush();
       reporter.dispose();
     }
   }
@@ -72,6 +73,7 @@ export async function runEntry<T>(config: ResolvedConfig, options: EntryOptions,
     forgetMetadata(config);
     throw reportFailure(caught, reporter, secrets);
   } finally {
+    await reporter.flush();
     if (!keep) reporter.dispose();
   }
 }

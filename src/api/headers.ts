@@ -1,4 +1,4 @@
-import { inspect } from "node:util";
+import { INSPECT } from "../util/inspect.js";
 
 /**
  * What `login()` resolves to: a plain header object, `{ Authorization: "Bearer <token>" }`, usable
@@ -29,7 +29,7 @@ class BearerHeaders {
     return `{ Authorization: "${REDACTED}" }`;
   }
 
-  [inspect.custom](): string {
+  [INSPECT](): string {
     return `AuthHeaders { Authorization: '${REDACTED}' }`;
   }
 }

@@ -1,5 +1,5 @@
+import { INSPECT } from "../util/inspect.js";
 import { randomInt } from "node:crypto";
-import { inspect } from "node:util";
 import { LoginError } from "../errors.js";
 import { openBrowser } from "../flows/browser.js";
 import { pastedCallbackParams } from "../flows/paste.js";
@@ -83,7 +83,7 @@ class PendingSignIn implements PendingLogin {
     });
   }
 
-  [inspect.custom](): string {
+  [INSPECT](): string {
     return `PendingLogin { issuer: '${this.#s.as.issuer}', expiresAt: ${new Date(this.expiresAt).toISOString()} }`;
   }
 

@@ -1,4 +1,4 @@
-import { inspect } from "node:util";
+import { INSPECT } from "../util/inspect.js";
 import { DeferredReporter } from "../notebook/reporter.js";
 import { createReporter } from "../notebook/create.js";
 import type { LoginConfig, ResolvedConfig } from "../options/types.js";
@@ -128,7 +128,7 @@ class NotebookSession implements Session {
     );
   }
 
-  [inspect.custom](): string {
+  [INSPECT](): string {
     return `Session { issuer: '${this.issuer}', clientId: '${this.clientId}' }`;
   }
 

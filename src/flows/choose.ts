@@ -1,10 +1,11 @@
 import { resolveMetadata } from "../protocol/discovery.js";
-import { proxyFor } from "../protocol/proxy.js";
+import { proxyFor } from "../protocol/proxy-route.js";
 import type { ServerMetadata } from "../protocol/metadata.js";
 import type { TokenSet } from "../protocol/token.js";
 import { remoteReason } from "./detect.js";
 import { runDeviceLogin } from "./device.js";
 import { runLoopbackLogin, type FlowContext } from "./loopback/flow.js";
+import { runPromptedLogin } from "./paste.js";
 
 /**
  * The browser sign-in, by the flow the options ask for, or (`auto`) the one that can work where
@@ -16,6 +17,7 @@ export async function signInInteractively(ctx: FlowContext): Promise<{ tokens: T
   const proxy = proxyFor(new URL(as.token_endpoint!), config.proxy);
   if (proxy) reporter.event(`requests to ${new URL(as.token_endpoint!).host} go through the proxy ${proxy.label} (${proxy.source})`);
   if (config.flow === "device") return { tokens: await runDeviceLogin(ctx, as), as };
+  if (config.flow === "manual") return runPromptedLogin(ctx, as);
   if (config.flow === "auto") {
     const remote = remoteReason();
     if (remote && as.device_authorization_endpoint) {

@@ -1,6 +1,11 @@
+import { randomInt } from "node:crypto";
 import { LoginError } from "../errors.js";
-import { hasOurState } from "../protocol/authorization.js";
+import { authorizationSecrets, authorizationUrl, hasOurState, validateCallback } from "../protocol/authorization.js";
+import type { ServerMetadata } from "../protocol/metadata.js";
+import { exchangeCode, tokenContext, type TokenSet } from "../protocol/token.js";
 import { clip } from "../util/text.js";
+import { openBrowser } from "./browser.js";
+import type { FlowContext } from "./loopback/flow.js";
 
 /**
  * The two-cell flow's check of a pasted address: it must be this sign-in's redirect URI (origin
@@ -33,4 +38,54 @@ export function pastedCallbackParams(pasted: string, redirectUri: string, state:
     );
   }
   return url.searchParams;
+}
+
+/** The kernel's way to ask for a line of text (Deno's `prompt`, a Jupyter input_request), if it has one. */
+function kernelPrompt(): ((message: string) => string | null) | undefined {
+  const deno = (globalThis as { Deno?: unknown }).Deno;
+  const ask = (globalThis as { prompt?: (message: string) => string | null }).prompt;
+  return deno !== undefined && typeof ask === "function" ? ask : undefined;
+}
+
+const NO_STDIN =
+  '`flow: "manual"` asks for the address in the cell, which needs a kernel with input (Deno\'s, run from Jupyter or VS Code); here, use two cells: `const pending = await beginLogin(config)` shows the link, then `const headers = await pending.complete("<the address your browser ended on>")`.';
+
+/** Tries a pasted address may take before the sign-in gives up (a wrong one is never spent). */
+const PASTE_TRIES = 3;
+
+/**
+ * The paste flow in one cell, for kernels the browser cannot reach: the link is shown, and the
+ * kernel asks for the address the browser ended on (Jupyter's input_request; Deno's kernel supports
+ * it, tslab does not). The same checks as `pending.complete()`: this sign-in's redirect URI and
+ * `state`, then PKCE and `iss` at the exchange. A wrong address is asked again, at most three times.
+ */
+export async function runPromptedLogin({ config, reporter, secrets }: FlowContext, as: ServerMetadata): Promise<{ tokens: TokenSet; as: ServerMetadata }> {
+  const ask = kernelPrompt();
+  if (!ask) throw new LoginError("INVALID_CONFIG", NO_STDIN);
+  const { pkce, state, nonce } = await authorizationSecrets(as, config, secrets, (message) => reporter.warn(message));
+  // Nothing listens: any port the provider accepts for a loopback redirect will do (RFC 8252 §7.3).
+  const { host, path, search } = config.redirect;
+  const redirectUri = `http://${host}:${config.redirect.port || randomInt(49152, 65536)}${path}${search}`;
+  const url = authorizationUrl(as, config, redirectUri, pkce, state, nonce).href;
+  reporter.waitingForPaste({ issuer: as.issuer, url, deadline: Date.now() + config.timeoutMs, redirectUri, prompted: true });
+  await reporter.flush(); // the link must be on screen before the kernel blocks on the input box
+  void openBrowser(url, config.openBrowser, (message) => reporter.event(message));
+  let params: URLSearchParams | undefined;
+  for (let attempt = 1; !params; attempt++) {
+    const answer = ask(attempt === 1 ? "Paste the address your browser ended on:" : "That was not this sign-in's address; paste the one from the tab it opened:");
+    if (answer === null) throw new LoginError("INVALID_CONFIG", NO_STDIN);
+    if (answer.trim() === "") throw new LoginError("ABORTED", "No address was pasted: the sign-in stopped. Run the cell again to sign in.");
+    try {
+      params = pastedCallbackParams(answer, redirectUri, state);
+    } catch (error) {
+      if (attempt >= PASTE_TRIES) throw error;
+      reporter.event((error as Error).message);
+    }
+  }
+  for (const value of params.getAll("code")) secrets.add(value);
+  const ctx = tokenContext(config, as);
+  const validated = validateCallback(as, ctx.client, params, state);
+  const tokens = await exchangeCode(ctx, validated, redirectUri, pkce.verifier, nonce);
+  for (const value of [tokens.accessToken, tokens.refreshToken, tokens.idToken]) secrets.add(value);
+  return { tokens, as };
 }

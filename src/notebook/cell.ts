@@ -1,7 +1,7 @@
 import type { LoginError } from "../errors.js";
 import { escapeHtml, formatDuration } from "../util/text.js";
 import type { DisplayEntry, KernelDisplay } from "./display.js";
-import type { DeviceCodeInfo, LoginReporter, SuccessInfo, WaitingInfo } from "./reporter.js";
+import type { DeviceCodeInfo, LoginReporter, PasteInfo, SuccessInfo, WaitingInfo } from "./reporter.js";
 
 /**
  * A login shown in the notebook cell: one display entry, kept up to date while waiting (the link,
@@ -105,14 +105,16 @@ export class NotebookReporter implements LoginReporter {
     return events ? `<ul style="margin:2px 0;color:#555;font-size:90%">${events}</ul>` : "";
   }
 
-  waitingForPaste(info: { issuer: string; url: string; deadline: number; redirectUri: string }): void {
+  waitingForPaste(info: PasteInfo): void {
     const until = new Date(info.deadline).toLocaleTimeString();
     this.#show(
       `<div style="${BOX} #2563eb">` +
         `<div>Sign in to <b>${escapeHtml(info.issuer)}</b> ${signInButton(info.url, false)}</div>` +
         `<div style="color:#555;font-size:90%">After signing in, your browser shows an error page: it cannot reach this kernel. That is expected. ` +
-        `Copy the whole address from its address bar (it starts with <code>${escapeHtml(info.redirectUri)}</code>) and run, in a new cell:</div>` +
-        `<pre style="margin:4px 0">const headers = await pending.complete("&lt;paste the address here&gt;");</pre>` +
+        `Copy the whole address from its address bar (it starts with <code>${escapeHtml(info.redirectUri)}</code>) and ` +
+        (info.prompted
+          ? `paste it into the input box below.</div>`
+          : `run, in a new cell:</div><pre style="margin:4px 0">const headers = await pending.complete("&lt;paste the address here&gt;");</pre>`) +
         `<div style="color:#555;font-size:90%">Valid until ${escapeHtml(until)}.</div>` +
         this.#warningsHtml() +
         `</div>`,
@@ -175,6 +177,10 @@ export class NotebookReporter implements LoginReporter {
     clearInterval(this.#timer);
     this.#waiting = undefined;
     this.#device = undefined;
+  }
+
+  flush(): Promise<void> {
+    return this.#display.flush?.() ?? Promise.resolve();
   }
 
   dispose(): void {

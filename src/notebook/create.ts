@@ -4,11 +4,12 @@ import { NotebookReporter } from "./cell.js";
 import type { KernelDisplay } from "./display.js";
 import type { LoginReporter } from "./reporter.js";
 import { TerminalReporter } from "./terminal.js";
+import { denoDisplay } from "./deno.js";
 import { tslabDisplay } from "./tslab.js";
 
 /** The display of the kernel this runs in, or undefined outside a notebook kernel. */
 function kernelDisplay(): KernelDisplay | undefined {
-  return tslabDisplay();
+  return tslabDisplay() ?? denoDisplay();
 }
 
 /** Secrets already warned about in this kernel, by hash (the warning is shown once). */

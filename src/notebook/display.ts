@@ -8,6 +8,8 @@
 export interface DisplayEntry {
   /** Replaces the entry's content with this HTML. Never throws. */
   html(markup: string): void;
+  /** Resolves once what was shown has been handed to the kernel (Deno sends asynchronously). */
+  flush?(): Promise<void>;
 }
 
 export interface KernelDisplay {

@@ -16,7 +16,7 @@ export interface LoginReporter {
    * The two-cell flow: the link is ready; the user signs in, then pastes the address the browser
    * ended on into `pending.complete(...)` in another cell. No timer: the cell has ended.
    */
-  waitingForPaste(info: { issuer: string; url: string; deadline: number; redirectUri: string }): void;
+  waitingForPaste(info: PasteInfo): void;
   /** Something the user may want to know while waiting. */
   event(message: string): void;
   /** Something the user must know even in a terminal (why a browser opens again). */
@@ -27,10 +27,21 @@ export interface LoginReporter {
   /** What logout() did. */
   signedOut(message: string): void;
   failed(error: LoginError): void;
+  /** Resolves once everything shown so far has reached the kernel; awaited before a call returns. */
+  flush(): Promise<void>;
   /** Releases timers; called once, after succeeded/failed. */
   dispose(): void;
   /** Calls `callback` when the user interrupts (a kernel interrupt); returns the unsubscribe. */
   watchInterrupt(callback: () => void): () => void;
+}
+
+export interface PasteInfo {
+  issuer: string;
+  url: string;
+  deadline: number;
+  redirectUri: string;
+  /** The address is asked for in this cell (a kernel with stdin), not passed to `pending.complete()`. */
+  prompted?: boolean;
 }
 
 export interface WaitingInfo {
@@ -104,6 +115,9 @@ export class DeferredReporter implements LoginReporter {
   }
   failed(error: LoginError): void {
     this.#reporter.failed(error);
+  }
+  flush(): Promise<void> {
+    return this.#inner?.flush() ?? Promise.resolve();
   }
   dispose(): void {
     this.#inner?.dispose();

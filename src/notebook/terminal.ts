@@ -1,10 +1,19 @@
 import type { DeviceCodeInfo, LoginReporter } from "./reporter.js";
 
+/**
+ * Where text goes outside a display: stderr in Node; in Deno, `console.error` (Deno's Jupyter kernel
+ * shows `console.*` output and drops what is written to `process.stderr`).
+ */
+function defaultWrite(text: string): void {
+  if ((globalThis as { Deno?: unknown }).Deno !== undefined) console.error(text.replace(/\n$/, ""));
+  else process.stderr.write(text);
+}
+
 /** Outside a notebook: the sign-in link (or device code) once on stderr, and warnings. */
 export class TerminalReporter implements LoginReporter {
   readonly #write: (text: string) => void;
 
-  constructor(write: (text: string) => void = (text) => process.stderr.write(text)) {
+  constructor(write: (text: string) => void = defaultWrite) {
     this.#write = write;
   }
 
@@ -12,10 +21,9 @@ export class TerminalReporter implements LoginReporter {
     this.#write(`Sign in at: ${info.url}\n`);
   }
 
-  waitingForPaste(info: { url: string; redirectUri: string }): void {
-    this.#write(
-      `Sign in at: ${info.url}\nThen copy the address your browser ends on (it starts with ${info.redirectUri}) and pass it to pending.complete(...).\n`,
-    );
+  waitingForPaste(info: { url: string; redirectUri: string; prompted?: boolean }): void {
+    const then = info.prompted ? "paste it below" : "pass it to pending.complete(...)";
+    this.#write(`Sign in at: ${info.url}\nThen copy the address your browser ends on (it starts with ${info.redirectUri}) and ${then}.\n`);
   }
 
   waitingForCode(info: DeviceCodeInfo): void {
@@ -34,6 +42,7 @@ export class TerminalReporter implements LoginReporter {
   succeeded(): void {}
   signedOut(): void {}
   failed(): void {}
+  async flush(): Promise<void> {}
   dispose(): void {}
   // In plain Node, Ctrl-C keeps its default meaning: a SIGINT listener would stop it exiting.
   watchInterrupt(): () => void {

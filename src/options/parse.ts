@@ -109,14 +109,9 @@ export function parseRedirectUri(value: unknown): RedirectTarget {
   return { host: url.hostname as RedirectTarget["host"], port, path: url.pathname || "/", search: url.search };
 }
 
-const FLOWS = ["auto", "loopback", "device"] as const;
+const FLOWS = ["auto", "loopback", "device", "manual"] as const;
 export function parseFlow(value: unknown): ResolvedConfig["flow"] {
   if (value === undefined) return "auto";
-  if (value === "manual") {
-    throw invalid(
-      '`flow: "manual"` takes two cells: `const pending = await beginLogin(config)` shows the link, then `const headers = await pending.complete("<the address your browser ended on>")`.',
-    );
-  }
   if (!FLOWS.includes(value as ResolvedConfig["flow"])) throw invalid(`\`flow\` must be one of ${FLOWS.map((f) => `"${f}"`).join(", ")}; got ${JSON.stringify(value)}.`);
   return value as ResolvedConfig["flow"];
 }

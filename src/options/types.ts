@@ -56,12 +56,14 @@ export interface LoginConfig {
    * - `"loopback"`: a redirect to a listener on this machine's loopback address (RFC 8252);
    * - `"device"`: the device authorization grant (RFC 8628): a link and a code the user enters on
    *   any device, for kernels the browser cannot reach (JupyterHub, SSH, containers);
+   * - `"manual"`: the link, then the kernel asks for the address the browser ended on, in the same
+   *   cell: for kernels with input (Deno's); in tslab, which has none, use {@link beginLogin};
    * - `"auto"`: loopback when the kernel looks local, the device grant when it looks remote and the
    *   server supports it, else loopback with the two-cell fallback ({@link beginLogin}) explained
    *   in the cell.
    * @default "auto"
    */
-  flow?: "auto" | "loopback" | "device";
+  flow?: "auto" | "loopback" | "device" | "manual";
   /**
    * While the browser opens the sign-in page, request it once here too (no cookies, no redirects
    * followed, at most 10 s): a server that refuses the request with a 4xx error page (an
@@ -185,7 +187,7 @@ export interface ResolvedConfig {
   extraParams: Record<string, string>;
   pkceMethod: "S256" | "plain" | undefined;
   redirect: RedirectTarget;
-  flow: "auto" | "loopback" | "device";
+  flow: "auto" | "loopback" | "device" | "manual";
   preflight: boolean;
   timeoutMs: number;
   requestTimeoutMs: number;

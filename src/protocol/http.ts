@@ -1,10 +1,12 @@
 import { createHash } from "node:crypto";
 import * as oauth from "oauth4webapi";
+import type { SecureContext } from "node:tls";
 import type { Dispatcher, Response as UndiciResponse } from "undici";
 import type { ResolvedConfig } from "../options/types.js";
 import { bounded } from "./body.js";
 import { ProxyRequestError } from "./network-errors.js";
-import { proxyFor, type ProxyChoice } from "./proxy.js";
+import { proxyFor } from "./proxy-route.js";
+import type { ProxyChoice } from "./proxy.js";
 import { trustedAuthorities } from "./trust.js";
 import { isSecureUrl } from "./urls.js";
 
@@ -90,7 +92,9 @@ export async function route(target: URL, network: Pick<NetworkOptions, "ca" | "p
   let dispatcher = dispatchers.get(key);
   if (!dispatcher) {
     const { Agent, ProxyAgent } = await undici();
-    const tlsOptions = ca ? { ca: ca.pems, rejectUnauthorized: true } : {};
+    // One secure context for the whole list: given as `ca`, Node would parse every certificate again
+    // for each TLS connection.
+    const tlsOptions = ca ? { secureContext: await secureContextFor(ca), rejectUnauthorized: true } : {};
     dispatcher = proxy ? new ProxyAgent({ uri: proxy.url.href, requestTls: tlsOptions, proxyTls: tlsOptions }) : new Agent({ connect: tlsOptions });
     dispatchers.set(key, dispatcher);
   }
@@ -98,6 +102,17 @@ export async function route(target: URL, network: Pick<NetworkOptions, "ca" | "p
 }
 
 const dispatchers = new Map<string, Dispatcher>();
+
+const contexts = new Map<string, SecureContext>();
+async function secureContextFor(ca: { pems: string[]; key: string }): Promise<SecureContext> {
+  let context = contexts.get(ca.key);
+  if (!context) {
+    const { createSecureContext } = await import("node:tls");
+    context = createSecureContext({ ca: ca.pems });
+    contexts.set(ca.key, context);
+  }
+  return context;
+}
 
 let lastAuthorities: { input: string; value: { pems: string[]; key: string } | undefined } | undefined;
 /** The authorities to trust, computed once for the same `ca` and environment. */

@@ -56,7 +56,8 @@ function fromEnvironment(env: NodeJS.ProcessEnv): string[] {
     } catch {
       continue;
     }
-    for (const name of names) if (/\.(pem|crt|\d+)$/.test(name)) certs.push(...pemFile(join(dir, name)));
+    // OpenSSL reads the hashed names (`5ed36f99.0`); distributions add `.pem` / `.crt` links to the same files.
+    for (const name of names) if (/^[0-9a-f]{8}\.\d+$/.test(name) || /\.(pem|crt)$/.test(name)) certs.push(...pemFile(join(dir, name)));
   }
   return certs;
 }

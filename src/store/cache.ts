@@ -4,7 +4,6 @@ import { join } from "node:path";
 import type { ResolvedConfig } from "../options/types.js";
 import type { ServerMetadata } from "../protocol/metadata.js";
 import { defaultConfigDir, ensureOwnerDir, isSymlink, loadWriter, ownerJsonFile, tightenFileMode, type JsonFile } from "./files.js";
-import { acquireLock } from "./lock.js";
 
 /**
  * The token cache: one JSON file, `tokens.json`, written with conf (atomic rename, mode 0600) in a
@@ -148,6 +147,7 @@ export class TokenCache {
     // Every write happens under the lock (or after failing to take it): load the writer now.
     await loadWriter();
     this.#ensureDir();
+    const { acquireLock } = await import("./lock.js");
     return acquireLock(join(this.dir, LOCK_FILE), options);
   }
 

@@ -25,7 +25,7 @@ export function requireSystemParts(): void {
 }
 
 export interface Event {
-  event: "iopub" | "cell_start" | "done" | "interrupted";
+  event: "iopub" | "cell_start" | "done" | "interrupted" | "input_request";
   cell?: number;
   msg_type?: string;
   content?: Record<string, unknown> & { data?: Record<string, string>; transient?: { display_id?: string }; name?: string; text?: string };
@@ -139,12 +139,16 @@ export async function runNotebook(
     timeoutSeconds?: number;
     /** The kernel's token cache directory; a fresh empty one unless given (to share between runs). */
     cacheDir?: string;
+    /** The kernel spec: "tslab" (default), "jslab" or "deno". */
+    kernel?: "tslab" | "jslab" | "deno";
+    /** Answer the kernel's input requests (`answer <text>` commands); otherwise it has no stdin. */
+    stdin?: boolean;
   } = {},
 ): Promise<NotebookRun> {
   jupyterPath ??= registerKernel();
   const out = join(tempDir("tslab-oauth-nb-"), "out.ipynb");
   const cacheDir = options.cacheDir ?? tempDir("tslab-oauth-nb-cache-");
-  const child = spawn("/usr/bin/python3", [join(ROOT, "test", "e2e", "run_notebook.py"), path, out, dirname(path), String(options.timeoutSeconds ?? 90)], {
+  const child = spawn("/usr/bin/python3", [join(ROOT, "test", "e2e", "run_notebook.py"), path, out, dirname(path), String(options.timeoutSeconds ?? 90), options.kernel ?? "tslab", options.stdin ? "stdin" : "no-stdin"], {
     env: { ...process.env, JUPYTER_PATH: jupyterPath, TSLAB_OAUTH_CACHE_DIR: cacheDir, ...options.env },
     stdio: ["pipe", "pipe", "pipe"],
   });

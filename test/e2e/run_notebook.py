@@ -1,10 +1,15 @@
 """Executes a notebook in a real kernel with nbclient, the way `jupyter nbconvert --execute` does,
 and saves it. Streams every iopub message as a JSON line on stdout while it runs, so the Node test
 can react (click the Sign in link, interrupt the kernel), and accepts commands on stdin:
-`interrupt` sends SIGINT to the kernel, as Jupyter's interrupt button does.
+`interrupt` sends SIGINT to the kernel, as Jupyter's interrupt button does; `answer <text>` answers
+the kernel's next input request (Jupyter's stdin channel, which Deno's prompt() uses) with <text>,
+as a person typing into the notebook's input box would. Without the stdin option, the kernel is told
+that there is no stdin (as by nbconvert).
 
-usage: run_notebook.py IN.ipynb OUT.ipynb WORKDIR [TIMEOUT_SECONDS]
+usage: run_notebook.py IN.ipynb OUT.ipynb WORKDIR [TIMEOUT_SECONDS] [KERNEL_NAME] [stdin]
 """
+import asyncio
+import queue
 import json
 import os
 import signal
@@ -22,17 +27,44 @@ def emit(event):
 
 
 class StreamingClient(NotebookClient):
+    answers = queue.Queue()
+    with_stdin = False
+
     def process_message(self, msg, cell, cell_index):
         emit({"event": "iopub", "cell": cell_index, "msg_type": msg["msg_type"], "content": msg["content"]})
         return super().process_message(msg, cell, cell_index)
+
+    async def async_start_new_kernel_client(self):
+        kc = await super().async_start_new_kernel_client()
+        if self.with_stdin:
+            kc.allow_stdin = True
+            asyncio.ensure_future(self._serve_stdin())
+        return kc
+
+    async def _serve_stdin(self):
+        loop = asyncio.get_running_loop()
+        while self.kc is not None:
+            try:
+                msg = await self.kc.stdin_channel.get_msg(timeout=0.2)
+            except queue.Empty:
+                continue
+            except Exception:
+                return
+            if msg["msg_type"] != "input_request":
+                continue
+            emit({"event": "input_request", "content": msg["content"]})
+            answer = await loop.run_in_executor(None, self.answers.get)
+            self.kc.input(answer)
 
 
 def main():
     src, dst, workdir = sys.argv[1], sys.argv[2], sys.argv[3]
     timeout = int(sys.argv[4]) if len(sys.argv) > 4 else 120
+    kernel = sys.argv[5] if len(sys.argv) > 5 else "tslab"
     nb = nbformat.read(src, as_version=4)
-    client = StreamingClient(nb, timeout=timeout, kernel_name="tslab", allow_errors=True,
+    client = StreamingClient(nb, timeout=timeout, kernel_name=kernel, allow_errors=True,
                              resources={"metadata": {"path": workdir}})
+    client.with_stdin = len(sys.argv) > 6 and sys.argv[6] == "stdin"
     def on_cell_execute(cell, cell_index):
         # After a failed cell, tslab cancels every request that arrives within 200 ms
         # (jupyter.js, execQueue.reset(200)): nbclient's next cell would come back empty.
@@ -44,6 +76,9 @@ def main():
 
     def commands():
         for line in sys.stdin:
+            if line.startswith("answer "):
+                client.answers.put(line[len("answer "):].rstrip("\n"))
+                continue
             if line.strip() == "interrupt" and client.km is not None:
                 pid = client.km.provisioner.process.pid
                 os.kill(pid, signal.SIGINT)
