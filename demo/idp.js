@@ -4,7 +4,23 @@
 import { generateKeyPairSync, randomBytes } from "node:crypto";
 import { createServer } from "node:http";
 import { createServer as createTlsServer } from "node:https";
-import Provider from "oidc-provider";
+
+/**
+ * oidc-provider warns about what a demo does on purpose: an in-memory store, its development
+ * login pages, and Node 20 (which it supports, but no longer recommends). A newcomer running
+ * `npm start` should not read those as problems: exactly these are dropped; every other message
+ * of oidc-provider still shows.
+ */
+const EXPECTED = [/Unsupported runtime/, /development-only in-memory adapter/, /development-only feature devInteractions/, /default features\.deviceFlow\.\w+ function called/];
+for (const method of /** @type {const} */ (["warn", "info"])) {
+  const original = console[method].bind(console);
+  console[method] = (...args) => {
+    const text = String(args[0] ?? "");
+    if (text.includes("oidc-provider") && EXPECTED.some((pattern) => pattern.test(text))) return;
+    original(...args);
+  };
+}
+const { default: Provider } = await import("oidc-provider");
 
 /** Public client: the one the quickstart notebook uses. */
 export const DEMO_CLIENT_ID = "tslab-demo";

@@ -1,11 +1,14 @@
 // `npm start`: the demo identity provider on http://127.0.0.1:9400, the tslab kernel registered in
-// ./.jupyter, and Jupyter opened on notebooks/quickstart.ipynb. Without Jupyter, the same login
-// runs from the terminal. Ctrl-C stops everything started here.
+// ./.jupyter (and Deno's, when Deno is installed), and Jupyter opened on notebooks/quickstart.ipynb
+// (its address printed). Without Jupyter, the same login runs from the terminal. Ctrl-C, SIGTERM or
+// SIGHUP stops everything started here, Jupyter first and gently.
 //
 // The demo provider keeps its state in memory, so tokens saved by an earlier `npm start` mean
 // nothing to this one: the demo gives the kernels a token cache of its own for this run (through
 // $TSLAB_OAUTH_CACHE_DIR), removed when it stops. Restart the kernel to see a saved sign-in reused.
 import { spawn, spawnSync } from "node:child_process";
+import { randomBytes } from "node:crypto";
+import { createServer as createNetServer } from "node:net";
 import { existsSync, mkdirSync, mkdtempSync, realpathSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { dirname, join, resolve } from "node:path";
@@ -82,28 +85,49 @@ async function main() {
   process.env.TSLAB_OAUTH_DEMO_ISSUER = idp.issuer;
   process.env.TSLAB_OAUTH_DEMO_CLIENT_ID = DEMO_CLIENT_ID;
   const children = [];
-  const stop = async (code = 0) => {
-    for (const child of children) child.kill("SIGTERM");
-    await idp.close();
-    rmSync(cacheDir, { recursive: true, force: true });
-    process.exit(code);
-  };
-  process.on("SIGINT", () => void stop(0));
-  process.on("SIGTERM", () => void stop(0));
+  let stopping;
+  // Jupyter runs in its own process group, so a terminal's Ctrl-C reaches only this process, which
+  // then stops Jupyter gently (SIGTERM: it shuts its kernels down, no traceback) before the rest.
+  const stop = (code = 0) =>
+    (stopping ??= (async () => {
+      await Promise.all(children.map((child) => stopChild(child)));
+      await idp.close();
+      rmSync(cacheDir, { recursive: true, force: true });
+      process.exit(code);
+    })());
+  for (const signal of ["SIGINT", "SIGTERM", "SIGHUP"]) process.on(signal, () => void stop(0));
 
   if (hasJupyterNotebook()) {
     const jupyterPath = registerKernel();
     const kernels = existsSync(join(jupyterPath, "kernels", "deno")) ? "TypeScript (tslab) and Deno" : "TypeScript (tslab)";
-    console.log(`Opening Jupyter on notebooks/quickstart.ipynb (kernels: ${kernels}, from ./.jupyter). Ctrl-C stops everything.`);
-    const args = ["notebook", join("notebooks", "quickstart.ipynb")];
+    const jupyterPort = await freePort(Number(process.env.DEMO_JUPYTER_PORT ?? 8888));
+    const token = randomBytes(24).toString("hex");
+    // Given a file, Jupyter serves the file's folder (notebooks/).
+    const notebookUrl = `http://127.0.0.1:${jupyterPort}/notebooks/quickstart.ipynb?token=${token}`;
+    const args = [
+      "notebook",
+      join("notebooks", "quickstart.ipynb"),
+      "--ip=127.0.0.1",
+      `--port=${jupyterPort}`,
+      "--port-retries=0",
+      `--NotebookApp.token=${token}`,
+      // The browser gets the notebook's own address (not a redirect file), and Jupyter's own log,
+      // which prints the folder list's address, stays quiet unless something goes wrong.
+      "--NotebookApp.use_redirect_file=False",
+      "--NotebookApp.log_level=WARN",
+    ];
     if (process.getuid?.() === 0) args.push("--allow-root"); // containers and CI machines run as root
     const jupyter = spawn("jupyter", args, {
       cwd: root,
-      stdio: "inherit",
+      stdio: ["ignore", "inherit", "inherit"],
+      detached: true,
       env: { ...process.env, JUPYTER_PATH: [jupyterPath, process.env.JUPYTER_PATH].filter(Boolean).join(":") },
     });
     children.push(jupyter);
     jupyter.on("exit", (code) => void stop(code ?? 0));
+    console.log(`Kernels:                ${kernels} (registered in ./.jupyter)`);
+    console.log(`The quickstart:         ${notebookUrl}`);
+    console.log("Ctrl-C stops everything.");
     return;
   }
 
@@ -128,6 +152,41 @@ async function main() {
     console.error(`${error.name} [${error.code}]: ${error.message}`);
     await stop(1);
   }
+}
+
+/** Stops a child gently (SIGTERM to its process group), then for good after 10 s. */
+function stopChild(child) {
+  if (child.exitCode !== null || child.signalCode !== null) return Promise.resolve();
+  return new Promise((resolvePromise) => {
+    const kill = (signal) => {
+      try {
+        process.kill(-child.pid, signal);
+      } catch {
+        child.kill(signal);
+      }
+    };
+    const timer = setTimeout(() => kill("SIGKILL"), 10_000);
+    child.once("exit", () => {
+      clearTimeout(timer);
+      resolvePromise();
+    });
+    kill("SIGTERM");
+  });
+}
+
+/** `preferred` if it is free on 127.0.0.1, else any free port. */
+function freePort(preferred) {
+  return new Promise((resolvePromise) => {
+    const server = createNetServer();
+    server.once("error", () => {
+      const any = createNetServer();
+      any.listen(0, "127.0.0.1", () => {
+        const { port: chosen } = any.address();
+        any.close(() => resolvePromise(chosen));
+      });
+    });
+    server.listen(preferred, "127.0.0.1", () => server.close(() => resolvePromise(preferred)));
+  });
 }
 
 if (process.argv[1] && resolve(process.argv[1]) === fileURLToPath(import.meta.url)) {

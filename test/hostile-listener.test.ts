@@ -356,6 +356,49 @@ describe("callback listener: size, crowds and slow clients", () => {
 });
 
 describe("callback listener: other sites and addresses", () => {
+  hostileTest(tally, "the Sign in link's launcher (#18): one GET redirects to the sign-in page, then 410; other paths 404, other methods 405, other Hosts 421; the callback still works", async (ctx) => {
+    const state = randomState();
+    ctx.secret(state);
+    const { listener, resolved } = await bareListener(state);
+    const port = listener.port;
+    try {
+      const target = `https://id.example/auth?state=${state}&code_challenge=challenge-${state}`;
+      const link = new URL(listener.launcher(target));
+      assert.equal(link.origin, `http://127.0.0.1:${port}`);
+      assert.match(link.pathname, /^\/[A-Za-z0-9_-]{32}$/, "an unguessable path: the link carries nothing of the sign-in");
+      const refusals: [string, Record<string, string>, string, number[]][] = [
+        [`${link.pathname}x`, {}, "GET", [404]],
+        [link.pathname.slice(0, -1), {}, "GET", [404]],
+        ["/", {}, "GET", [404]],
+        [link.pathname.toUpperCase(), {}, "GET", [404]],
+        [link.pathname, { Host: `evil.example:${port}` }, "GET", [421]],
+        [link.pathname, {}, "POST", [405]],
+      ];
+      for (const [target, headers, method, statuses] of refusals) {
+        const reply = await raw(port, request(port, target, headers, method));
+        ctx.tried();
+        ctx.seen(reply.text);
+        assert.ok(statuses.includes(reply.status ?? 0), `${method} ${target} ${JSON.stringify(headers)}: ${reply.status}`);
+        if (/location:/i.test(reply.text)) ctx.acceptedWrongly(`${method} ${target} redirected`);
+      }
+      const first = await raw(port, request(port, link.pathname));
+      ctx.tried();
+      assert.equal(first.status, 303);
+      assert.ok(first.text.includes(`Location: ${target}`), first.text);
+      for (let i = 0; i < 3; i++) {
+        const again = await raw(port, request(port, link.pathname));
+        ctx.tried();
+        ctx.seen(again.text);
+        assert.equal(again.status, 410, "single use");
+        if (again.text.includes(state)) ctx.acceptedWrongly("a second use of the launcher revealed the state");
+      }
+      assert.equal(resolved(), undefined, "the launcher never ends the sign-in");
+      await genuineCallback(ctx, port, state, resolved);
+    } finally {
+      await listener.close();
+    }
+  });
+
   hostileTest(tally, "Host headers of other sites (DNS rebinding) get 421 even with the right state; Origin, Referer and CORS preflights from other sites get nothing readable", async (ctx) => {
     for (const redirectHost of ["127.0.0.1", "localhost"] as const) {
       const state = randomState();

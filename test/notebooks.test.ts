@@ -55,3 +55,18 @@ test("no notebook cell or README code block teaches `{ headers }`", () => {
   assert.ok(code.length > 20);
   for (const text of code) assert.doesNotMatch(text, /\{\s*headers\s*\}/, text);
 });
+
+test("every shipped notebook is nbformat 4.5 with a unique id per cell (Jupyter otherwise warns and marks it changed on open)", () => {
+  let count = 0;
+  for (const folder of folders) {
+    for (const f of readdirSync(folder).filter((name) => name.endsWith(".ipynb"))) {
+      const nb = JSON.parse(readFileSync(join(folder, f), "utf8")) as { nbformat: number; nbformat_minor: number; cells: { id?: unknown }[] };
+      assert.ok(nb.nbformat > 4 || (nb.nbformat === 4 && nb.nbformat_minor >= 5), `${f}: nbformat ${nb.nbformat}.${nb.nbformat_minor}`);
+      const ids = nb.cells.map((cell) => cell.id);
+      assert.ok(ids.every((id) => typeof id === "string" && /^[a-zA-Z0-9-_]{1,64}$/.test(id)), `${f}: a cell without a valid id`);
+      assert.equal(new Set(ids).size, ids.length, `${f}: duplicate cell ids`);
+      count++;
+    }
+  }
+  assert.ok(count >= 12, `checked ${count} notebooks`);
+});

@@ -1,7 +1,7 @@
 import { INSPECT } from "../util/inspect.js";
 import { randomInt } from "node:crypto";
 import { LoginError } from "../errors.js";
-import { openBrowser } from "../flows/browser.js";
+import { openBrowser, reportBrowser } from "../flows/browser.js";
 import { pastedCallbackParams } from "../flows/paste.js";
 import type { LoginReporter } from "../notebook/reporter.js";
 import type { LoginConfig, ResolvedConfig } from "../options/types.js";
@@ -30,7 +30,7 @@ export async function startPendingLogin(config: LoginConfig): Promise<PendingLog
     const url = authorizationUrl(as, resolved, redirectUri, authorization.pkce, authorization.state, authorization.nonce).href;
     const deadline = Date.now() + resolved.timeoutMs;
     reporter.waitingForPaste({ issuer: as.issuer, url, deadline, redirectUri });
-    void openBrowser(url, resolved.openBrowser, (message) => reporter.event(message));
+    void openBrowser(url, resolved.openBrowser, reportBrowser(reporter));
     return new PendingSignIn({ config: resolved, as, redirectUri, authorization, deadline, secrets, firstReporter: reporter, url });
   });
 }

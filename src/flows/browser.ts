@@ -6,20 +6,45 @@ const REMOTE_HINT = '. If your browser runs on another machine, use `flow: "devi
 
 export type OpenBrowserOption = boolean | ((url: string) => void | Promise<void>);
 
-export async function openBrowser(url: string, option: OpenBrowserOption, onProblem: (message: string) => void): Promise<void> {
+/** How the attempt went, for the cell: it says only what happened. */
+export interface BrowserOutcome {
+  opened(): void;
+  failed(message: string): void;
+}
+
+/**
+ * Opens `url` in the system browser (the `open` package: "resolves when the app is spawned"), or
+ * hands it to the caller's function. The system launcher may still fail after it was spawned
+ * (xdg-open exits 3 without a desktop): `failed` then follows `opened`.
+ */
+export async function openBrowser(url: string, option: OpenBrowserOption, outcome: BrowserOutcome): Promise<void> {
   if (option === false) return;
+  const failed = (reason: string): void => outcome.failed(`could not open a browser (${reason}); open the link yourself${REMOTE_HINT}`);
   try {
     if (typeof option === "function") {
       await option(url);
+      outcome.opened();
       return;
     }
     const { default: open } = await import("open");
     const child = await open(url);
-    child.once("error", (error) => onProblem(`could not open a browser (${error.message}); open the link yourself${REMOTE_HINT}`));
+    child.once("error", (error) => failed(error.message));
     child.once("exit", (code) => {
-      if (code) onProblem(`could not open a browser (the launcher exited with ${code}); open the link yourself${REMOTE_HINT}`);
+      if (code) failed(`the launcher exited with ${code}`);
     });
+    outcome.opened();
   } catch (error) {
-    onProblem(`could not open a browser (${(error as Error)?.message ?? String(error)}); open the link yourself${REMOTE_HINT}`);
+    failed((error as Error)?.message ?? String(error));
   }
+}
+
+/** The outcome reported to the cell: the waiting line follows it, and a failure says why. */
+export function reportBrowser(reporter: { browser(state: "opened" | "failed"): void; event(message: string): void }): BrowserOutcome {
+  return {
+    opened: () => reporter.browser("opened"),
+    failed: (message) => {
+      reporter.browser("failed");
+      reporter.event(message);
+    },
+  };
 }

@@ -2,6 +2,7 @@ import { resolveMetadata } from "../protocol/discovery.js";
 import { proxyFor } from "../protocol/proxy-route.js";
 import type { ServerMetadata } from "../protocol/metadata.js";
 import type { TokenSet } from "../protocol/token.js";
+import { inNotebook } from "../notebook/create.js";
 import { remoteReason } from "./detect.js";
 import { runDeviceLogin } from "./device.js";
 import { runLoopbackLogin, type FlowContext } from "./loopback/flow.js";
@@ -19,7 +20,8 @@ export async function signInInteractively(ctx: FlowContext): Promise<{ tokens: T
   if (config.flow === "device") return { tokens: await runDeviceLogin(ctx, as), as };
   if (config.flow === "manual") return runPromptedLogin(ctx, as);
   if (config.flow === "auto") {
-    const remote = remoteReason();
+    // Outside a notebook there is no kernel to speak of.
+    const remote = remoteReason(process.env, process.platform, undefined, inNotebook() ? "the kernel" : "this program");
     if (remote && as.device_authorization_endpoint) {
       reporter.notice(`Using the device flow because ${remote}: a redirect to this machine could not reach it. To force the redirect, pass \`flow: "loopback"\`.`);
       return { tokens: await runDeviceLogin(ctx, as), as };

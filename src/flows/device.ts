@@ -5,7 +5,7 @@ import { deviceAuthorizationError, devicePollOutcome, requestError } from "../pr
 import { bearerTokenSet, currentClientAuth, tokenContext, type TokenContext, type TokenSet } from "../protocol/token.js";
 import { isSafeEndpoint } from "../protocol/urls.js";
 import { clip } from "../util/text.js";
-import { openBrowser } from "./browser.js";
+import { openBrowser, reportBrowser } from "./browser.js";
 import type { FlowContext } from "./loopback/flow.js";
 import { Wait } from "./wait.js";
 
@@ -40,7 +40,7 @@ export async function runDeviceLogin({ config, reporter, secrets }: FlowContext,
       userCode: grant.user_code,
       deadline: Date.now() + lifetimeMs,
     });
-    void openBrowser(grant.verification_uri_complete ?? grant.verification_uri, config.openBrowser, (message) => reporter.event(message));
+    void openBrowser(grant.verification_uri_complete ?? grant.verification_uri, config.openBrowser, reportBrowser(reporter));
     // The server says when the code expired (expired_token); a server that never does is cut off
     // a little after the code's lifetime (clocks and rounding differ), or at `timeout`.
     const hardStop = Date.now() + Math.min(config.timeoutMs, grant.expires_in * 1000 + 2 * interval + 2000);

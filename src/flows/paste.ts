@@ -4,7 +4,7 @@ import { authorizationSecrets, authorizationUrl, hasOurState, validateCallback }
 import type { ServerMetadata } from "../protocol/metadata.js";
 import { exchangeCode, tokenContext, type TokenSet } from "../protocol/token.js";
 import { clip } from "../util/text.js";
-import { openBrowser } from "./browser.js";
+import { openBrowser, reportBrowser } from "./browser.js";
 import type { FlowContext } from "./loopback/flow.js";
 
 /**
@@ -69,7 +69,7 @@ export async function runPromptedLogin({ config, reporter, secrets }: FlowContex
   const url = authorizationUrl(as, config, redirectUri, pkce, state, nonce).href;
   reporter.waitingForPaste({ issuer: as.issuer, url, deadline: Date.now() + config.timeoutMs, redirectUri, prompted: true });
   await reporter.flush(); // the link must be on screen before the kernel blocks on the input box
-  void openBrowser(url, config.openBrowser, (message) => reporter.event(message));
+  void openBrowser(url, config.openBrowser, reportBrowser(reporter));
   let params: URLSearchParams | undefined;
   for (let attempt = 1; !params; attempt++) {
     const answer = ask(attempt === 1 ? "Paste the address your browser ended on:" : "That was not this sign-in's address; paste the one from the tab it opened:");

@@ -9,6 +9,8 @@ import type { DeviceCodeInfo, LoginReporter, PasteInfo, SuccessInfo, WaitingInfo
  */
 
 const REFRESH_MS = 10_000;
+/** What the waiting line says of the browser: only what happened. */
+const BROWSER_LINE = { opening: "Opening a browser tab… ", opened: "A browser tab was opened too. ", failed: "" } as const;
 const MAX_EVENTS = 6;
 const BOX = "font-family:system-ui,sans-serif;line-height:1.5;padding:6px 10px;border-left:3px solid";
 
@@ -31,6 +33,7 @@ export class NotebookReporter implements LoginReporter {
   #timer: NodeJS.Timeout | undefined;
   #waiting: WaitingInfo | undefined;
   #device: DeviceCodeInfo | undefined;
+  #browser: "opening" | "opened" | "failed" = "opening";
   readonly #events: { message: string; count: number }[] = [];
   readonly #warnings: string[] = [];
   #ended = false;
@@ -56,7 +59,7 @@ export class NotebookReporter implements LoginReporter {
     this.#show(
       `<div style="${BOX} #2563eb">` +
         `<div>Sign in to <b>${escapeHtml(w.issuer)}</b> ${link}</div>` +
-        `<div style="color:#555;font-size:90%">${w.openBrowser ? "A browser tab was opened too. " : ""}Waiting for the sign-in: ${escapeHtml(left)} left.</div>` +
+        `<div style="color:#555;font-size:90%">${w.openBrowser ? BROWSER_LINE[this.#browser] : ""}Waiting for the sign-in: ${escapeHtml(left)} left.</div>` +
         (w.redirectHint ? `<div style="color:#555;font-size:85%">${escapeHtml(w.redirectHint)}</div>` : "") +
         this.#eventsHtml() +
         this.#warningsHtml() +
@@ -133,6 +136,12 @@ export class NotebookReporter implements LoginReporter {
     this.#render();
     this.#timer = setInterval(() => this.#render(), REFRESH_MS);
     this.#timer.unref();
+  }
+
+  browser(state: "opened" | "failed"): void {
+    if (this.#ended || this.#browser === "failed") return;
+    this.#browser = state;
+    this.#render();
   }
 
   event(message: string): void {

@@ -12,6 +12,11 @@ function kernelDisplay(): KernelDisplay | undefined {
   return tslabDisplay() ?? denoDisplay();
 }
 
+/** Whether this runs in a notebook kernel with a display (messages then speak of "the kernel"). */
+export function inNotebook(): boolean {
+  return kernelDisplay() !== undefined;
+}
+
 /** Secrets already warned about in this kernel, by hash (the warning is shown once). */
 const warnedSecrets = new Set<string>();
 

@@ -19,6 +19,8 @@ export interface LoginReporter {
   waitingForPaste(info: PasteInfo): void;
   /** Something the user may want to know while waiting. */
   event(message: string): void;
+  /** The browser was opened (or the caller's function took the link), or opening it failed. */
+  browser(state: "opened" | "failed"): void;
   /** Something the user must know even in a terminal (why a browser opens again). */
   notice(message: string): void;
   /** A problem that did not stop the login (the cache could not be read or written). */
@@ -100,6 +102,9 @@ export class DeferredReporter implements LoginReporter {
   }
   event(message: string): void {
     this.#inner?.event(message);
+  }
+  browser(state: "opened" | "failed"): void {
+    this.#inner?.browser(state);
   }
   notice(message: string): void {
     this.#reporter.notice(message);

@@ -32,6 +32,7 @@ export class TerminalReporter implements LoginReporter {
   }
 
   progress(): void {}
+  browser(): void {}
   event(): void {}
   notice(message: string): void {
     this.#write(`tslab-oauth: ${message}\n`);

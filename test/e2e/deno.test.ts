@@ -16,6 +16,8 @@ let context: BrowserContext;
 const contexts: BrowserContext[] = [];
 const bearerTokens: string[] = [];
 const codes: string[] = [];
+/** Every `state`, `nonce` and PKCE challenge the provider saw in an authorization request. */
+const signInParameters: string[] = [];
 
 before(async () => {
   requireSystemParts();
@@ -25,6 +27,8 @@ before(async () => {
   idp.server.prependListener("request", (req) => {
     const auth = req.headers.authorization;
     if (auth?.startsWith("Bearer ")) bearerTokens.push(auth.slice(7));
+    const url = new URL(req.url ?? "/", ISSUER);
+    if (url.pathname === "/auth") for (const name of ["state", "nonce", "code_challenge"]) signInParameters.push(...url.searchParams.getAll(name));
   });
   idp.provider.on("authorization_code.saved", (code: { jti: string }) => codes.push(code.jti));
   ({ browser } = await launchChromium());
@@ -40,7 +44,7 @@ after(async () => {
 });
 
 function secretsIn(text: string, extra: string[] = []): string[] {
-  const found = [...bearerTokens, ...codes, ...extra].filter((s) => s.length >= 8 && text.includes(s)).map((s) => `${s.slice(0, 4)}…`);
+  const found = [...bearerTokens, ...codes, ...signInParameters, ...extra].filter((s) => s.length >= 8 && text.includes(s)).map((s) => `${s.slice(0, 4)}…`);
   if (JWT_PATTERN.test(text)) found.push("a JWT");
   return found;
 }
@@ -83,6 +87,7 @@ test("Deno: deno-quickstart.ipynb signs in through the system browser; the waiti
     const state = new URL(bridge.opened[0]!.url).searchParams.get("state")!;
     assert.deepEqual(secretsIn(run.savedText, [state]), [], "no token, code or state in the saved notebook");
     assert.deepEqual(secretsIn(afterSignIn(run.events, loginCell), [state]), [], "no secret in any iopub message after the sign-in");
+    assert.deepEqual(secretsIn(JSON.stringify(run.events.filter((e) => e.cell === loginCell))), [], "no sign-in parameter in any message of the cell, the waiting link included");
 
     const requests = idp.requestCount();
     const again = await runNotebook(join(ROOT, "notebooks", "deno-quickstart.ipynb"), { kernel: "deno", env: { BROWSER: bridge.browserEnv }, cacheDir });
@@ -103,7 +108,7 @@ test("Deno: interrupting a waiting sign-in stops only the sign-in: the port is f
     onEvent: (event, send) => {
       const href = /href="([^"]+)"/.exec(html(event))?.[1]?.replace(/&#38;/g, "&");
       if (checks || event.cell !== 1 || event.msg_type !== "display_data" || !href) return;
-      const port = Number(new URL(new URL(href).searchParams.get("redirect_uri")!).port);
+      const port = Number(new URL(href).port); // the launcher on the listener
       checks = (async () => {
         assert.equal(await portIsFree(port), false, "the listener is up while the cell waits");
         send("interrupt");

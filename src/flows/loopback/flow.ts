@@ -5,7 +5,7 @@ import { authorizationSecrets, authorizationUrl, validateCallback } from "../../
 import type { ServerMetadata } from "../../protocol/metadata.js";
 import { exchangeCode, tokenContext, type TokenSet } from "../../protocol/token.js";
 import type { SecretSet } from "../../secrets.js";
-import { openBrowser } from "../browser.js";
+import { openBrowser, reportBrowser } from "../browser.js";
 import { Wait } from "../wait.js";
 import { preflight, rejectedError } from "./preflight.js";
 import { startListener, type CallbackListener } from "./listener.js";
@@ -39,12 +39,13 @@ export async function runLoopbackLogin({ config, reporter, secrets }: FlowContex
     const url = authorizationUrl(as, config, redirectUri, pkce, state, nonce);
     reporter.waiting({
       issuer: as.issuer,
-      url: url.href,
+      // The link shown leads through the listener: nothing of this sign-in is in it.
+      url: listener.launcher(url.href),
       deadline: Date.now() + config.timeoutMs,
       openBrowser: config.openBrowser !== false,
       redirectHint: registerHint(config, redirectUri),
     });
-    void openBrowser(url.href, config.openBrowser, (message) => reporter.event(message));
+    void openBrowser(url.href, config.openBrowser, reportBrowser(reporter));
 
     const refused = config.preflight ? refusedRequest(url, config, AbortSignal.any([wait.signal, stopPreflight.signal]), registerHint(config, redirectUri)) : NEVER;
     const params = await wait.race(Promise.race([listener.callback, refused]), { ms: config.timeoutMs, error: () => timeoutError(config, redirectUri) });

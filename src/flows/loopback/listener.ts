@@ -1,3 +1,4 @@
+import { randomBytes } from "node:crypto";
 import { createServer, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
 import { LoginError } from "../../errors.js";
@@ -18,6 +19,8 @@ export interface CallbackListener {
   readonly port: number;
   /** Resolves with the parameters of the genuine callback (the right `state`). */
   readonly callback: Promise<URLSearchParams>;
+  /** A single-use address on the listener that redirects to `target` (the authorization URL). */
+  launcher(target: string): string;
   /** Shows the outcome on the result page (waiting briefly for the browser to ask), then closes. */
   finish(outcome: PageOutcome): Promise<void>;
   /** Closes now: the port is free and every connection dropped when this resolves. */
@@ -96,6 +99,11 @@ export async function startListener(options: ListenerOptions): Promise<CallbackL
     port,
     callback: routes.callback,
     close,
+    launcher(target: string): string {
+      const path = `/${randomBytes(24).toString("base64url")}`;
+      routes.setLauncher(path, target);
+      return `http://${redirect.host}:${port}${path}`;
+    },
     async finish(outcome: PageOutcome): Promise<void> {
       await routes.finish(outcome, resultWaitMs);
       await close();

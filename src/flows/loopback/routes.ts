@@ -13,10 +13,11 @@ function send(res: ServerResponse, status: number, headers: Record<string, strin
 }
 
 /**
- * Where the callback is handled: what the listener answers to each request. Four cases, by Host,
- * path and method: another Host → 421 (DNS rebinding); the callback path with a GET carrying our
- * `state` → 303 to the result page, once; the result page after that → the outcome; anything else
- * → a small 4xx that leaves the sign-in waiting.
+ * Where the callback is handled: what the listener answers to each request, by Host, path and
+ * method: another Host → 421 (DNS rebinding); the launcher path (random, single use) → 303 to the
+ * authorization URL, then 410; the callback path with a GET carrying our `state` → 303 to the
+ * result page, once; the result page after that → the outcome; anything else → a small 4xx that
+ * leaves the sign-in waiting.
  */
 export class CallbackRoutes {
   /** Resolves with the parameters of the genuine callback (the right `state`). */
@@ -32,6 +33,7 @@ export class CallbackRoutes {
   #resultServed = false;
   #onResultServed: (() => void) | undefined;
   readonly #waiting: ServerResponse[] = [];
+  #launch: { path: string; target: string; used: boolean } | undefined;
 
   constructor(options: { state: string; callbackPath: string; onEvent: (message: string) => void }) {
     this.#state = options.state;
@@ -39,6 +41,14 @@ export class CallbackRoutes {
     this.#resultPath = options.callbackPath === "/signed-in" ? "/sign-in-result" : "/signed-in";
     this.#onEvent = options.onEvent;
     this.callback = new Promise((resolve) => (this.#resolveCallback = resolve));
+  }
+
+  /**
+   * The launcher: the notebook's link points here, so that the link (and a notebook saved while it
+   * waits) carries no `state`, `nonce` or PKCE challenge. `path` is unguessable; it works once.
+   */
+  setLauncher(path: string, target: string): void {
+    this.#launch = { path, target, used: false };
   }
 
   /** The Host header values the listener answers to (known once the port is). */
@@ -59,10 +69,24 @@ export class CallbackRoutes {
     const target = req.url ?? "";
     const url = target.startsWith("/") && URL.canParse(`http://127.0.0.1${target}`) ? new URL(`http://127.0.0.1${target}`) : undefined;
     if (!url) send(res, 400, TEXT_HEADERS, "Bad request.\n");
+    else if (this.#launch && url.pathname === this.#launch.path) this.#launcher(req, res, this.#launch);
     else if (url.pathname === this.#resultPath && this.#received) this.#result(req, res);
     else if (url.pathname === this.#callbackPath) this.#callback(req, res, url);
     else send(res, 404, TEXT_HEADERS, "Not found.\n");
   };
+
+  #launcher(req: IncomingMessage, res: ServerResponse, launch: { target: string; used: boolean }): void {
+    if (req.method !== "GET") {
+      send(res, 405, { ...TEXT_HEADERS, Allow: "GET" }, "Method not allowed.\n");
+    } else if (launch.used) {
+      send(res, 410, TEXT_HEADERS, "This sign-in link was used already: use the newest link in your notebook, or run the cell again.\n");
+      this.#onEvent("the sign-in link was opened a second time (refused)");
+    } else {
+      launch.used = true;
+      res.writeHead(303, { ...TEXT_HEADERS, Location: launch.target, "Referrer-Policy": "no-referrer", "Content-Length": "0" });
+      res.end();
+    }
+  }
 
   #result(req: IncomingMessage, res: ServerResponse): void {
     if (req.method !== "GET") send(res, 405, { ...TEXT_HEADERS, Allow: "GET" }, "Method not allowed.\n");

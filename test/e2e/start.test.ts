@@ -1,0 +1,70 @@
+// `npm start` as a newcomer meets it (issue #18): the address printed opens the quickstart itself,
+// nothing alarming is printed, and Ctrl-C (SIGINT) or SIGTERM stops everything, Jupyter included,
+// without a Python traceback. Real Jupyter, real demo provider.
+import assert from "node:assert/strict";
+import { spawn } from "node:child_process";
+import { chmodSync, existsSync, readFileSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
+import { test } from "node:test";
+import { portIsFree } from "../support/leaks.js";
+import { freePort } from "../support/proxy.js";
+import { ROOT, requireSystemParts, tempDir } from "./harness.js";
+
+async function until(check: () => boolean | Promise<boolean>, ms: number, what: string): Promise<void> {
+  const t0 = Date.now();
+  while (!(await check())) {
+    if (Date.now() - t0 > ms) throw new Error(`${what} after ${ms} ms`);
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}
+
+for (const signal of ["SIGINT", "SIGTERM"] as const) {
+  test(`npm start prints the quickstart's own address, opens the browser there, prints no warning, and ${signal} stops everything without a traceback`, async () => {
+    requireSystemParts();
+    const dir = tempDir("tslab-oauth-start-");
+    const opened = join(dir, "opened.txt");
+    const browser = join(dir, "browser.sh");
+    writeFileSync(browser, `#!/bin/sh\nprintf '%s' "$1" > "${opened}"\n`);
+    chmodSync(browser, 0o755);
+    const jupyterPort = await freePort();
+    const child = spawn(process.execPath, [join(ROOT, "demo", "start.js")], {
+      cwd: ROOT,
+      env: { ...process.env, BROWSER: browser, DEMO_JUPYTER_PORT: String(jupyterPort), JUPYTER_CONFIG_DIR: join(dir, "config"), JUPYTER_RUNTIME_DIR: join(dir, "runtime") },
+      stdio: ["ignore", "pipe", "pipe"],
+    });
+    let out = "";
+    child.stdout.on("data", (c: Buffer) => (out += c));
+    child.stderr.on("data", (c: Buffer) => (out += c));
+    const exited = new Promise<number | null>((r) => child.once("exit", (code) => r(code)));
+    try {
+      await until(() => /The quickstart: +(\S+)/.test(out), 30_000, `no quickstart address printed: ${out}`);
+      const url = new URL(/The quickstart: +(\S+)/.exec(out)![1]!);
+      assert.equal(url.pathname, "/notebooks/quickstart.ipynb");
+      assert.equal(url.port, String(jupyterPort));
+      await until(async () => (await fetch(url).catch(() => undefined))?.status === 200, 30_000, "the quickstart address never answered 200");
+      const page = await (await fetch(url)).text();
+      assert.match(page, /quickstart\.ipynb/);
+      await until(() => existsSync(opened), 15_000, "the browser was never opened");
+      const browserUrl = new URL(readFileSync(opened, "utf8"));
+      assert.equal(browserUrl.pathname, "/notebooks/quickstart.ipynb", "the browser opens the quickstart, not the folder list");
+      assert.doesNotMatch(out, /oidc-provider WARNING|Unsupported runtime|development-only/);
+      assert.doesNotMatch(out, /\/tree|\?token=\S+\s[\s\S]*\?token=/, "only one address is printed");
+
+      child.kill(signal);
+      const started = Date.now();
+      const code = await Promise.race([exited, new Promise<"timeout">((r) => setTimeout(() => r("timeout"), 20_000))]);
+      assert.notEqual(code, "timeout", `still running 20 s after ${signal}: ${out}`);
+      assert.ok(Date.now() - started < 20_000);
+      assert.doesNotMatch(out, /Traceback/, out);
+      await until(() => portIsFree(jupyterPort), 5_000, "Jupyter's port still taken");
+      await until(() => portIsFree(9400), 5_000, "the demo provider's port still taken");
+    } finally {
+      // Jupyter runs in its own process group: stop it the way a user would, never leave it behind.
+      if (child.exitCode === null) {
+        child.kill("SIGTERM");
+        await Promise.race([exited, new Promise((r) => setTimeout(r, 15_000))]);
+      }
+      if (child.exitCode === null) child.kill("SIGKILL");
+    }
+  });
+}
