@@ -28,6 +28,8 @@ export const DEMO_CLIENT_ID = "tslab-demo";
 export const CONFIDENTIAL_CLIENT_ID = "tslab-demo-confidential";
 /** Confidential client registered for client_secret_post only. */
 export const POST_CLIENT_ID = "tslab-demo-post";
+/** A service account: the client credentials grant only (RFC 6749 §4.4), with the same secret. */
+export const SERVICE_CLIENT_ID = "tslab-demo-service";
 
 const DEVICE_GRANT = "urn:ietf:params:oauth:grant-type:device_code";
 const LOOPBACK_REDIRECTS = ["http://127.0.0.1/callback", "http://localhost/callback", "http://[::1]/callback"];
@@ -42,7 +44,7 @@ const ROOT_REDIRECTS = ["http://127.0.0.1/", "http://localhost/", "http://localh
 /**
  * @typedef {object} DemoIdpOptions
  * @property {number} [port] Port to listen on; 0 (default) picks a free one.
- * @property {number} [accessTokenTtl] Access token lifetime in seconds. Default 3600.
+ * @property {number} [accessTokenTtl] Access token lifetime in seconds (a service account's too). Default 3600.
  * @property {string} [clientSecret] Secret of the confidential clients. Default: random.
  * @property {"oidc" | "oauth2"} [discovery] Where metadata is served: OpenID Connect Discovery
  *   (default) or only RFC 8414 `/.well-known/oauth-authorization-server`.
@@ -86,6 +88,14 @@ export async function startDemoIdp(options = {}) {
       { ...native, client_id: DEMO_CLIENT_ID, token_endpoint_auth_method: "none" },
       { ...native, client_id: CONFIDENTIAL_CLIENT_ID, client_secret: clientSecret, token_endpoint_auth_method: "client_secret_basic" },
       { ...native, client_id: POST_CLIENT_ID, client_secret: clientSecret, token_endpoint_auth_method: "client_secret_post" },
+      {
+        client_id: SERVICE_CLIENT_ID,
+        client_secret: clientSecret,
+        grant_types: ["client_credentials"],
+        response_types: [],
+        redirect_uris: [],
+        token_endpoint_auth_method: "client_secret_basic",
+      },
     ],
     jwks: { keys: [jwk] },
     cookies: { keys: [randomBytes(32).toString("base64url")] },
@@ -101,6 +111,7 @@ export async function startDemoIdp(options = {}) {
       revocation: { enabled: true, allowedPolicy: async () => true },
       introspection: { enabled: true, allowedPolicy: async () => true },
       deviceFlow: { enabled: options.deviceFlow ?? false },
+      clientCredentials: { enabled: true },
     },
     // The demo issues a refresh token to every client allowed the grant, without the
     // offline_access + prompt=consent dance of the default policy.
@@ -115,7 +126,7 @@ export async function startDemoIdp(options = {}) {
       Session: 14 * 24 * 3600,
       Grant: 14 * 24 * 3600,
       DeviceCode: options.deviceCodeTtl ?? 600,
-      ClientCredentials: 600,
+      ClientCredentials: options.accessTokenTtl ?? 600,
       BackchannelAuthenticationRequest: 600,
     },
     renderError: async (ctx, out) => {
@@ -193,12 +204,16 @@ export async function startDemoIdp(options = {}) {
  */
 async function protectedApi(provider, req, res) {
   const match = /^Bearer ([^\s]+)$/.exec(req.headers.authorization ?? "");
-  const token = match ? await provider.AccessToken.find(match[1]).catch(() => undefined) : undefined;
+  // A person's token, or a service account's (oidc-provider keeps those as ClientCredentials).
+  const token = match
+    ? ((await provider.AccessToken.find(match[1]).catch(() => undefined)) ?? (await provider.ClientCredentials.find(match[1]).catch(() => undefined)))
+    : undefined;
   if (!token || token.isExpired) {
     res.writeHead(401, { "Content-Type": "application/json", "WWW-Authenticate": 'Bearer error="invalid_token"' });
     res.end(JSON.stringify({ error: "invalid_token" }));
     return;
   }
   res.writeHead(200, { "Content-Type": "application/json", "Cache-Control": "no-store" });
-  res.end(JSON.stringify({ sub: token.accountId, client_id: token.clientId, scope: token.scope, message: `Hello, ${token.accountId}!` }));
+  const who = token.accountId ?? `service client ${token.clientId}`;
+  res.end(JSON.stringify({ sub: token.accountId, client_id: token.clientId, scope: token.scope, message: `Hello, ${who}!` }));
 }

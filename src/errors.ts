@@ -17,7 +17,8 @@ export type LoginErrorCode =
   | "TOKEN_REQUEST_FAILED"
   | "INVALID_TOKEN_RESPONSE"
   | "REVOCATION_FAILED"
-  | "PROFILE_NOT_FOUND";
+  | "PROFILE_NOT_FOUND"
+  | "INTERACTION_REQUIRED";
 
 export interface LoginErrorOptions {
   cause?: unknown;

@@ -1,6 +1,7 @@
 import { LoginError } from "../errors.js";
 import { clip } from "../util/text.js";
 import type { TokenSource } from "../notebook/reporter.js";
+import type { ResolvedConfig } from "../options/types.js";
 import type { TokenSet } from "../protocol/token.js";
 import type { SecretSet } from "../secrets.js";
 import { cacheKey, isFresh, type CacheEntry, type Warn } from "../store/cache.js";
@@ -48,6 +49,8 @@ export async function obtainTokens(ctx: EntryContext, options: ObtainOptions = {
       if (refreshed) return refreshed;
     }
   }
+  if (config.grant === "client_credentials") return serviceAccount(ctx, key);
+  if (!config.interactive) throw interactionRequired(config, stored !== undefined);
   const { signInInteractively } = await import("../flows/choose.js");
   const { tokens, as } = await signInInteractively(ctx);
   const entry = toEntry(config, as, tokens, undefined);
@@ -101,6 +104,30 @@ async function refreshUnderLock(ctx: EntryContext, key: string, rejected: string
   } finally {
     release();
   }
+}
+
+/** A service account (RFC 6749 §4.4): no browser, no refresh token; a new token is simply asked for. */
+async function serviceAccount(ctx: EntryContext, key: string): Promise<Obtained> {
+  const { config, store, reporter, secrets } = ctx;
+  const [{ resolveMetadata }, { clientCredentials, tokenContext }] = await Promise.all([import("../protocol/discovery.js"), import("../protocol/token.js")]);
+  const as = await resolveMetadata(config);
+  const tokens = await clientCredentials(tokenContext(config, as), config.scopes, config.extraParams);
+  addSecrets(secrets, tokens);
+  const entry = { ...toEntry(config, as, tokens, undefined), name: `service client ${config.clientId}` };
+  await writeLocked(config, store, key, entry, (message) => reporter.warn(message));
+  return { entry, source: "sign-in" };
+}
+
+/** `interactive: false` and no saved sign-in that works: say how to prepare such a run. */
+export function interactionRequired(config: ResolvedConfig, hadEntry: boolean): LoginError {
+  const where = config.issuerId ?? config.tokenEndpoint?.origin;
+  const profile = config.profile ? ` --profile ${config.profile}` : "";
+  return new LoginError(
+    "INTERACTION_REQUIRED",
+    `${hadEntry ? "The saved sign-in" : "No saved sign-in"} to ${where} for client ${JSON.stringify(config.clientId)}${hadEntry ? " could not be renewed" : " exists on this machine"}, and interactive sign-in is off (\`interactive: false\` or $TSLAB_OAUTH_INTERACTIVE=0). ` +
+      `Prepare this machine once: run the same login interactively here (in a notebook, or \`npx tslab-oauth token${profile}\` in a terminal), then run again; ` +
+      'or, for a scheduled job, sign in as a service account: `grant: "client_credentials"` with the client\'s secret in a profile or the environment.',
+  );
 }
 
 /**

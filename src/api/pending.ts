@@ -13,6 +13,7 @@ import { SecretSet } from "../secrets.js";
 import { cacheKey } from "../store/cache.js";
 import { toEntry, writeLocked } from "../store/token-store.js";
 import { resolveOrReport, runEntry, successInfo } from "./entry.js";
+import { interactionRequired } from "./obtain.js";
 import type { PendingLogin } from "./types.js";
 import { createAuthHeaders, type AuthHeaders } from "./headers.js";
 
@@ -22,6 +23,10 @@ export async function startPendingLogin(config: LoginConfig): Promise<PendingLog
   const resolved = resolveOrReport(rest);
   const secrets = new SecretSet();
   return runEntry(resolved, { secrets, keepReporter: true }, async ({ reporter }) => {
+    if (resolved.grant === "client_credentials") {
+      throw new LoginError("INVALID_CONFIG", '`grant: "client_credentials"` needs no browser: call `login()` (or `session()`) with it.');
+    }
+    if (!resolved.interactive) throw interactionRequired(resolved, false);
     const as = await resolveMetadata(resolved);
     const authorization = await authorizationSecrets(as, resolved, secrets, (message) => reporter.warn(message));
     // Nothing listens: any port the provider accepts for a loopback redirect will do (RFC 8252 §7.3).

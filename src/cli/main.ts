@@ -1,6 +1,7 @@
-// `npx tslab-oauth profile ...`: set up a profile once on this machine, so that shared notebooks
-// only say `login({ profile: "name" })`. The secret is typed (or piped), never an argument that
-// the shell history would keep.
+// The `tslab-oauth` command. `token`, `status`, `logout`: the saved sign-ins from a terminal
+// (./token.ts). `profile`, `profiles`: set up a profile once on this machine, so that shared
+// notebooks only say `login({ profile: "name" })`; the secret is typed (or piped), never an argument
+// that the shell history would keep.
 import { join } from "node:path";
 import { createInterface } from "node:readline";
 import { Writable } from "node:stream";
@@ -12,13 +13,24 @@ import { presets, type Preset } from "../options/presets.js";
 import { removeProfile, saveProfile } from "../api/profiles.js";
 import type { ProfileSettings } from "../options/types.js";
 import { PROFILES_FILE, readProfiles } from "../store/profiles.js";
+import { signOut, status, token } from "./token.js";
 
 const USAGE = `Usage:
+  tslab-oauth token [--profile <name> | --issuer <url> --client-id <id> --scope "<a b>"] [--header]
+  tslab-oauth status
+  tslab-oauth logout [--profile <name> | --issuer <url> --client-id <id> --scope "<a b>"] [--no-revoke]
   tslab-oauth profile <name> [--preset <provider>] [--issuer <url>] --client-id <id> [--client-secret -] [options]
   tslab-oauth profile <name> --remove
   tslab-oauth profiles
 
-Saves a profile in ${join("<config dir>", PROFILES_FILE)} (readable by you only); a notebook then
+token prints a valid access token for one sign-in, and nothing else, on stdout: from the saved
+sign-in (the same one login() with these options uses), else a silent refresh, else a sign-in in
+this terminal (the link on stderr). --header prints "Authorization: Bearer <token>" instead.
+With TSLAB_OAUTH_INTERACTIVE=0 it never signs in: it fails at once with INTERACTION_REQUIRED.
+status lists the saved sign-ins (never a token). logout revokes and forgets one, like logout().
+Failures exit non-zero with the error code and message on stderr.
+
+profile saves a profile in ${join("<config dir>", PROFILES_FILE)} (readable by you only); a notebook then
 signs in with login({ profile: "<name>" }) and carries no client settings.
 
   --preset <provider>         github, google, gitlab, entra (--tenant), auth0 (--domain [--audience]),
@@ -101,6 +113,11 @@ export async function main(argv: string[]): Promise<number> {
       "redirect-uri": { type: "string" },
       "cache-dir": { type: "string" },
       remove: { type: "boolean" },
+      profile: { type: "string" },
+      scope: { type: "string" },
+      grant: { type: "string" },
+      header: { type: "boolean" },
+      "no-revoke": { type: "boolean" },
       help: { type: "boolean", short: "h" },
     },
   });
@@ -110,6 +127,9 @@ export async function main(argv: string[]): Promise<number> {
     process.stdout.write(USAGE);
     return values.help ? 0 : 2;
   }
+  if (command === "token") return token(values);
+  if (command === "status") return status(values);
+  if (command === "logout") return signOut(values);
   if (command === "profiles") {
     const dir = parseCacheDir(options.cacheDir) ?? defaultConfigDir();
     const profiles = readProfiles(dir);

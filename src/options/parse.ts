@@ -7,6 +7,9 @@ import type { RedirectTarget, ResolvedConfig } from "./types.js";
 
 /** One parser per option: each validates one value and names the option in its error. */
 
+/** Environment variable that turns interactive sign-in off (the `interactive` option wins). */
+export const INTERACTIVE_ENV = "TSLAB_OAUTH_INTERACTIVE";
+
 /** Environment variable naming the cache directory (the `cacheDir` option wins). */
 export const CACHE_DIR_ENV = "TSLAB_OAUTH_CACHE_DIR";
 
@@ -146,6 +149,25 @@ export function parseCa(value: unknown): Array<string | Buffer> | undefined {
     throw invalid('`ca` must be PEM certificates ("-----BEGIN CERTIFICATE-----..."), as a string, a Buffer or an array of them, e.g. fs.readFileSync("/path/to/company-ca.pem").');
   }
   return list as Array<string | Buffer>;
+}
+
+/** `interactive`, else `$TSLAB_OAUTH_INTERACTIVE` (`0`, `false`, `no` turn it off). */
+export function parseInteractive(value: unknown, env: NodeJS.ProcessEnv = process.env): boolean {
+  if (value !== undefined) {
+    if (typeof value !== "boolean") throw invalid("`interactive` must be true or false.");
+    return value;
+  }
+  const fromEnv = env[INTERACTIVE_ENV]?.trim().toLowerCase();
+  if (fromEnv === undefined || fromEnv === "") return true;
+  if (["0", "false", "no"].includes(fromEnv)) return false;
+  if (["1", "true", "yes"].includes(fromEnv)) return true;
+  throw invalid(`$${INTERACTIVE_ENV} must be 0 or 1 (true or false); got ${JSON.stringify(env[INTERACTIVE_ENV])}.`);
+}
+
+export function parseGrant(value: unknown): ResolvedConfig["grant"] {
+  if (value === undefined) return "authorization_code";
+  if (value === "authorization_code" || value === "client_credentials") return value;
+  throw invalid('`grant` must be "authorization_code" (a person signs in) or "client_credentials" (a service account).');
 }
 
 /** The `proxy` option, or the proxy variables of the environment; a bad URL names where it came from. */

@@ -10,6 +10,7 @@ import type { LoginConfig, ProfileField, ProfileSettings } from "./types.js";
  * environment (`TSLAB_OAUTH_<PROFILE>_<FIELD>`).
  */
 export const PROFILE_FIELDS = [
+  "grant",
   "issuer",
   "authorizationEndpoint",
   "tokenEndpoint",

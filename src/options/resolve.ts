@@ -7,6 +7,8 @@ import {
   parseCacheDir,
   parseExtraParams,
   parseFlow,
+  parseGrant,
+  parseInteractive,
   parseProxy,
   parseRedirectUri,
   parseScopes,
@@ -32,9 +34,12 @@ export function resolveConfig(input: LoginConfig): ResolvedConfig {
   if (typeof config.clientId !== "string" || config.clientId.trim() === "") {
     throw invalid("`clientId` is required: the client (application) id registered at the provider.");
   }
+  const grant = parseGrant(config.grant);
   return {
-    ...resolveServer(config),
-    ...resolveClient(config),
+    ...resolveServer(config, grant),
+    ...resolveClient(config, grant),
+    grant,
+    interactive: parseInteractive(config.interactive),
     ...resolveBehaviour(config),
     clientId: config.clientId,
     scopes: parseScopes(config.scopes),
@@ -68,13 +73,14 @@ function withProfile(input: LoginConfig, cacheDir: string | undefined): LoginCon
 }
 
 /** Where the server is: an issuer to discover, or explicit endpoints. */
-function resolveServer(config: LoginConfig): Pick<ResolvedConfig, "issuer" | "issuerId" | "authorizationEndpoint" | "tokenEndpoint" | "revocationEndpoint"> {
+function resolveServer(config: LoginConfig, grant: ResolvedConfig["grant"]): Pick<ResolvedConfig, "issuer" | "issuerId" | "authorizationEndpoint" | "tokenEndpoint" | "revocationEndpoint"> {
   const url = (name: "issuer" | "authorizationEndpoint" | "tokenEndpoint" | "revocationEndpoint"): URL | undefined =>
     config[name] === undefined ? undefined : parseServerUrl(name, config[name]);
   const issuer = url("issuer");
   const authorizationEndpoint = url("authorizationEndpoint");
   const tokenEndpoint = url("tokenEndpoint");
-  if (!issuer && !(authorizationEndpoint && tokenEndpoint)) {
+  // A service account never goes to the authorization endpoint: the token endpoint is enough.
+  if (!issuer && !(tokenEndpoint && (authorizationEndpoint || grant === "client_credentials"))) {
     throw invalid(
       authorizationEndpoint || tokenEndpoint
         ? "Give both `authorizationEndpoint` and `tokenEndpoint` (or an `issuer` to discover them)."
@@ -85,12 +91,17 @@ function resolveServer(config: LoginConfig): Pick<ResolvedConfig, "issuer" | "is
 }
 
 /** How the client proves itself: PKCE method, secret, and how the secret is sent. */
-function resolveClient(config: LoginConfig): Pick<ResolvedConfig, "clientSecret" | "tokenEndpointAuthMethod" | "pkceMethod"> {
+function resolveClient(config: LoginConfig, grant: ResolvedConfig["grant"]): Pick<ResolvedConfig, "clientSecret" | "tokenEndpointAuthMethod" | "pkceMethod"> {
   if (config.pkceMethod !== undefined && config.pkceMethod !== "S256" && config.pkceMethod !== "plain") {
     throw invalid('`pkceMethod` must be "S256" or "plain" (leave it unset to use S256).');
   }
   if (config.clientSecret !== undefined && (typeof config.clientSecret !== "string" || config.clientSecret === "")) {
     throw invalid("`clientSecret` must be a non-empty string when given.");
+  }
+  if (grant === "client_credentials" && config.clientSecret === undefined) {
+    throw invalid(
+      '`grant: "client_credentials"` signs the client in as itself, so it needs its `clientSecret`: put it in a profile or the environment (`clientSecret: process.env.MY_CLIENT_SECRET`), never in the notebook.',
+    );
   }
   const method = config.tokenEndpointAuthMethod;
   if (method !== undefined && method !== "client_secret_basic" && method !== "client_secret_post") {

@@ -73,6 +73,21 @@ export interface LoginConfig {
    * @default true
    */
   preflight?: boolean;
+  /**
+   * `false` never opens a browser, listens, or shows a device code: the saved sign-in is used or
+   * refreshed, otherwise the call fails at once with `INTERACTION_REQUIRED` (for notebooks run by
+   * nbconvert, papermill, a scheduler or CI). Nothing turns it off implicitly.
+   * @default true, or false when `TSLAB_OAUTH_INTERACTIVE` is `0`, `false` or `no`
+   */
+  interactive?: boolean;
+  /**
+   * How tokens are obtained: `"authorization_code"` signs a person in (the browser); with
+   * `"client_credentials"` (RFC 6749 §4.4) the client signs in as itself, with `clientId` and
+   * `clientSecret` (a service account: no browser, no listener; the token is saved, and renewed by
+   * asking again). `issuer` or `tokenEndpoint` is enough.
+   * @default "authorization_code"
+   */
+  grant?: "authorization_code" | "client_credentials";
   /** Seconds the user has to sign in. @default 300 */
   timeout?: number;
   /** Seconds each HTTP request (discovery, token) may take. @default 30 */
@@ -160,6 +175,7 @@ export interface LogoutConfig
     | "quiet"
     | "ca"
     | "proxy"
+    | "grant"
   > {
   /** Revoke the tokens at the server's revocation endpoint before forgetting them. @default true */
   revoke?: boolean;
@@ -189,6 +205,8 @@ export interface ResolvedConfig {
   redirect: RedirectTarget;
   flow: "auto" | "loopback" | "device" | "manual";
   preflight: boolean;
+  interactive: boolean;
+  grant: "authorization_code" | "client_credentials";
   timeoutMs: number;
   requestTimeoutMs: number;
   signal: AbortSignal | undefined;
@@ -209,6 +227,7 @@ export interface ResolvedConfig {
 
 /** The options a profile can hold: the client's settings, never per-call behaviour. */
 export type ProfileField =
+  | "grant"
   | "issuer"
   | "authorizationEndpoint"
   | "tokenEndpoint"

@@ -18,7 +18,7 @@ export async function resolveMetadata(config: ResolvedConfig, signal: AbortSigna
 
 /** Discovery, reused for a while per issuer: the requests cost a round trip or two to the provider. */
 async function discoverOnce(config: ResolvedConfig, transport: Transport): Promise<ServerMetadata> {
-  const issuer = config.authorizationEndpoint && config.tokenEndpoint ? undefined : config.issuer!;
+  const issuer = config.tokenEndpoint && (config.authorizationEndpoint || !config.issuer) ? undefined : config.issuer!;
   const known = issuer && recallMetadata(issuer);
   if (known) return known;
   const metadata = await discover(config, transport);
@@ -27,7 +27,7 @@ async function discoverOnce(config: ResolvedConfig, transport: Transport): Promi
 }
 
 async function discover(config: ResolvedConfig, transport: Transport): Promise<ServerMetadata> {
-  if (config.authorizationEndpoint && config.tokenEndpoint) return explicitMetadata(config, config.authorizationEndpoint, config.tokenEndpoint);
+  if (config.tokenEndpoint && (config.authorizationEndpoint || !config.issuer)) return explicitMetadata(config, config.authorizationEndpoint, config.tokenEndpoint);
   const issuer = config.issuer!;
   const tried: string[] = [];
   for (const algorithm of ["oidc", "oauth2"] as const) {

@@ -12,12 +12,12 @@ export type ServerMetadata = oauth.AuthorizationServer;
  */
 
 /** Metadata for a server without discovery (GitHub): the endpoints as given. */
-export function explicitMetadata(config: Pick<ResolvedConfig, "issuerId">, authorizationEndpoint: URL, tokenEndpoint: URL): ServerMetadata {
+export function explicitMetadata(config: Pick<ResolvedConfig, "issuerId">, authorizationEndpoint: URL | undefined, tokenEndpoint: URL): ServerMetadata {
   return {
     // Without an issuer there is nothing to compare `iss` with but the endpoint's origin; a
     // server that sends another `iss` is reported as ISSUER_MISMATCH, telling the user to set it.
-    issuer: config.issuerId ?? authorizationEndpoint.origin,
-    authorization_endpoint: authorizationEndpoint.href,
+    issuer: config.issuerId ?? (authorizationEndpoint ?? tokenEndpoint).origin,
+    ...(authorizationEndpoint ? { authorization_endpoint: authorizationEndpoint.href } : {}),
     token_endpoint: tokenEndpoint.href,
   };
 }

@@ -151,6 +151,23 @@ export async function refreshTokens(ctx: TokenContext, refreshToken: string, pre
   return learnedBy(ctx, before, tokens);
 }
 
+/** A service account's token (RFC 6749 §4.4): the client signs in as itself. */
+export async function clientCredentials(ctx: TokenContext, scopes: readonly string[], extraParams: Record<string, string>): Promise<TokenSet> {
+  const params = new URLSearchParams(extraParams);
+  if (scopes.length > 0) params.set("scope", scopes.join(" "));
+  const before = ctx.auth;
+  const tokens = await authenticated(ctx, "token", async (clientAuth) => {
+    const response = await send(ctx, () => oauth.clientCredentialsGrantRequest(ctx.as, ctx.client, clientAuth, params, ctx.transport.options));
+    try {
+      return bearerTokenSet((await oauth.processClientCredentialsResponse(ctx.as, ctx.client, response)) as oauth.TokenEndpointResponse);
+    } catch (cause) {
+      await discard(response);
+      throw tokenResponseError(ctx, cause);
+    }
+  });
+  return learnedBy(ctx, before, tokens);
+}
+
 /** Revokes one token (RFC 7009). Resolves when the server confirmed; throws TOKEN_REQUEST_FAILED. */
 export async function revokeToken(ctx: TokenContext, token: string, hint: "refresh_token" | "access_token"): Promise<void> {
   await authenticated(ctx, "revocation", async (clientAuth) => {

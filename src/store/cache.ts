@@ -50,7 +50,9 @@ export function cacheKey(config: ResolvedConfig): string {
   const params = Object.entries(config.extraParams)
     .filter(([key]) => !UI_ONLY_PARAMS.has(key))
     .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
-  const identity = [1, config.issuerId ?? config.tokenEndpoint!.href, config.clientId, [...config.scopes].sort(), params, config.profile ?? null];
+  const identity: unknown[] = [1, config.issuerId ?? config.tokenEndpoint!.href, config.clientId, [...config.scopes].sort(), params, config.profile ?? null];
+  // A service account's token is never a person's sign-in (earlier keys stay as they were).
+  if (config.grant === "client_credentials") identity.push("client_credentials");
   return createHash("sha256").update(JSON.stringify(identity)).digest("hex").slice(0, 32);
 }
 
@@ -110,6 +112,16 @@ export class TokenCache {
     const entry = parseEntry(value);
     if (!entry) warnOnce(warn, `entry:${this.path}:${key}`, `A cached sign-in in ${this.path} has an unexpected shape; it is ignored and will be replaced.`);
     return entry;
+  }
+
+  /** Every well-formed entry (for listing; the tokens stay inside), or none when the file cannot be read. */
+  entries(warn: Warn): CacheEntry[] {
+    try {
+      return Object.values(this.#readAll()).map(parseEntry).filter((entry): entry is CacheEntry => entry !== undefined);
+    } catch (error) {
+      warn(this.#unreadable(error));
+      return [];
+    }
   }
 
   /** Saves (or with `undefined`, removes) an entry. Never throws: returns false after warning. */

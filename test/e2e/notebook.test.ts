@@ -340,3 +340,15 @@ test("notebooks/shared.ipynb names only a profile: two users (settings file / en
   assert.match(cell, /npx tslab-oauth profile demo --issuer/);
   assert.match(cell, /TSLAB_OAUTH_DEMO_ISSUER, TSLAB_OAUTH_DEMO_CLIENT_ID/);
 });
+
+test("a notebook run with TSLAB_OAUTH_INTERACTIVE=0 and nothing saved: the login cell ends at once with INTERACTION_REQUIRED shown, and nothing is sent or shown to sign in", async () => {
+  const requests = idp.requestCount();
+  const started = Date.now();
+  const run = await runNotebook(join(ROOT, "test", "e2e", "notebooks", "unattended.ipynb"), { env: { TSLAB_OAUTH_INTERACTIVE: "0" } });
+  const elapsed = Date.now() - started;
+  assert.match(outputText(run, 1), /Sign-in failed<\/b> <code>INTERACTION_REQUIRED<\/code>/);
+  assert.ok(!run.savedText.includes(">Sign in</a>"), "no sign-in link was ever saved");
+  assert.deepEqual(displayEvents(run.events, 1).filter((e) => String(e.content?.data?.["text/html"]).includes("Sign in</a>")), [], "no link was ever shown");
+  assert.equal(idp.requestCount(), requests, "no request to the provider");
+  assert.ok(elapsed < 30_000, `the whole run took ${elapsed} ms (kernel start included); the cell did not wait for a sign-in`);
+});

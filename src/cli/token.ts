@@ -1,0 +1,80 @@
+// `tslab-oauth token | status | logout`: the notebook's saved sign-ins from a terminal, for `curl`
+// and scripts: `curl -H "$(npx tslab-oauth token --profile work --header)" https://api...`.
+// Only the token goes to stdout; the sign-in link and progress go to stderr, as login() prints them
+// outside a notebook.
+import { login } from "../api/login.js";
+import { logout } from "../api/logout.js";
+import type { LoginConfig } from "../options/types.js";
+import { parseCacheDir } from "../options/parse.js";
+import { openCache, type CacheEntry } from "../store/cache.js";
+import { formatDuration } from "../util/text.js";
+
+export interface SelectionFlags {
+  profile?: string | undefined;
+  issuer?: string | undefined;
+  "client-id"?: string | undefined;
+  scope?: string | undefined;
+  scopes?: string | undefined;
+  "authorization-endpoint"?: string | undefined;
+  "token-endpoint"?: string | undefined;
+  "revocation-endpoint"?: string | undefined;
+  "cache-dir"?: string | undefined;
+  grant?: string | undefined;
+}
+
+/** The same options login() gets, hence the same saved sign-in (the same cache key). */
+export function selection(flags: SelectionFlags): LoginConfig {
+  const config: Record<string, unknown> = {};
+  const set = (key: keyof LoginConfig, value: string | undefined): void => {
+    if (value !== undefined) config[key] = value;
+  };
+  set("profile", flags.profile);
+  set("issuer", flags.issuer);
+  set("clientId", flags["client-id"]);
+  set("scopes", flags.scope ?? flags.scopes);
+  set("authorizationEndpoint", flags["authorization-endpoint"]);
+  set("tokenEndpoint", flags["token-endpoint"]);
+  set("revocationEndpoint", flags["revocation-endpoint"]);
+  set("cacheDir", flags["cache-dir"]);
+  set("grant", flags.grant);
+  return config as LoginConfig;
+}
+
+/** Prints a valid access token (or the whole header) for the selected sign-in, and nothing else. */
+export async function token(flags: SelectionFlags & { header?: boolean | undefined }): Promise<number> {
+  const headers = await login(selection(flags));
+  process.stdout.write(flags.header ? `Authorization: ${headers.Authorization}\n` : `${headers.Authorization.slice("Bearer ".length)}\n`);
+  return 0;
+}
+
+/** Lists the saved sign-ins: what they are for, who, until when; never a token. */
+export async function status(flags: SelectionFlags): Promise<number> {
+  const cache = await openCache(parseCacheDir(flags["cache-dir"]));
+  const entries = cache.entries((message) => process.stderr.write(`tslab-oauth: warning: ${message}\n`));
+  if (entries.length === 0) process.stdout.write(`No saved sign-ins in ${cache.path}.\n`);
+  for (const entry of entries) process.stdout.write(`${describe(entry)}\n`);
+  return 0;
+}
+
+function describe(entry: CacheEntry): string {
+  const now = Date.now();
+  const expiry =
+    entry.expiresAt === undefined ? "no expiry given" : entry.expiresAt > now ? `valid for ${formatDuration(entry.expiresAt - now)}` : `expired ${formatDuration(now - entry.expiresAt)} ago`;
+  return [
+    entry.issuer,
+    `client ${entry.clientId}`,
+    entry.scopes.length > 0 ? `scopes "${entry.scopes.join(" ")}"` : "no scopes",
+    ...(entry.profile ? [`profile ${entry.profile}`] : []),
+    ...(entry.name ? [`as ${entry.name}`] : []),
+    expiry,
+    entry.refreshToken ? "refresh token held" : "no refresh token",
+  ].join(", ");
+}
+
+/** Signs the selected sign-in out, as logout() does, and says what was done. */
+export async function signOut(flags: SelectionFlags & { "no-revoke"?: boolean | undefined }): Promise<number> {
+  const result = await logout({ ...selection(flags), revoke: !flags["no-revoke"] });
+  const revoked = result.revoked.length > 0 ? `; revoked the ${result.revoked.join(" and the ").replace(/_/g, " ")} at ${result.revocationEndpoint}` : "";
+  process.stdout.write(result.removed ? `Signed out: removed the saved sign-in${revoked}.\n` : "There was no saved sign-in for these options.\n");
+  return 0;
+}
