@@ -40,6 +40,7 @@ signs in with login({ profile: "<name>" }) and carries no client settings.
   --client-secret -           read the secret from standard input (typed, hidden, or piped)
   --scopes "<a b c>"          replaces the preset's scopes
   --redirect-uri <uri>
+  --grant client_credentials  a service account (needs --client-secret -)
   --cache-dir <dir>           where the settings and tokens live (default: $TSLAB_OAUTH_CACHE_DIR, else the config dir)
 `;
 
@@ -166,6 +167,7 @@ export async function main(argv: string[]): Promise<number> {
   set("clientId", values["client-id"]);
   set("scopes", values.scopes);
   set("redirectUri", values["redirect-uri"]);
+  set("grant", values.grant as ProfileSettings["grant"]);
   if (secretArg === "-") {
     const secret = await readSecret();
     if (!secret) throw new LoginError("INVALID_CONFIG", "No client secret was read from standard input.");

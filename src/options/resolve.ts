@@ -35,13 +35,28 @@ export function resolveConfig(input: LoginConfig): ResolvedConfig {
     throw invalid("`clientId` is required: the client (application) id registered at the provider.");
   }
   const grant = parseGrant(config.grant);
+  const server = resolveServer(config, grant);
+  const client = resolveClient(config, grant);
+  const behaviour = resolveBehaviour(config);
+  // Built field by field (no object spread): this runs on every call, a warm login included.
   return {
-    ...resolveServer(config, grant),
-    ...resolveClient(config, grant),
+    issuer: server.issuer,
+    issuerId: server.issuerId,
+    authorizationEndpoint: server.authorizationEndpoint,
+    tokenEndpoint: server.tokenEndpoint,
+    revocationEndpoint: server.revocationEndpoint,
+    clientId: config.clientId,
+    clientSecret: client.clientSecret,
+    tokenEndpointAuthMethod: client.tokenEndpointAuthMethod,
+    pkceMethod: client.pkceMethod,
     grant,
     interactive: parseInteractive(config.interactive),
-    ...resolveBehaviour(config),
-    clientId: config.clientId,
+    openBrowser: behaviour.openBrowser,
+    signal: behaviour.signal,
+    quiet: behaviour.quiet,
+    cache: behaviour.cache,
+    forceLogin: behaviour.forceLogin,
+    preflight: behaviour.preflight,
     scopes: parseScopes(config.scopes),
     extraParams: parseExtraParams(config.extraParams),
     redirect: parseRedirectUri(config.redirectUri),
