@@ -13,8 +13,8 @@ const PREFLIGHT_TIMEOUT_MS = 10_000;
  * show an error page in the browser and never redirect back: the sign-in would wait its whole
  * `timeout` for nothing. So, while the browser opens the sign-in page, the same URL is requested
  * once here: no cookies, no redirect followed, a short timeout. A 4xx answer instead of a sign-in
- * page or a redirect ends the sign-in at once; anything else (200, 3xx, 5xx, no answer) says
- * nothing and is ignored. Never for a pushed request (PAR): its `request_uri` is single use.
+ * page or a redirect ends the sign-in at once; anything else (200, 3xx, 5xx, 408, 429, no answer)
+ * says nothing and is ignored. Never for a pushed request (PAR): its `request_uri` is single use.
  *
  * Resolves to the refusal (status and the page's text, clipped), or undefined.
  */
@@ -29,7 +29,8 @@ export async function preflight(url: URL, config: Pick<ResolvedConfig, "requestT
       redirect: "manual",
       signal,
     });
-    if (response.status < 400 || response.status > 499) return undefined;
+    // 408 and 429 say "not now", not "no": the browser's own request may well go through.
+    if (response.status < 400 || response.status > 499 || response.status === 408 || response.status === 429) return undefined;
     return { status: response.status, text: pageText(await response.text()) };
   } catch {
     return undefined; // no answer, or a body that could not be read: nothing learned
