@@ -40,7 +40,7 @@ export function createReporter(
   return reporter;
 }
 
-export function secretInSourceWarning(config: Partial<Pick<ResolvedConfig, "profile" | "clientId" | "issuerId" | "tokenEndpoint">>): string {
+function secretInSourceWarning(config: Partial<Pick<ResolvedConfig, "profile" | "clientId" | "issuerId" | "tokenEndpoint">>): string {
   const name = config.profile ?? "my-app";
   // The command that moves it out, complete but for the secret (typed at its prompt).
   const server = config.issuerId ? ` --issuer ${config.issuerId}` : config.tokenEndpoint ? " --preset ... (or the endpoints)" : "";

@@ -11,7 +11,7 @@ interface DenoJupyter {
   broadcast(msgType: string, content: Record<string, unknown>, extra?: Record<string, unknown>): Promise<void> | void;
 }
 
-export function denoJupyter(): DenoJupyter | undefined {
+function denoJupyter(): DenoJupyter | undefined {
   const deno = (globalThis as { Deno?: Record<string, unknown> }).Deno;
   if (!deno || typeof deno !== "object") return undefined;
   try {

@@ -8,10 +8,10 @@ import type { RedirectTarget, ResolvedConfig } from "./types.js";
 /** One parser per option: each validates one value and names the option in its error. */
 
 /** Environment variable that turns interactive sign-in off (the `interactive` option wins). */
-export const INTERACTIVE_ENV = "TSLAB_OAUTH_INTERACTIVE";
+const INTERACTIVE_ENV = "TSLAB_OAUTH_INTERACTIVE";
 
 /** Environment variable naming the cache directory (the `cacheDir` option wins). */
-export const CACHE_DIR_ENV = "TSLAB_OAUTH_CACHE_DIR";
+const CACHE_DIR_ENV = "TSLAB_OAUTH_CACHE_DIR";
 
 export const DEFAULTS = {
   redirectUri: "http://127.0.0.1:0/callback",

@@ -18,7 +18,7 @@ export type Preset = Pick<
 >;
 
 /** Where a fixed-port preset listens when the provider compares the redirect URI port included. */
-export const FIXED_PORT_REDIRECT = "http://localhost:8400/callback";
+const FIXED_PORT_REDIRECT = "http://localhost:8400/callback";
 
 function name(label: string, value: unknown, example: string): string {
   if (typeof value !== "string" || value.trim() === "" || /[\s/?#@]/.test(value.trim())) {

@@ -1,7 +1,7 @@
 import type { Response as UndiciResponse } from "undici";
 
 /** Metadata, token and revocation responses are a few kilobytes; anything past this is refused unread. */
-export const MAX_RESPONSE_BYTES = 1024 * 1024;
+const MAX_RESPONSE_BYTES = 1024 * 1024;
 
 /** A response body larger than {@link MAX_RESPONSE_BYTES}: the rest was not read. */
 export class ResponseTooLargeError extends Error {

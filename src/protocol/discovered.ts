@@ -8,7 +8,7 @@ import type { ServerMetadata } from "./metadata.js";
  */
 
 /** How long a discovered document is reused in this process. */
-export const DISCOVERY_REUSE_MS = 10 * 60_000;
+const DISCOVERY_REUSE_MS = 10 * 60_000;
 const discovered = new Map<string, { metadata: ServerMetadata; until: number }>();
 
 export function recallMetadata(issuer: URL): ServerMetadata | undefined {

@@ -29,7 +29,7 @@ export interface Transport {
 /** What the network part of the options says: timeouts, authorities, proxies. */
 export type NetworkOptions = Pick<ResolvedConfig, "requestTimeoutMs" | "ca" | "proxy">;
 
-export class InsecureRequestError extends Error {
+class InsecureRequestError extends Error {
   constructor(url: string) {
     super(`refused to send a request over plain http to a non-loopback host: ${url}`);
     this.name = "InsecureRequestError";

@@ -23,7 +23,7 @@ function endpointUrl(site: RequestSite, which: EndpointName): string | undefined
   return which === "token" ? site.as.token_endpoint : which === "revocation" ? site.as.revocation_endpoint : site.as.device_authorization_endpoint;
 }
 
-export function oauthErrorText(error: string, description: string | undefined): string {
+function oauthErrorText(error: string, description: string | undefined): string {
   return description ? `${clip(error, 100)}: ${clip(description)}` : clip(error, 100);
 }
 

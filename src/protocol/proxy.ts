@@ -29,7 +29,7 @@ export class ProxyUrlError extends Error {
   }
 }
 
-export function proxyChoice(value: string, source: string): ProxyChoice {
+function proxyChoice(value: string, source: string): ProxyChoice {
   let url: URL;
   try {
     // curl accepts "host:port" without a scheme and means http.

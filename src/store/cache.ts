@@ -40,7 +40,7 @@ export interface CacheEntry {
   clientAuthMethod?: "client_secret_post" | undefined;
 }
 
-export const CACHE_FILE = "tokens.json";
+const CACHE_FILE = "tokens.json";
 const LOCK_FILE = "tokens.lock";
 /** Authorization request parameters that change the sign-in page, not the token: left out of the key. */
 const UI_ONLY_PARAMS = new Set(["prompt", "login_hint", "display", "ui_locales", "max_age", "response_mode", "access_type", "include_granted_scopes", "domain_hint"]);
@@ -57,7 +57,7 @@ export function cacheKey(config: ResolvedConfig): string {
 }
 
 /** How long before `expiresAt` a token counts as expired: 60 s, or a tenth of its lifetime if shorter. */
-export function expiryMargin(entry: Pick<CacheEntry, "expiresAt" | "obtainedAt">): number {
+function expiryMargin(entry: Pick<CacheEntry, "expiresAt" | "obtainedAt">): number {
   if (entry.expiresAt === undefined) return 0;
   return Math.min(60_000, Math.max(0, (entry.expiresAt - entry.obtainedAt) / 10));
 }

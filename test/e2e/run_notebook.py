@@ -34,6 +34,33 @@ class StreamingClient(NotebookClient):
         emit({"event": "iopub", "cell": cell_index, "msg_type": msg["msg_type"], "content": msg["content"]})
         return super().process_message(msg, cell, cell_index)
 
+    drain_late_output = False
+
+    async def async_execute_cell(self, cell, cell_index, execution_count=None, store_history=True):
+        result = await super().async_execute_cell(cell, cell_index, execution_count, store_history)
+        if self.drain_late_output and cell.cell_type == "code":
+            await self._drain(cell, cell_index)
+        return result
+
+    async def _drain(self, cell, cell_index):
+        # Deno's kernel sometimes reports a cell idle before the cell's last output; nbclient stops
+        # listening at idle. A kernel_info request is answered after everything sent before it:
+        # read iopub until its own idle, and give the cell what arrived late.
+        request = self.kc.kernel_info()
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline:
+            try:
+                msg = await self.kc.get_iopub_msg(timeout=1)
+            except queue.Empty:
+                continue
+            parent = msg.get("parent_header", {})
+            if parent.get("msg_id") == request:
+                if msg["msg_type"] == "status" and msg["content"].get("execution_state") == "idle":
+                    return
+                continue
+            if parent.get("msg_type") == "execute_request" and msg["msg_type"] in ("display_data", "update_display_data", "stream", "execute_result", "error"):
+                self.process_message(msg, cell, cell_index)
+
     async def async_start_new_kernel_client(self):
         kc = await super().async_start_new_kernel_client()
         if self.with_stdin:
@@ -65,6 +92,7 @@ def main():
     client = StreamingClient(nb, timeout=timeout, kernel_name=kernel, allow_errors=True,
                              resources={"metadata": {"path": workdir}})
     client.with_stdin = len(sys.argv) > 6 and sys.argv[6] == "stdin"
+    client.drain_late_output = kernel == "deno"
     def on_cell_execute(cell, cell_index):
         # After a failed cell, tslab cancels every request that arrives within 200 ms
         # (jupyter.js, execQueue.reset(200)): nbclient's next cell would come back empty.
