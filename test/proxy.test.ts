@@ -33,7 +33,9 @@ before(async () => {
   idp = await startDemoIdp({ tls: { key: certs.key, cert: certs.cert }, hostname: TEST_HOST });
   // One answer per connection: every request the library makes opens its own tunnel.
   idp.server.prependListener("request", (_req, res) => res.setHeader("connection", "close"));
-  [proxy, guarded] = await Promise.all([startTinyproxy(), startTinyproxy({ basicAuth: { user: PROXY_USER, password: PROXY_PASSWORD } })]);
+  // One after the other, each kept as soon as it runs: `after` stops whatever started.
+  proxy = await startTinyproxy();
+  guarded = await startTinyproxy({ basicAuth: { user: PROXY_USER, password: PROXY_PASSWORD } });
   scratch = mkdtempSync(join(tmpdir(), "tslab-oauth-proxy-test-"));
 });
 after(async () => {

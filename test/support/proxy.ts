@@ -6,11 +6,10 @@
 import { execFileSync, spawn, type ChildProcess } from "node:child_process";
 import { lookup } from "node:dns/promises";
 import { appendFileSync, existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
-import { createServer } from "node:net";
+import { connect, createServer } from "node:net";
 import type { AddressInfo } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { portIsFree } from "./leaks.js";
 
 export const TEST_HOST = "idp.tslab-oauth.test";
 const TINYPROXY = "/usr/bin/tinyproxy";
@@ -48,8 +47,31 @@ export interface Tinyproxy {
   close(): Promise<void>;
 }
 
+/** True once something accepts connections on 127.0.0.1:port (a connect, never a bind: binding would take the port). */
+function accepting(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const socket = connect({ port, host: "127.0.0.1" });
+    socket.once("connect", () => {
+      socket.destroy();
+      resolve(true);
+    });
+    socket.once("error", () => resolve(false));
+  });
+}
+
 export async function startTinyproxy(options: { basicAuth?: { user: string; password: string } } = {}): Promise<Tinyproxy> {
   if (!existsSync(TINYPROXY)) throw new Error("tinyproxy is missing: run `sudo sh scripts/install-system-deps.sh` (Debian package tinyproxy-bin).");
+  // The port is chosen before tinyproxy binds it: another process may take it meanwhile; try again.
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await startOnce(options);
+    } catch (error) {
+      if (attempt >= 3) throw error;
+    }
+  }
+}
+
+async function startOnce(options: { basicAuth?: { user: string; password: string } }): Promise<Tinyproxy> {
   const dir = mkdtempSync(join(tmpdir(), "tslab-oauth-proxy-"));
   const port = await freePort();
   const log = join(dir, "tinyproxy.log");
@@ -66,22 +88,26 @@ export async function startTinyproxy(options: { basicAuth?: { user: string; pass
   writeFileSync(join(dir, "tinyproxy.conf"), `${conf.join("\n")}\n`);
   const child: ChildProcess = spawn(TINYPROXY, ["-d", "-c", join(dir, "tinyproxy.conf")], { stdio: "ignore" });
   const exited = new Promise<void>((resolve) => child.once("exit", () => resolve()));
-  for (let i = 0; ; i++) {
-    if (!(await portIsFree(port))) break; // tinyproxy listens
-
-    if (i > 200 || child.exitCode !== null) throw new Error(`tinyproxy did not start: ${existsSync(log) ? readFileSync(log, "utf8").slice(-500) : "no log"}`);
-    await new Promise((resolve) => setTimeout(resolve, 10));
+  const stop = async (): Promise<void> => {
+    if (child.exitCode === null && child.signalCode === null) child.kill("SIGTERM");
+    await exited;
+    rmSync(dir, { recursive: true, force: true });
+  };
+  const started = Date.now();
+  while (!(await accepting(port))) {
+    if (Date.now() - started > 10_000 || child.exitCode !== null) {
+      const why = existsSync(log) ? readFileSync(log, "utf8").slice(-500) : "no log";
+      await stop();
+      throw new Error(`tinyproxy did not start on port ${port}: ${why}`);
+    }
+    await new Promise((resolve) => setTimeout(resolve, 20));
   }
   const credentials = options.basicAuth ? `${encodeURIComponent(options.basicAuth.user)}:${encodeURIComponent(options.basicAuth.password)}@` : "";
   return {
     port,
     url: `http://${credentials}127.0.0.1:${port}`,
     tunnels: () => (existsSync(log) ? [...readFileSync(log, "utf8").matchAll(/CONNECT (\S+:\d+)/g)].map((m) => m[1]!) : []),
-    close: async () => {
-      child.kill("SIGTERM");
-      await exited;
-      rmSync(dir, { recursive: true, force: true });
-    },
+    close: stop,
   };
 }
 
