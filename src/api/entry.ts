@@ -54,6 +54,7 @@ export async function runEntry<T>(config: ResolvedConfig, options: EntryOptions,
   const secrets = options.secrets ?? new SecretSet();
   secrets.add(config.clientSecret);
   for (const proxy of proxies(config)) {
+    if (!proxy.url.username && !proxy.url.password) continue; // nothing secret in it
     secrets.add(proxy.url.href);
     secrets.add(proxy.url.password);
     try {
