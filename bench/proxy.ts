@@ -15,7 +15,7 @@ import { ProxyAgent, request } from "undici";
 import { DEMO_CLIENT_ID, startDemoIdp } from "../demo/idp.js";
 import { login, type LoginConfig } from "../src/index.js";
 import { makeCertificates } from "../test/support/certificates.js";
-import { TEST_HOST, ensureTestHost, startTinyproxy } from "../test/support/proxy.js";
+import { TEST_HOST, ensureTestHost, startTinyproxy, tinyproxyVersion } from "../test/support/proxy.js";
 import { ScriptedUserAgent } from "../test/support/user-agent.js";
 
 const WARM_RUNS = Number(process.env.BENCH_WARM_RUNS ?? 5000);
@@ -114,7 +114,7 @@ try {
 
   console.log(
     [
-      `Node ${process.version}, ${cpus().length} × ${cpus()[0]?.model.trim()}, ${new Date().toISOString().slice(0, 10)}, tinyproxy ${"1.11"}`,
+      `Node ${process.version}, ${cpus().length} × ${cpus()[0]?.model.trim()}, ${new Date().toISOString().slice(0, 10)}, ${tinyproxyVersion()}`,
       "",
       "| what | runs | median | p95 | ratio (median) |",
       "| --- | ---: | ---: | ---: | ---: |",

@@ -1,11 +1,9 @@
 import { INSPECT } from "../util/inspect.js";
-import { randomInt } from "node:crypto";
 import { LoginError } from "../errors.js";
-import { openBrowser, reportBrowser } from "../flows/browser.js";
-import { pastedCallbackParams } from "../flows/paste.js";
+import { pastedCallbackParams, showPasteLink } from "../flows/paste.js";
 import type { LoginReporter } from "../notebook/reporter.js";
 import type { LoginConfig, ResolvedConfig } from "../options/types.js";
-import { authorizationSecrets, authorizationUrl, validateCallback, type AuthorizationSecrets } from "../protocol/authorization.js";
+import { validateCallback, type AuthorizationSecrets } from "../protocol/authorization.js";
 import { resolveMetadata } from "../protocol/discovery.js";
 import type { ServerMetadata } from "../protocol/metadata.js";
 import { exchangeCode, tokenContext } from "../protocol/token.js";
@@ -19,8 +17,7 @@ import { createAuthHeaders, type AuthHeaders } from "./headers.js";
 
 /** {@link beginLogin}: shows the link and returns the pending sign-in. */
 export async function startPendingLogin(config: LoginConfig): Promise<PendingLogin> {
-  const { flow: _unused, ...rest } = config;
-  const resolved = resolveOrReport(rest);
+  const resolved = resolveOrReport(config);
   const secrets = new SecretSet();
   return runEntry(resolved, { secrets, keepReporter: true }, async ({ reporter }) => {
     if (resolved.grant === "client_credentials") {
@@ -28,14 +25,7 @@ export async function startPendingLogin(config: LoginConfig): Promise<PendingLog
     }
     if (!resolved.interactive) throw interactionRequired(resolved, false);
     const as = await resolveMetadata(resolved);
-    const authorization = await authorizationSecrets(as, resolved, secrets, (message) => reporter.warn(message));
-    // Nothing listens: any port the provider accepts for a loopback redirect will do (RFC 8252 §7.3).
-    const { host, path, search } = resolved.redirect;
-    const redirectUri = `http://${host}:${resolved.redirect.port || randomInt(49152, 65536)}${path}${search}`;
-    const url = authorizationUrl(as, resolved, redirectUri, authorization.pkce, authorization.state, authorization.nonce).href;
-    const deadline = Date.now() + resolved.timeoutMs;
-    reporter.waitingForPaste({ issuer: as.issuer, url, deadline, redirectUri });
-    void openBrowser(url, resolved.openBrowser, reportBrowser(reporter));
+    const { redirectUri, url, authorization, deadline } = await showPasteLink({ config: resolved, reporter, secrets }, as, false);
     return new PendingSignIn({ config: resolved, as, redirectUri, authorization, deadline, secrets, firstReporter: reporter, url });
   });
 }

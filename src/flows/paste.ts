@@ -1,6 +1,6 @@
 import { randomInt } from "node:crypto";
 import { LoginError } from "../errors.js";
-import { authorizationSecrets, authorizationUrl, hasOurState, validateCallback } from "../protocol/authorization.js";
+import { authorizationSecrets, authorizationUrl, hasOurState, validateCallback, type AuthorizationSecrets } from "../protocol/authorization.js";
 import type { ServerMetadata } from "../protocol/metadata.js";
 import { exchangeCode, tokenContext, type TokenSet } from "../protocol/token.js";
 import { clip } from "../util/text.js";
@@ -40,6 +40,27 @@ export function pastedCallbackParams(pasted: string, redirectUri: string, state:
   return url.searchParams;
 }
 
+/**
+ * The start of both paste flows (`beginLogin()` and `flow: "manual"`): this sign-in's secrets, a
+ * loopback redirect URI on any port (nothing listens: any port the provider accepts will do, RFC
+ * 8252 §7.3), the link shown (and on screen before anything blocks), the browser opened.
+ */
+export async function showPasteLink(
+  { config, reporter, secrets }: FlowContext,
+  as: ServerMetadata,
+  prompted: boolean,
+): Promise<{ redirectUri: string; url: string; authorization: AuthorizationSecrets; deadline: number }> {
+  const authorization = await authorizationSecrets(as, config, secrets, (message) => reporter.warn(message));
+  const { host, path, search } = config.redirect;
+  const redirectUri = `http://${host}:${config.redirect.port || randomInt(49152, 65536)}${path}${search}`;
+  const url = authorizationUrl(as, config, redirectUri, authorization.pkce, authorization.state, authorization.nonce).href;
+  const deadline = Date.now() + config.timeoutMs;
+  reporter.waitingForPaste({ issuer: as.issuer, url, deadline, redirectUri, prompted });
+  await reporter.flush();
+  void openBrowser(url, config.openBrowser, reportBrowser(reporter));
+  return { redirectUri, url, authorization, deadline };
+}
+
 /** The kernel's way to ask for a line of text (Deno's `prompt`, a Jupyter input_request), if it has one. */
 function kernelPrompt(): ((message: string) => string | null) | undefined {
   const deno = (globalThis as { Deno?: unknown }).Deno;
@@ -62,14 +83,8 @@ const PASTE_TRIES = 3;
 export async function runPromptedLogin({ config, reporter, secrets }: FlowContext, as: ServerMetadata): Promise<{ tokens: TokenSet; as: ServerMetadata }> {
   const ask = kernelPrompt();
   if (!ask) throw new LoginError("INVALID_CONFIG", NO_STDIN);
-  const { pkce, state, nonce } = await authorizationSecrets(as, config, secrets, (message) => reporter.warn(message));
-  // Nothing listens: any port the provider accepts for a loopback redirect will do (RFC 8252 §7.3).
-  const { host, path, search } = config.redirect;
-  const redirectUri = `http://${host}:${config.redirect.port || randomInt(49152, 65536)}${path}${search}`;
-  const url = authorizationUrl(as, config, redirectUri, pkce, state, nonce).href;
-  reporter.waitingForPaste({ issuer: as.issuer, url, deadline: Date.now() + config.timeoutMs, redirectUri, prompted: true });
-  await reporter.flush(); // the link must be on screen before the kernel blocks on the input box
-  void openBrowser(url, config.openBrowser, reportBrowser(reporter));
+  const { redirectUri, authorization } = await showPasteLink({ config, reporter, secrets }, as, true);
+  const { pkce, state, nonce } = authorization;
   let params: URLSearchParams | undefined;
   for (let attempt = 1; !params; attempt++) {
     const answer = ask(attempt === 1 ? "Paste the address your browser ended on:" : "That was not this sign-in's address; paste the one from the tab it opened:");

@@ -8,29 +8,20 @@ import { after, before, beforeEach, test } from "node:test";
 import type { Browser, BrowserContext, Page } from "playwright-core";
 import { startDemoIdp } from "../../demo/idp.js";
 import { portIsFree } from "../support/leaks.js";
-import { ISSUER, JWT_PATTERN, ROOT, launchChromium, outputText, requireSystemParts, runNotebook, startBrowserBridge, submitLoginAndConsent, tempDir, type Event } from "./harness.js";
+import { ISSUER, ROOT, launchChromium, outputText, requireSystemParts, recordSecrets, runNotebook, startBrowserBridge, submitLoginAndConsent, tempDir, type Event } from "./harness.js";
 
 let idp: Awaited<ReturnType<typeof startDemoIdp>>;
 let browser: Browser;
 let context: BrowserContext;
 const contexts: BrowserContext[] = [];
-const bearerTokens: string[] = [];
-const codes: string[] = [];
-/** Every `state`, `nonce` and PKCE challenge the provider saw in an authorization request. */
-const signInParameters: string[] = [];
+let recorded: ReturnType<typeof recordSecrets>;
 
 before(async () => {
   requireSystemParts();
   if (!existsSync(join(ROOT, "node_modules", ".bin", "deno"))) throw new Error("Deno is missing: run `npm install` (the `deno` devDependency brings it).");
   idp = await startDemoIdp({ port: 9400 });
   assert.equal(idp.issuer, ISSUER);
-  idp.server.prependListener("request", (req) => {
-    const auth = req.headers.authorization;
-    if (auth?.startsWith("Bearer ")) bearerTokens.push(auth.slice(7));
-    const url = new URL(req.url ?? "/", ISSUER);
-    if (url.pathname === "/auth") for (const name of ["state", "nonce", "code_challenge"]) signInParameters.push(...url.searchParams.getAll(name));
-  });
-  idp.provider.on("authorization_code.saved", (code: { jti: string }) => codes.push(code.jti));
+  recorded = recordSecrets(idp);
   ({ browser } = await launchChromium());
 });
 beforeEach(async () => {
@@ -43,11 +34,7 @@ after(async () => {
   await idp?.close();
 });
 
-function secretsIn(text: string, extra: string[] = []): string[] {
-  const found = [...bearerTokens, ...codes, ...signInParameters, ...extra].filter((s) => s.length >= 8 && text.includes(s)).map((s) => `${s.slice(0, 4)}…`);
-  if (JWT_PATTERN.test(text)) found.push("a JWT");
-  return found;
-}
+const secretsIn = (text: string, extra: string[] = []): string[] => recorded.secretsIn(text, extra);
 const displays = (events: Event[], cell: number): Event[] => events.filter((e) => e.cell === cell && (e.msg_type === "display_data" || e.msg_type === "update_display_data"));
 const html = (event: Event | undefined): string => String(event?.content?.data?.["text/html"] ?? "");
 /** Everything the kernel sent after the sign-in ended (the one-line result included). */

@@ -184,3 +184,32 @@ export function outputText(run: NotebookRun, cell: number): string {
 
 /** Any JWT (an ID token) anywhere in the text. */
 export const JWT_PATTERN = /eyJ[A-Za-z0-9_-]{8,}\.eyJ[A-Za-z0-9_-]{8,}\./;
+
+/**
+ * What must never land in a notebook, recorded from the provider as it works: every bearer token
+ * the API and userinfo received, every authorization code, and every `state`, `nonce` and PKCE
+ * challenge of an authorization request. `secretsIn(text)` lists the ones found in `text`.
+ */
+export function recordSecrets(idp: { server: import("node:http").Server; provider: { on(event: string, listener: (...args: never[]) => void): unknown } }): {
+  bearerTokens: string[];
+  codes: string[];
+  signInParameters: string[];
+  secretsIn: (text: string, extra?: string[]) => string[];
+} {
+  const bearerTokens: string[] = [];
+  const codes: string[] = [];
+  const signInParameters: string[] = [];
+  idp.server.prependListener("request", (req) => {
+    const auth = req.headers.authorization;
+    if (auth?.startsWith("Bearer ")) bearerTokens.push(auth.slice(7));
+    const url = new URL(req.url ?? "/", ISSUER);
+    if (url.pathname === "/auth") for (const name of ["state", "nonce", "code_challenge"]) signInParameters.push(...url.searchParams.getAll(name));
+  });
+  idp.provider.on("authorization_code.saved", (code: { jti: string }) => codes.push(code.jti));
+  const secretsIn = (text: string, extra: string[] = []): string[] => {
+    const found = [...bearerTokens, ...codes, ...signInParameters, ...extra].filter((s) => s.length >= 8 && text.includes(s)).map((s) => `${s.slice(0, 4)}…`);
+    if (JWT_PATTERN.test(text)) found.push("a JWT");
+    return found;
+  };
+  return { bearerTokens, codes, signInParameters, secretsIn };
+}

@@ -9,17 +9,14 @@ import type { Browser, BrowserContext } from "playwright-core";
 import { startDemoIdp } from "../../demo/idp.js";
 import { portIsFree } from "../support/leaks.js";
 import { ScriptedUserAgent } from "../support/user-agent.js";
-import { JWT_PATTERN, ISSUER, ROOT, launchChromium, outputText, requireSystemParts, runNotebook, startBrowserBridge, submitLoginAndConsent, tempDir, type Event } from "./harness.js";
+import { ISSUER, ROOT, launchChromium, outputText, requireSystemParts, recordSecrets, runNotebook, startBrowserBridge, submitLoginAndConsent, tempDir, type Event } from "./harness.js";
 
 let idp: Awaited<ReturnType<typeof startDemoIdp>>;
 let browser: Browser;
 let context: BrowserContext;
 let contexts: BrowserContext[] = [];
 /** Every bearer token the protected API and userinfo received: what must never be in a notebook. */
-const bearerTokens: string[] = [];
-const codes: string[] = [];
-/** Every `state`, `nonce` and PKCE challenge the provider saw in an authorization request. */
-const signInParameters: string[] = [];
+let recorded: ReturnType<typeof recordSecrets>;
 /** The confidential client's secret, as test/e2e/notebooks/secret.ipynb spells it out. */
 const TYPED_SECRET = "e2e-secret-typed-into-the-notebook";
 
@@ -27,13 +24,7 @@ before(async () => {
   requireSystemParts();
   idp = await startDemoIdp({ port: 9400, clientSecret: TYPED_SECRET });
   assert.equal(idp.issuer, ISSUER);
-  idp.server.prependListener("request", (req) => {
-    const auth = req.headers.authorization;
-    if (auth?.startsWith("Bearer ")) bearerTokens.push(auth.slice(7));
-    const url = new URL(req.url ?? "/", ISSUER);
-    if (url.pathname === "/auth") for (const name of ["state", "nonce", "code_challenge"]) signInParameters.push(...url.searchParams.getAll(name));
-  });
-  idp.provider.on("authorization_code.saved", (code: { jti: string }) => codes.push(code.jti));
+  recorded = recordSecrets(idp);
   ({ browser } = await launchChromium());
 });
 
@@ -50,11 +41,7 @@ after(async () => {
   await idp?.close();
 });
 
-function secretsIn(text: string, extra: string[] = []): string[] {
-  const found = [...bearerTokens, ...codes, ...signInParameters, ...extra].filter((s) => s.length >= 8 && text.includes(s)).map((s) => `${s.slice(0, 4)}…`);
-  if (JWT_PATTERN.test(text)) found.push("a JWT");
-  return found;
-}
+const secretsIn = (text: string, extra: string[] = []): string[] => recorded.secretsIn(text, extra);
 
 function displayEvents(events: Event[], cell: number): Event[] {
   return events.filter((e) => e.cell === cell && (e.msg_type === "display_data" || e.msg_type === "update_display_data"));
@@ -86,7 +73,7 @@ test("quickstart.ipynb runs as-is: sign in through the system browser, call the 
     // The link leads through the listener's single-use launcher: no message the cell received, at
     // any moment (a notebook saved while it waited), carried a state, nonce, PKCE challenge or code.
     assert.match(String(shown[0]!.content!.data!["text/html"]), /href="http:\/\/127\.0\.0\.1:\d+\/[A-Za-z0-9_-]{32}"/);
-    assert.ok(signInParameters.length >= 3);
+    assert.ok(recorded.signInParameters.length >= 3);
     assert.deepEqual(secretsIn(JSON.stringify(run.events.filter((e) => e.cell === loginCell))), [], "no sign-in parameter in any message of the cell");
     // The headers are accepted by the protected API.
     assert.match(outputText(run, 4), /sub: 'alice'/);
@@ -99,7 +86,7 @@ test("quickstart.ipynb runs as-is: sign in through the system browser, call the 
     assert.equal(bridge.opened.length, 1);
     assert.match(await bridge.opened[0]!.finalText, /You can close this tab/);
     const state = new URL(bridge.opened[0]!.url).searchParams.get("state")!;
-    assert.ok(bearerTokens.length > 0 && codes.length > 0);
+    assert.ok(recorded.bearerTokens.length > 0 && recorded.codes.length > 0);
     assert.deepEqual(secretsIn(run.savedText, [state]), [], "no token, code or state in the saved notebook");
     assert.equal((statSync(join(cacheDir, "tokens.json")).mode & 0o777).toString(8), "600");
 
@@ -119,7 +106,7 @@ test("quickstart.ipynb runs as-is: sign in through the system browser, call the 
     assert.match(outputText(out, 2), /Signed out of http:\/\/127\.0\.0\.1:9400: removed the saved sign-in; revoked the refresh token and the access token/);
     assert.match(outputText(out, 2), /\[ 'refresh_token', 'access_token' \]/);
     assert.deepEqual(Object.keys(JSON.parse(readFileSync(join(cacheDir, "tokens.json"), "utf8"))), []);
-    const lastToken = bearerTokens.at(-1)!;
+    const lastToken = recorded.bearerTokens.at(-1)!;
     const check = await fetch(`${ISSUER}/api/me`, { headers: { authorization: `Bearer ${lastToken}` } });
     assert.equal(check.status, 401, "the revoked token is refused");
     assert.deepEqual(secretsIn(out.savedText), []);
@@ -307,7 +294,7 @@ test("notebooks/shared.ipynb names only a profile: two users (settings file / en
     const userContext = await browser.newContext();
     contexts.push(userContext);
     const bridge = await startBrowserBridge(userContext, user.name);
-    const before = bearerTokens.length;
+    const before = recorded.bearerTokens.length;
     try {
       const run = await runNotebook(join(ROOT, "notebooks", "shared.ipynb"), {
         env: { BROWSER: bridge.browserEnv, XDG_CONFIG_HOME: user.home, TSLAB_OAUTH_CACHE_DIR: "", ...profileEnv[i] },
@@ -315,7 +302,7 @@ test("notebooks/shared.ipynb names only a profile: two users (settings file / en
       assert.match(outputText(run, 2), new RegExp(`Signed in to http://127\\.0\\.0\\.1:9400 as <b>${user.name}</b>`));
       assert.match(outputText(run, 3), new RegExp(`Hello, ${user.name}`));
       saved.push(run.savedText);
-      tokensOf.push(bearerTokens.slice(before));
+      tokensOf.push(recorded.bearerTokens.slice(before));
       // Each user's tokens are in their own config home, owner-only.
       const file = join(user.home, "tslab-oauth", "tokens.json");
       assert.equal(statSync(file).mode & 0o777, 0o600);
