@@ -1,7 +1,7 @@
 // The local demo identity provider: a real OpenID Connect server (oidc-provider, OpenID certified)
 // on loopback, with dev login and consent pages that accept any name, refresh tokens, and a small
 // protected API at /api/me. Used by `npm start`, the tests and the benchmarks.
-import { generateKeyPairSync, randomBytes } from "node:crypto";
+import { createHash, generateKeyPairSync, randomBytes } from "node:crypto";
 import { createServer } from "node:http";
 import { createServer as createTlsServer } from "node:https";
 
@@ -60,6 +60,12 @@ const ROOT_REDIRECTS = ["http://127.0.0.1/", "http://localhost/", "http://localh
  * @property {string} [hostname] Host name of the issuer (default 127.0.0.1); it must resolve to
  *   127.0.0.1 where it is used (the proxy tests add it to /etc/hosts). The server still listens on
  *   127.0.0.1 only.
+ * @property {boolean} [par] Offer pushed authorization requests (RFC 9126). Default false, so that
+ *   the tests that read the authorization URL see its parameters; `npm start` turns it on.
+ * @property {boolean} [requirePar] Refuse authorization requests that were not pushed.
+ * @property {boolean} [dpop] Offer DPoP (RFC 9449), as oidc-provider does by default. Default true.
+ * @property {boolean} [dpopNonce] Require server-provided DPoP nonces, at the token endpoint and at
+ *   /api/me (RFC 9449 §8, §9). Default false.
  */
 
 /**
@@ -75,6 +81,7 @@ export async function startDemoIdp(options = {}) {
   const issuer = `${options.tls ? "https" : "http"}://${options.hostname ?? "127.0.0.1"}:${address.port}`;
   const clientSecret = options.clientSecret ?? randomBytes(24).toString("base64url");
   const { privateKey } = generateKeyPairSync("rsa", { modulusLength: 2048 });
+  const nonceSecret = options.dpopNonce ? randomBytes(32) : undefined;
   const jwk = { ...privateKey.export({ format: "jwk" }), use: "sig", alg: "RS256", kid: "demo" };
   const native = {
     application_type: "native",
@@ -112,6 +119,8 @@ export async function startDemoIdp(options = {}) {
       introspection: { enabled: true, allowedPolicy: async () => true },
       deviceFlow: { enabled: options.deviceFlow ?? false },
       clientCredentials: { enabled: true },
+      pushedAuthorizationRequests: { enabled: options.par ?? false, requirePushedAuthorizationRequests: options.requirePar ?? false },
+      dPoP: { enabled: options.dpop ?? true, ...(nonceSecret ? { nonceSecret, requireNonce: () => true } : {}) },
     },
     // The demo issues a refresh token to every client allowed the grant, without the
     // offline_access + prompt=consent dance of the default policy.
@@ -141,6 +150,7 @@ export async function startDemoIdp(options = {}) {
       body.interval = options.deviceInterval;
     });
   }
+  const api = resourceServer(provider, issuer, options.dpopNonce ?? false);
   /** Device codes already answered with slow_down (slowDownOnce). */
   const slowedDown = new Set();
 
@@ -158,7 +168,7 @@ export async function startDemoIdp(options = {}) {
       if (path === "/.well-known/oauth-authorization-server") req.url = "/.well-known/openid-configuration";
     }
     if (path === "/api/me") {
-      await protectedApi(provider, req, res);
+      await api(req, res);
       return;
     }
     if (options.slowDownOnce && path === "/token" && req.method === "POST") {
@@ -186,6 +196,8 @@ export async function startDemoIdp(options = {}) {
     server,
     clientSecret,
     counts,
+    /** Why /api/me refused each request it refused ("nonce", "a DPoP-bound token sent as a Bearer token"...). */
+    apiRefusals: api.refusals,
     /** Total requests seen so far. */
     requestCount: () => [...counts.values()].reduce((a, b) => a + b, 0),
     close: () =>
@@ -197,23 +209,79 @@ export async function startDemoIdp(options = {}) {
 }
 
 /**
- * The demo's protected API: answers who the bearer token belongs to.
+ * The demo's protected API, /api/me: answers who the access token belongs to. A Bearer token as
+ * RFC 6750 says; a DPoP-bound one (oidc-provider records its key's thumbprint, `cnf.jkt`) only with
+ * the DPoP scheme and a proof checked as RFC 9449 §4.3 and §7.1 say: signed by the bound key, for
+ * this method and URL, recent, never seen before, carrying the token's hash (`ath`) and, with
+ * `dpopNonce`, the nonce this server gave.
  * @param {Provider} provider
- * @param {import("node:http").IncomingMessage} req
- * @param {import("node:http").ServerResponse} res
+ * @param {string} issuer
+ * @param {boolean} requireNonce
  */
-async function protectedApi(provider, req, res) {
-  const match = /^Bearer ([^\s]+)$/.exec(req.headers.authorization ?? "");
-  // A person's token, or a service account's (oidc-provider keeps those as ClientCredentials).
-  const token = match
-    ? ((await provider.AccessToken.find(match[1]).catch(() => undefined)) ?? (await provider.ClientCredentials.find(match[1]).catch(() => undefined)))
-    : undefined;
-  if (!token || token.isExpired) {
-    res.writeHead(401, { "Content-Type": "application/json", "WWW-Authenticate": 'Bearer error="invalid_token"' });
-    res.end(JSON.stringify({ error: "invalid_token" }));
-    return;
-  }
-  res.writeHead(200, { "Content-Type": "application/json", "Cache-Control": "no-store" });
-  const who = token.accountId ?? `service client ${token.clientId}`;
-  res.end(JSON.stringify({ sub: token.accountId, client_id: token.clientId, scope: token.scope, message: `Hello, ${who}!` }));
+function resourceServer(provider, issuer, requireNonce) {
+  const seen = new Set();
+  let nonce = randomBytes(16).toString("base64url");
+  /** Requests this server refused, by reason (tests read it). */
+  /** @type {string[]} */
+  const refusals = [];
+  const nonceHeader = () => (requireNonce ? { "DPoP-Nonce": nonce } : {});
+  /**
+   * @param {import("node:http").IncomingMessage} req
+   * @param {import("node:http").ServerResponse} res
+   */
+  const handler = async (req, res) => {
+    const match = /^(Bearer|DPoP) ([^\s]+)$/i.exec(req.headers.authorization ?? "");
+    const scheme = match?.[1]?.toLowerCase();
+    // A person's token, or a service account's (oidc-provider keeps those as ClientCredentials).
+    const token = match
+      ? ((await provider.AccessToken.find(match[2]).catch(() => undefined)) ?? (await provider.ClientCredentials.find(match[2]).catch(() => undefined)))
+      : undefined;
+    const refuse = (/** @type {string} */ error, /** @type {string} */ reason) => {
+      refusals.push(reason);
+      // A proof without the current nonce: use_dpop_nonce, with a new nonce to use (RFC 9449 §9).
+      if (reason === "nonce") [error, nonce] = ["use_dpop_nonce", randomBytes(16).toString("base64url")];
+      const challenge = token?.jkt || scheme === "dpop" ? `DPoP error="${error}", algs="ES256"` : `Bearer error="${error}"`;
+      res.writeHead(401, { "Content-Type": "application/json", "WWW-Authenticate": challenge, ...nonceHeader() });
+      res.end(JSON.stringify({ error, error_description: reason }));
+    };
+    if (!token || token.isExpired) return refuse("invalid_token", "unknown or expired token");
+    if (token.jkt) {
+      if (scheme !== "dpop") return refuse("invalid_token", "a DPoP-bound token sent as a Bearer token");
+      const why = await checkProof(req, match[2], token.jkt);
+      if (why) return refuse("invalid_dpop_proof", why);
+    } else if (scheme !== "bearer") {
+      return refuse("invalid_token", "a Bearer token sent with another scheme");
+    }
+    res.writeHead(200, { "Content-Type": "application/json", "Cache-Control": "no-store", ...nonceHeader() });
+    const who = token.accountId ?? `service client ${token.clientId}`;
+    res.end(JSON.stringify({ sub: token.accountId, client_id: token.clientId, scope: token.scope, jkt: token.jkt, message: `Hello, ${who}!` }));
+  };
+  /**
+   * @param {import("node:http").IncomingMessage} req
+   * @param {string} accessToken
+   * @param {string} jkt
+   * @returns {Promise<string | undefined>} why the proof is refused, if it is
+   */
+  const checkProof = async (req, accessToken, jkt) => {
+    const proof = req.headers.dpop;
+    if (typeof proof !== "string") return "no DPoP proof";
+    const { jwtVerify, EmbeddedJWK, calculateJwkThumbprint } = await import("jose");
+    let verified;
+    try {
+      verified = await jwtVerify(proof, EmbeddedJWK, { typ: "dpop+jwt", algorithms: ["ES256", "EdDSA", "RS256", "PS256"] });
+    } catch (error) {
+      return `proof signature: ${/** @type {Error} */ (error).message}`;
+    }
+    const { payload, protectedHeader } = verified;
+    if ((await calculateJwkThumbprint(/** @type {import("jose").JWK} */ (protectedHeader.jwk))) !== jkt) return "proof signed by another key than the token's";
+    if (payload.htm !== req.method) return "htm mismatch";
+    if (payload.htu !== `${issuer}${(req.url ?? "/").split("?")[0]}`) return "htu mismatch";
+    if (typeof payload.iat !== "number" || Math.abs(Date.now() / 1000 - payload.iat) > 60) return "iat not recent";
+    if (payload.ath !== createHash("sha256").update(accessToken).digest("base64url")) return "ath mismatch";
+    if (typeof payload.jti !== "string" || seen.has(payload.jti)) return "jti replayed";
+    seen.add(payload.jti);
+    if (requireNonce && payload.nonce !== nonce) return "nonce";
+    return undefined;
+  };
+  return Object.assign(handler, { refusals });
 }

@@ -4,7 +4,7 @@ export { beginLogin } from "./api/begin-login.js";
 export { logout } from "./api/logout.js";
 export type { Session, PendingLogin, LogoutResult } from "./api/types.js";
 export type { LoginConfig, LogoutConfig, ProfileSettings } from "./options/types.js";
-export type { AuthHeaders } from "./api/headers.js";
+export type { AuthHeaders, DpopHeaders } from "./api/headers.js";
 export { LoginError, type LoginErrorCode, type LoginErrorOptions } from "./errors.js";
 export { presets, type Preset } from "./options/presets.js";
 export { saveProfile, removeProfile, type SaveProfileOptions } from "./api/profiles.js";

@@ -9,31 +9,52 @@ import { INSPECT } from "../util/inspect.js";
  */
 export type AuthHeaders = { readonly Authorization: string };
 
-const REDACTED = "Bearer [redacted]";
+/**
+ * The headers of one request with a DPoP-bound token (RFC 9449 §7.1), from
+ * `session().headers(method, url)`: `{ Authorization: "DPoP <token>", DPoP: "<proof>" }`. The
+ * proof is valid for that method and URL only, once, for about a minute. Printed redacted too.
+ */
+export type DpopHeaders = { readonly Authorization: string; readonly DPoP: string };
 
 // The printing methods live on the prototype: undici's fetch converts a headers object by taking
 // every own key, enumerable or not, so an own `toJSON` would be sent as a header and fail.
-class BearerHeaders {
+class TokenHeaders {
   declare readonly Authorization: string;
+  declare readonly DPoP?: string;
 
-  constructor(accessToken: string) {
-    Object.defineProperty(this, "Authorization", { value: `Bearer ${accessToken}`, enumerable: true, writable: false, configurable: false });
+  constructor(scheme: "Bearer" | "DPoP", accessToken: string, proof: string | undefined) {
+    Object.defineProperty(this, "Authorization", { value: `${scheme} ${accessToken}`, enumerable: true, writable: false, configurable: false });
+    if (proof !== undefined) Object.defineProperty(this, "DPoP", { value: proof, enumerable: true, writable: false, configurable: false });
     Object.freeze(this);
   }
 
-  toJSON(): { Authorization: string } {
-    return { Authorization: REDACTED };
+  #redacted(): { Authorization: string; DPoP?: string } {
+    const scheme = this.Authorization.slice(0, this.Authorization.indexOf(" "));
+    return this.DPoP === undefined ? { Authorization: `${scheme} [redacted]` } : { Authorization: `${scheme} [redacted]`, DPoP: "[redacted]" };
+  }
+
+  toJSON(): { Authorization: string; DPoP?: string } {
+    return this.#redacted();
   }
 
   toString(): string {
-    return `{ Authorization: "${REDACTED}" }`;
+    return `{ ${Object.entries(this.#redacted())
+      .map(([key, value]) => `${key}: "${value}"`)
+      .join(", ")} }`;
   }
 
   [INSPECT](): string {
-    return `AuthHeaders { Authorization: '${REDACTED}' }`;
+    const name = this.DPoP === undefined ? "AuthHeaders" : "DpopHeaders";
+    return `${name} { ${Object.entries(this.#redacted())
+      .map(([key, value]) => `${key}: '${value}'`)
+      .join(", ")} }`;
   }
 }
 
 export function createAuthHeaders(accessToken: string): AuthHeaders {
-  return new BearerHeaders(accessToken);
+  return new TokenHeaders("Bearer", accessToken, undefined);
+}
+
+export function createDpopHeaders(accessToken: string, proof: string): DpopHeaders {
+  return new TokenHeaders("DPoP", accessToken, proof) as DpopHeaders;
 }

@@ -1,3 +1,4 @@
+import { LoginError } from "../errors.js";
 import type { LoginConfig } from "../options/types.js";
 import { resolveOrReport, runEntry, successInfo } from "./entry.js";
 import { createAuthHeaders, type AuthHeaders } from "./headers.js";
@@ -27,8 +28,18 @@ import { obtainTokens } from "./obtain.js";
  */
 export async function login(config: LoginConfig): Promise<AuthHeaders> {
   return runEntry(resolveOrReport(config), {}, async (ctx) => {
+    if (ctx.config.dpop) throw dpopNeedsSession("login()");
     const { entry, source } = await obtainTokens(ctx, { skipStored: ctx.config.forceLogin });
     ctx.reporter.succeeded(successInfo(entry, source));
     return createAuthHeaders(entry.accessToken);
   });
+}
+
+/** `dpop: true` where a plain header is asked for: refused, never a silent Bearer token. */
+export function dpopNeedsSession(call: string): LoginError {
+  return new LoginError(
+    "INVALID_CONFIG",
+    `\`dpop: true\` binds the tokens to a key, so every request needs its own proof: ${call} cannot return a header that works for every request (and will not fall back to a Bearer token). ` +
+      "Use `const api = await session({ ..., dpop: true })`, then `api.fetch(url)`, or `await api.headers(\"GET\", url)` for one request with another HTTP client.",
+  );
 }

@@ -49,7 +49,7 @@ export async function obtainTokens(ctx: EntryContext, options: ObtainOptions = {
       if (refreshed) return refreshed;
     }
   }
-  if (config.grant === "client_credentials") return serviceAccount(ctx, key);
+  if (config.grant === "client_credentials") return serviceAccount(ctx, key, stored);
   if (!config.interactive) throw interactionRequired(config, stored !== undefined);
   const { signInInteractively } = await import("../flows/choose.js");
   const { tokens, as } = await signInInteractively(ctx);
@@ -78,7 +78,9 @@ async function refreshUnderLock(ctx: EntryContext, key: string, rejected: string
     const { refreshTokens, tokenContext } = await import("../protocol/token.js");
     let tokens: TokenSet;
     try {
-      tokens = await refreshTokens(tokenContext(config, current.metadata, config.signal, current.clientAuthMethod), current.refreshToken, current.sub);
+      // A DPoP-bound refresh token is refreshed with its own key (RFC 9449 §5), saved with it.
+      const dpop = current.dpopKey ? await (await import("../protocol/dpop.js")).importDpopKey(current.dpopKey, { client_id: config.clientId }) : undefined;
+      tokens = await refreshTokens(tokenContext(config, current.metadata, config.signal, current.clientAuthMethod, dpop), current.refreshToken, current.sub);
     } catch (error) {
       secrets.scrubError(error);
       if (config.signal?.aborted && !(error instanceof LoginError && error.code === "ABORTED")) {
@@ -107,11 +109,14 @@ async function refreshUnderLock(ctx: EntryContext, key: string, rejected: string
 }
 
 /** A service account (RFC 6749 §4.4): no browser, no refresh token; a new token is simply asked for. */
-async function serviceAccount(ctx: EntryContext, key: string): Promise<Obtained> {
+async function serviceAccount(ctx: EntryContext, key: string, stored: CacheEntry | undefined): Promise<Obtained> {
   const { config, store, reporter, secrets } = ctx;
   const [{ resolveMetadata }, { clientCredentials, tokenContext }] = await Promise.all([import("../protocol/discovery.js"), import("../protocol/token.js")]);
   const as = await resolveMetadata(config);
-  const tokens = await clientCredentials(tokenContext(config, as), config.scopes, config.extraParams);
+  const { signingKey } = await import("../flows/choose.js");
+  const dpop = await signingKey(config, as, stored?.dpopKey);
+  secrets.add(dpop?.jwk.d);
+  const tokens = await clientCredentials(tokenContext(config, as, config.signal, undefined, dpop), config.scopes, config.extraParams);
   addSecrets(secrets, tokens);
   const entry = { ...toEntry(config, as, tokens, undefined), name: `service client ${config.clientId}` };
   await writeLocked(config, store, key, entry, (message) => reporter.warn(message));
@@ -145,7 +150,9 @@ function refusalText(error: LoginError): string {
   return `HTTP ${error.status}${said}`;
 }
 
-function addSecrets(secrets: SecretSet, tokens: { accessToken: string; refreshToken: string | undefined }): void {
+function addSecrets(secrets: SecretSet, tokens: { accessToken: string; refreshToken: string | undefined; dpopKey?: { d: string } | { jwk: { d: string } } | undefined }): void {
   secrets.add(tokens.accessToken);
   secrets.add(tokens.refreshToken);
+  const key = tokens.dpopKey;
+  if (key) secrets.add("jwk" in key ? key.jwk.d : key.d);
 }

@@ -11,6 +11,7 @@ import { SecretSet } from "../secrets.js";
 import { cacheKey } from "../store/cache.js";
 import { toEntry, writeLocked } from "../store/token-store.js";
 import { resolveOrReport, runEntry, successInfo } from "./entry.js";
+import { dpopNeedsSession } from "./login.js";
 import { interactionRequired } from "./obtain.js";
 import type { PendingLogin } from "./types.js";
 import { createAuthHeaders, type AuthHeaders } from "./headers.js";
@@ -23,6 +24,7 @@ export async function startPendingLogin(config: LoginConfig): Promise<PendingLog
     if (resolved.grant === "client_credentials") {
       throw new LoginError("INVALID_CONFIG", '`grant: "client_credentials"` needs no browser: call `login()` (or `session()`) with it.');
     }
+    if (resolved.dpop) throw dpopNeedsSession("beginLogin()");
     if (!resolved.interactive) throw interactionRequired(resolved, false);
     const as = await resolveMetadata(resolved);
     const { redirectUri, url, authorization, deadline } = await showPasteLink({ config: resolved, reporter, secrets }, as, false);

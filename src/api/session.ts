@@ -6,7 +6,9 @@ import { SecretSet } from "../secrets.js";
 import { isFresh, type CacheEntry } from "../store/cache.js";
 import { storeFor, type TokenStore } from "../store/token-store.js";
 import { resolveOrReport, runEntry, successInfo } from "./entry.js";
-import { createAuthHeaders, type AuthHeaders } from "./headers.js";
+import { LoginError } from "../errors.js";
+import type { DpopKey } from "../protocol/dpop.js";
+import { createAuthHeaders, createDpopHeaders, type AuthHeaders, type DpopHeaders } from "./headers.js";
 import { obtainTokens } from "./obtain.js";
 import type { LogoutResult, Session } from "./types.js";
 
@@ -35,6 +37,11 @@ function isReplayable(body: RequestInit["body"]): boolean {
   if (body === undefined || body === null || typeof body === "string") return true;
   if (body instanceof URLSearchParams || body instanceof ArrayBuffer || ArrayBuffer.isView(body) || body instanceof Blob) return true;
   return (body as { [Symbol.toStringTag]?: string })[Symbol.toStringTag] === "FormData";
+}
+
+/** A 401 whose challenge asks for the server's DPoP nonce (RFC 9449 §9). */
+function isNonceChallenge(challenge: string | null): boolean {
+  return challenge !== null && /\bDPoP\b/i.test(challenge) && /error\s*=\s*"?use_dpop_nonce"?/i.test(challenge);
 }
 
 class NotebookSession implements Session {
@@ -66,8 +73,20 @@ class NotebookSession implements Session {
     });
   }
 
-  async headers(): Promise<AuthHeaders> {
-    return createAuthHeaders((await this.#current()).accessToken);
+  headers(): Promise<AuthHeaders>;
+  headers(method: string, url: string | URL): Promise<AuthHeaders | DpopHeaders>;
+  async headers(method?: string, url?: string | URL): Promise<AuthHeaders | DpopHeaders> {
+    if (!this.#config.dpop) return createAuthHeaders((await this.#current()).accessToken);
+    if (typeof method !== "string" || method === "" || (typeof url !== "string" && !(url instanceof URL))) {
+      throw new LoginError(
+        "INVALID_CONFIG",
+        'A DPoP session signs each request: pass its method and URL, `await api.headers("GET", "https://api.example.com/me")`, and use the headers for that one request (or let `api.fetch()` do it).',
+      );
+    }
+    const target = new URL(url);
+    const entry = await this.#current();
+    const key = await this.#key(entry);
+    return createDpopHeaders(entry.accessToken, await key.proof(method, target, entry.accessToken));
   }
 
   async fetch(input: string | URL, init: RequestInit = {}): Promise<Response> {
@@ -77,19 +96,41 @@ class NotebookSession implements Session {
     // undici is loaded on first use: importing it costs more than a warm login (BENCHMARKS.md).
     const { fetch, Headers } = await import("undici");
     const { route } = await import("../protocol/http.js");
-    const { dispatcher } = await route(new URL(input), this.#config);
+    const url = new URL(input);
+    const { dispatcher } = await route(url, this.#config);
+    const method = (init.method ?? "GET").toUpperCase();
     type UndiciInit = NonNullable<Parameters<typeof fetch>[1]>;
-    const withBearer = (accessToken: string): UndiciInit => {
+    const send = async (entry: CacheEntry): Promise<Awaited<ReturnType<typeof fetch>>> => {
       const headers = new Headers(init.headers as ConstructorParameters<typeof Headers>[0]);
-      headers.set("authorization", `Bearer ${accessToken}`);
-      return { ...(init as UndiciInit), headers, ...(dispatcher && !("dispatcher" in init) ? { dispatcher } : {}) };
+      const key = this.#config.dpop ? await this.#key(entry) : undefined;
+      // RFC 9449 §7.1: a bound token goes with the DPoP scheme and a fresh proof for this request.
+      headers.set("authorization", `${key ? "DPoP" : "Bearer"} ${entry.accessToken}`);
+      if (key) headers.set("dpop", await key.proof(method, url, entry.accessToken));
+      const response = await fetch(input, { ...(init as UndiciInit), headers, ...(dispatcher && !("dispatcher" in init) ? { dispatcher } : {}) });
+      // A resource server may hand out the nonce for the next proof in any answer (RFC 9449 §9).
+      if (key) key.rememberNonce(url, response.headers);
+      return response;
     };
+    const replayable = isReplayable(init.body);
     const entry = await this.#current();
-    const response = await fetch(input, withBearer(entry.accessToken));
-    if (response.status !== 401 || !isReplayable(init.body)) return response as unknown as Response;
+    let response = await send(entry);
+    if (response.status === 401 && replayable && this.#config.dpop && isNonceChallenge(response.headers.get("www-authenticate"))) {
+      // use_dpop_nonce: the same token, once more, with the nonce this answer carried.
+      await response.body?.cancel().catch(() => {});
+      response = await send(entry);
+    }
+    if (response.status !== 401 || !replayable) return response as unknown as Response;
     await response.body?.cancel().catch(() => {});
     const renewed = await this.#renew(entry.accessToken);
-    return (await fetch(input, withBearer(renewed.accessToken))) as unknown as Response;
+    return (await send(renewed)) as unknown as Response;
+  }
+
+  /** The key a DPoP entry's tokens are bound to (imported once). */
+  async #key(entry: CacheEntry): Promise<DpopKey> {
+    const { importDpopKey } = await import("../protocol/dpop.js");
+    if (!entry.dpopKey) throw new LoginError("INVALID_TOKEN_RESPONSE", "The saved sign-in has no DPoP key although `dpop: true` was asked for. Sign in again with `forceLogin: true`.");
+    this.#secrets.add(entry.dpopKey.d);
+    return importDpopKey(entry.dpopKey, { client_id: this.clientId });
   }
 
   async logout(options: { revoke?: boolean } = {}): Promise<LogoutResult> {
@@ -129,10 +170,10 @@ class NotebookSession implements Session {
   }
 
   [INSPECT](): string {
-    return `Session { issuer: '${this.issuer}', clientId: '${this.clientId}' }`;
+    return `Session { issuer: '${this.issuer}', clientId: '${this.clientId}'${this.#config.dpop ? ", dpop: true" : ""} }`;
   }
 
-  toJSON(): { issuer: string; clientId: string } {
-    return { issuer: this.issuer, clientId: this.clientId };
+  toJSON(): { issuer: string; clientId: string; dpop?: true } {
+    return this.#config.dpop ? { issuer: this.issuer, clientId: this.clientId, dpop: true } : { issuer: this.issuer, clientId: this.clientId };
   }
 }

@@ -1,4 +1,4 @@
-import type { AuthHeaders } from "./headers.js";
+import type { AuthHeaders, DpopHeaders } from "./headers.js";
 
 /**
  * The public shapes of what the calls return. They name only this package's own types (a tslab
@@ -13,9 +13,17 @@ export interface Session {
   /** Valid headers: the current token, refreshed first when it is within its expiry margin. */
   headers(): Promise<AuthHeaders>;
   /**
-   * `fetch` (undici's) with the `Authorization` header set. On a 401 answer, the token is renewed
-   * once and the request sent again, if its body can be sent twice (none, a string, bytes,
-   * URLSearchParams, Blob, FormData); a streamed body's 401 is returned as is.
+   * The headers for one request. With `dpop: true`: `{ Authorization: "DPoP <token>", DPoP:
+   * "<proof>" }`, the proof signed for this method and URL (valid once, for about a minute); for
+   * another HTTP client than `session().fetch`. Without DPoP, the same as `headers()`.
+   */
+  headers(method: string, url: string | URL): Promise<AuthHeaders | DpopHeaders>;
+  /**
+   * `fetch` (undici's) with the `Authorization` header set (with `dpop: true`, the DPoP scheme and
+   * a proof for this request). On a 401 answer, the token is renewed once and the request sent
+   * again, if its body can be sent twice (none, a string, bytes, URLSearchParams, Blob, FormData);
+   * a streamed body's 401 is returned as is. A DPoP server's `use_dpop_nonce` challenge is
+   * answered once with the nonce it gave.
    */
   fetch(input: string | URL, init?: RequestInit): Promise<Response>;
   /** Signs out: see {@link logout}. The session cannot be used afterwards without signing in again. */

@@ -68,6 +68,7 @@ function describe(entry: CacheEntry): string {
     ...(entry.name ? [`as ${entry.name}`] : []),
     expiry,
     entry.refreshToken ? "refresh token held" : "no refresh token",
+    ...(entry.tokenType === "DPoP" ? ["DPoP-bound (its key is saved with it)"] : []),
   ].join(", ");
 }
 

@@ -1,6 +1,9 @@
 import { resolveMetadata } from "../protocol/discovery.js";
+import { createDpopKey, importDpopKey, type DpopJwk, type DpopKey } from "../protocol/dpop.js";
+import { checkDpopSupport } from "../protocol/metadata.js";
 import { proxyFor } from "../protocol/proxy-route.js";
 import type { ServerMetadata } from "../protocol/metadata.js";
+import type { ResolvedConfig } from "../options/types.js";
 import type { TokenSet } from "../protocol/token.js";
 import { inNotebook } from "../notebook/create.js";
 import { remoteReason } from "./detect.js";
@@ -12,9 +15,11 @@ import { runPromptedLogin } from "./paste.js";
  * The browser sign-in, by the flow the options ask for, or (`auto`) the one that can work where
  * the kernel runs. The cell says which, why, and how to force the other.
  */
-export async function signInInteractively(ctx: FlowContext): Promise<{ tokens: TokenSet; as: ServerMetadata }> {
-  const { config, reporter } = ctx;
+export async function signInInteractively(entry: FlowContext): Promise<{ tokens: TokenSet; as: ServerMetadata }> {
+  const { config, reporter } = entry;
   const as = await resolveMetadata(config);
+  const ctx: FlowContext = { ...entry, dpop: await signingKey(config, as, undefined) };
+  entry.secrets.add(ctx.dpop?.jwk.d);
   const proxy = proxyFor(new URL(as.token_endpoint!), config.proxy);
   if (proxy) reporter.event(`requests to ${new URL(as.token_endpoint!).host} go through the proxy ${proxy.label} (${proxy.source})`);
   if (config.flow === "device") return { tokens: await runDeviceLogin(ctx, as), as };
@@ -33,4 +38,15 @@ export async function signInInteractively(ctx: FlowContext): Promise<{ tokens: T
     }
   }
   return { tokens: await runLoopbackLogin(ctx, as), as };
+}
+
+/**
+ * With `dpop`, the key this sign-in's tokens will be bound to: the saved one, else a new one,
+ * once the server is known to verify DPoP proofs (INVALID_CONFIG otherwise, before any request).
+ */
+export async function signingKey(config: ResolvedConfig, as: ServerMetadata, saved: DpopJwk | undefined): Promise<DpopKey | undefined> {
+  if (!config.dpop) return undefined;
+  checkDpopSupport(as);
+  const client = { client_id: config.clientId };
+  return saved ? importDpopKey(saved, client) : createDpopKey(client);
 }

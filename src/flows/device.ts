@@ -2,7 +2,7 @@ import * as oauth from "oauth4webapi";
 import { asLoginError, LoginError } from "../errors.js";
 import type { ServerMetadata } from "../protocol/metadata.js";
 import { deviceAuthorizationError, devicePollOutcome, requestError } from "../protocol/oauth-errors.js";
-import { bearerTokenSet, currentClientAuth, tokenContext, type TokenContext, type TokenSet } from "../protocol/token.js";
+import { currentClientAuth, requestOptions, toTokenSet, tokenContext, type TokenContext, type TokenSet } from "../protocol/token.js";
 import { isSafeEndpoint } from "../protocol/urls.js";
 import { clip } from "../util/text.js";
 import { openBrowser, reportBrowser } from "./browser.js";
@@ -19,7 +19,7 @@ const SLOW_DOWN_S = 5;
  * a link and a short code; the user signs in on any device while this polls the token endpoint at
  * the server's `interval`. Cancellable like the loopback flow (timeout, signal, interrupt).
  */
-export async function runDeviceLogin({ config, reporter, secrets }: FlowContext, as: ServerMetadata): Promise<TokenSet> {
+export async function runDeviceLogin({ config, reporter, secrets, dpop }: FlowContext, as: ServerMetadata): Promise<TokenSet> {
   const wait = new Wait({ signal: config.signal, reporter, interrupted: () => "The cell was interrupted: the sign-in stopped. Run the cell again to sign in." });
   try {
     if (!as.device_authorization_endpoint) {
@@ -28,7 +28,7 @@ export async function runDeviceLogin({ config, reporter, secrets }: FlowContext,
         `\`flow: "device"\` needs a server with a device authorization endpoint (RFC 8628), and ${as.issuer} advertises none. Use \`flow: "loopback"\`, or beginLogin() when your browser cannot reach this machine.`,
       );
     }
-    const ctx = tokenContext(config, as, wait.signal);
+    const ctx = tokenContext(config, as, wait.signal, undefined, dpop);
     const grant = await requestDeviceCode(ctx, config.scopes, config.extraParams);
     secrets.add(grant.device_code);
     const lifetimeMs = Math.min(grant.expires_in * 1000, config.timeoutMs);
@@ -99,14 +99,16 @@ async function poll(
     }
     let response: Response;
     try {
-      response = await oauth.deviceCodeGrantRequest(ctx.as, ctx.client, currentClientAuth(ctx), grant.device_code, ctx.transport.options);
+      response = await oauth.deviceCodeGrantRequest(ctx.as, ctx.client, currentClientAuth(ctx), grant.device_code, requestOptions(ctx));
     } catch (cause) {
       if (wait.signal.aborted) throw wait.abortedError(cause);
       throw requestError(ctx, cause);
     }
     try {
-      return bearerTokenSet(await oauth.processDeviceCodeResponse(ctx.as, ctx.client, response));
+      return toTokenSet(ctx, await oauth.processDeviceCodeResponse(ctx.as, ctx.client, response));
     } catch (cause) {
+      // The server wants its DPoP nonce (RFC 9449 §8): the handle kept it for the next poll.
+      if (ctx.dpop && oauth.isDPoPNonceError(cause)) continue;
       const outcome = devicePollOutcome(ctx, cause, { userCode: grant.user_code });
       if (outcome === "pending") continue;
       if (outcome !== "slow_down") throw outcome;

@@ -2,10 +2,11 @@ import { randomInt } from "node:crypto";
 import { LoginError } from "../errors.js";
 import { authorizationSecrets, authorizationUrl, hasOurState, validateCallback, type AuthorizationSecrets } from "../protocol/authorization.js";
 import type { ServerMetadata } from "../protocol/metadata.js";
+import { pushAuthorizationRequest, usesPar } from "../protocol/par.js";
 import { exchangeCode, tokenContext, type TokenSet } from "../protocol/token.js";
 import { clip } from "../util/text.js";
 import { openBrowser, reportBrowser } from "./browser.js";
-import type { FlowContext } from "./loopback/flow.js";
+import { registerHint, type FlowContext } from "./loopback/flow.js";
 
 /**
  * The two-cell flow's check of a pasted address: it must be this sign-in's redirect URI (origin
@@ -46,14 +47,17 @@ export function pastedCallbackParams(pasted: string, redirectUri: string, state:
  * 8252 §7.3), the link shown (and on screen before anything blocks), the browser opened.
  */
 export async function showPasteLink(
-  { config, reporter, secrets }: FlowContext,
+  { config, reporter, secrets, dpop }: FlowContext,
   as: ServerMetadata,
   prompted: boolean,
 ): Promise<{ redirectUri: string; url: string; authorization: AuthorizationSecrets; deadline: number }> {
+  const pushed = usesPar(config, as);
   const authorization = await authorizationSecrets(as, config, secrets, (message) => reporter.warn(message));
   const { host, path, search } = config.redirect;
   const redirectUri = `http://${host}:${config.redirect.port || randomInt(49152, 65536)}${path}${search}`;
-  const url = authorizationUrl(as, config, redirectUri, authorization.pkce, authorization.state, authorization.nonce).href;
+  const request = authorizationUrl(as, config, redirectUri, authorization.pkce, authorization.state, authorization.nonce);
+  // Pushed (RFC 9126): the link shown carries only client_id and request_uri.
+  const url = (pushed ? await pushAuthorizationRequest(tokenContext(config, as, config.signal, undefined, dpop), request, registerHint(config, redirectUri)) : request).href;
   const deadline = Date.now() + config.timeoutMs;
   reporter.waitingForPaste({ issuer: as.issuer, url, deadline, redirectUri, prompted });
   await reporter.flush();
@@ -80,10 +84,10 @@ const PASTE_TRIES = 3;
  * it, tslab does not). The same checks as `pending.complete()`: this sign-in's redirect URI and
  * `state`, then PKCE and `iss` at the exchange. A wrong address is asked again, at most three times.
  */
-export async function runPromptedLogin({ config, reporter, secrets }: FlowContext, as: ServerMetadata): Promise<{ tokens: TokenSet; as: ServerMetadata }> {
+export async function runPromptedLogin({ config, reporter, secrets, dpop }: FlowContext, as: ServerMetadata): Promise<{ tokens: TokenSet; as: ServerMetadata }> {
   const ask = kernelPrompt();
   if (!ask) throw new LoginError("INVALID_CONFIG", NO_STDIN);
-  const { redirectUri, authorization } = await showPasteLink({ config, reporter, secrets }, as, true);
+  const { redirectUri, authorization } = await showPasteLink({ config, reporter, secrets, dpop }, as, true);
   const { pkce, state, nonce } = authorization;
   let params: URLSearchParams | undefined;
   for (let attempt = 1; !params; attempt++) {
@@ -98,7 +102,7 @@ export async function runPromptedLogin({ config, reporter, secrets }: FlowContex
     }
   }
   for (const value of params.getAll("code")) secrets.add(value);
-  const ctx = tokenContext(config, as);
+  const ctx = tokenContext(config, as, config.signal, undefined, dpop);
   const validated = validateCallback(as, ctx.client, params, state);
   const tokens = await exchangeCode(ctx, validated, redirectUri, pkce.verifier, nonce);
   for (const value of [tokens.accessToken, tokens.refreshToken, tokens.idToken]) secrets.add(value);

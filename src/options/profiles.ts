@@ -22,6 +22,8 @@ export const PROFILE_FIELDS = [
   "extraParams",
   "redirectUri",
   "pkceMethod",
+  "par",
+  "dpop",
 ] as const satisfies readonly ProfileField[];
 export type FieldSource = "call" | "settings" | "environment";
 
@@ -39,6 +41,10 @@ function fromEnvironment(profile: string, env: NodeJS.ProcessEnv): Partial<Profi
     if (field === "extraParams") {
       // key=value pairs separated by "&", as in a query string.
       out[field] = Object.fromEntries(new URLSearchParams(value));
+    } else if (field === "par" || field === "dpop") {
+      // Yes/no fields: anything else is passed on as is, and refused by the option's check.
+      const flag = value.trim().toLowerCase();
+      out[field] = ["1", "true", "yes"].includes(flag) ? true : ["0", "false", "no"].includes(flag) ? false : value;
     } else {
       out[field] = value;
     }

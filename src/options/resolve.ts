@@ -50,6 +50,8 @@ export function resolveConfig(input: LoginConfig): ResolvedConfig {
     tokenEndpointAuthMethod: client.tokenEndpointAuthMethod,
     pkceMethod: client.pkceMethod,
     grant,
+    par: client.par,
+    dpop: client.dpop,
     interactive: parseInteractive(config.interactive),
     openBrowser: behaviour.openBrowser,
     signal: behaviour.signal,
@@ -106,7 +108,10 @@ function resolveServer(config: LoginConfig, grant: ResolvedConfig["grant"]): Pic
 }
 
 /** How the client proves itself: PKCE method, secret, and how the secret is sent. */
-function resolveClient(config: LoginConfig, grant: ResolvedConfig["grant"]): Pick<ResolvedConfig, "clientSecret" | "tokenEndpointAuthMethod" | "pkceMethod"> {
+function resolveClient(config: LoginConfig, grant: ResolvedConfig["grant"]): Pick<ResolvedConfig, "clientSecret" | "tokenEndpointAuthMethod" | "pkceMethod" | "par" | "dpop"> {
+  for (const name of ["par", "dpop"] as const) {
+    if (config[name] !== undefined && typeof config[name] !== "boolean") throw invalid(`\`${name}\` must be true or false.`);
+  }
   if (config.pkceMethod !== undefined && config.pkceMethod !== "S256" && config.pkceMethod !== "plain") {
     throw invalid('`pkceMethod` must be "S256" or "plain" (leave it unset to use S256).');
   }
@@ -127,7 +132,7 @@ function resolveClient(config: LoginConfig, grant: ResolvedConfig["grant"]): Pic
       "`tokenEndpointAuthMethod` (given, or set by a preset) needs a `clientSecret`: put it in a profile or the environment, e.g. `clientSecret: process.env.MY_CLIENT_SECRET`, never in the notebook.",
     );
   }
-  return { clientSecret: config.clientSecret, tokenEndpointAuthMethod: method, pkceMethod: config.pkceMethod };
+  return { clientSecret: config.clientSecret, tokenEndpointAuthMethod: method, pkceMethod: config.pkceMethod, par: config.par, dpop: config.dpop ?? false };
 }
 
 /** What the user sees and what is kept: browser, cancellation, display, cache. */

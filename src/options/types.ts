@@ -88,6 +88,25 @@ export interface LoginConfig {
    * @default "authorization_code"
    */
   grant?: "authorization_code" | "client_credentials";
+  /**
+   * Pushed authorization requests (RFC 9126): the sign-in request goes to the server directly,
+   * and the browser (its history, any proxy or extension that records addresses) sees only
+   * `client_id` and a single-use `request_uri`; a request the server refuses fails at once, before
+   * a browser opens. Unset: used when the server advertises a `pushed_authorization_request_endpoint`.
+   * `true` requires it (INVALID_CONFIG when the server has none), `false` never pushes.
+   * @default used when offered
+   */
+  par?: boolean;
+  /**
+   * DPoP (RFC 9449), for {@link session} only: the tokens are bound to a key pair (ES256) made for
+   * this sign-in and kept with it in the owner-only cache, and each request carries a proof signed
+   * with it, so a copied token is useless to anyone without the key. `session().fetch` and
+   * `session().headers(method, url)` send the proofs. `login()` and `beginLogin()` refuse it
+   * (a header that works for every request is what DPoP prevents), and so does a server that
+   * does not advertise DPoP (never a silent Bearer token).
+   * @default false
+   */
+  dpop?: boolean;
   /** Seconds the user has to sign in. @default 300 */
   timeout?: number;
   /** Seconds each HTTP request (discovery, token) may take. @default 30 */
@@ -176,6 +195,7 @@ export interface LogoutConfig
     | "ca"
     | "proxy"
     | "grant"
+    | "dpop"
   > {
   /** Revoke the tokens at the server's revocation endpoint before forgetting them. @default true */
   revoke?: boolean;
@@ -207,6 +227,9 @@ export interface ResolvedConfig {
   preflight: boolean;
   interactive: boolean;
   grant: "authorization_code" | "client_credentials";
+  /** `par`: undefined pushes when the server offers it. */
+  par: boolean | undefined;
+  dpop: boolean;
   timeoutMs: number;
   requestTimeoutMs: number;
   signal: AbortSignal | undefined;
@@ -238,7 +261,9 @@ export type ProfileField =
   | "scopes"
   | "extraParams"
   | "redirectUri"
-  | "pkceMethod";
+  | "pkceMethod"
+  | "par"
+  | "dpop";
 
 /** A saved profile: see `saveProfile()`. */
 export type ProfileSettings = Partial<Pick<LoginConfig, ProfileField>>;

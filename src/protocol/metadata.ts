@@ -36,7 +36,7 @@ export function checkMetadata(metadata: ServerMetadata, where: string): ServerMe
       );
     }
   }
-  for (const field of ["authorization_endpoint", "token_endpoint", "revocation_endpoint", "device_authorization_endpoint"] as const) {
+  for (const field of ["authorization_endpoint", "token_endpoint", "revocation_endpoint", "device_authorization_endpoint", "pushed_authorization_request_endpoint"] as const) {
     const value = metadata[field];
     if (value !== undefined && !isSafeEndpoint(value)) {
       throw new LoginError(
@@ -65,5 +65,21 @@ export function documentError(cause: unknown, issuer: URL, where: string): Login
     `The metadata at ${where} is not a valid OAuth/OpenID Connect discovery document (${(cause as Error).message}). ` +
       "Check `issuer`, or give `authorizationEndpoint` and `tokenEndpoint` instead.",
     { cause },
+  );
+}
+
+/**
+ * `dpop: true` needs a server that says it verifies DPoP proofs (RFC 9449 §5.1) with ES256; any
+ * other server would ignore the proof and issue a Bearer token, which is exactly what `dpop`
+ * is there to avoid. INVALID_CONFIG naming DPoP and the option.
+ */
+export function checkDpopSupport(metadata: ServerMetadata): void {
+  const algs = metadata.dpop_signing_alg_values_supported;
+  if (Array.isArray(algs) && algs.includes("ES256")) return;
+  throw new LoginError(
+    "INVALID_CONFIG",
+    Array.isArray(algs)
+      ? `\`dpop: true\`: ${metadata.issuer} verifies DPoP proofs (RFC 9449) only with ${JSON.stringify(algs.slice(0, 10))}, not ES256, the algorithm tslab-oauth signs with. Remove \`dpop\` to sign in with Bearer tokens.`
+      : `\`dpop: true\`: ${metadata.issuer} does not advertise DPoP (no \`dpop_signing_alg_values_supported\` in its metadata, RFC 9449 §5.1), so it would issue Bearer tokens that anyone holding them can use. Remove \`dpop\` to sign in with Bearer tokens, or ask its administrators to enable DPoP.`,
   );
 }

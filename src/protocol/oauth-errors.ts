@@ -17,10 +17,17 @@ export interface RequestSite {
   transport: { requestTimeoutMs: number };
 }
 
-export type EndpointName = "token" | "revocation" | "device authorization";
+export type EndpointName = "token" | "revocation" | "device authorization" | "pushed authorization request";
+
+const ENDPOINT_FIELDS = {
+  token: "token_endpoint",
+  revocation: "revocation_endpoint",
+  "device authorization": "device_authorization_endpoint",
+  "pushed authorization request": "pushed_authorization_request_endpoint",
+} as const;
 
 function endpointUrl(site: RequestSite, which: EndpointName): string | undefined {
-  return which === "token" ? site.as.token_endpoint : which === "revocation" ? site.as.revocation_endpoint : site.as.device_authorization_endpoint;
+  return site.as[ENDPOINT_FIELDS[which]];
 }
 
 function oauthErrorText(error: string, description: string | undefined): string {
@@ -202,9 +209,10 @@ export function devicePollOutcome(site: RequestSite, cause: unknown, grant: { us
  */
 export function bothMethodsRefusedError(site: RequestSite, which: EndpointName, basic: LoginError, post: LoginError): LoginError {
   const answer = (error: LoginError): string => (error.error ? oauthErrorText(error.error, error.errorDescription) : `HTTP ${error.status ?? "?"}`);
+  const pushed = which === "pushed authorization request";
   return new LoginError(
-    "TOKEN_REQUEST_FAILED",
-    `The ${which} endpoint ${endpointUrl(site, which)} refused the client with its secret in the Basic header (${answer(basic)}) and in the request body (${answer(post)}). ` +
+    pushed ? "AUTHORIZATION_REQUEST_REJECTED" : "TOKEN_REQUEST_FAILED",
+    `The ${which} endpoint ${endpointUrl(site, which)} refused the client with its secret in the Basic header (${answer(basic)}) and in the request body (${answer(post)})${pushed ? ", so no browser was opened" : ""}. ` +
       "Check `clientId` and `clientSecret`; if the server expects another way of sending the secret, set `tokenEndpointAuthMethod`.",
     { cause: new AggregateError([basic, post], "client_secret_basic and client_secret_post were both refused"), ...oauthFields(post) },
   );

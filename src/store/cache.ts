@@ -2,6 +2,7 @@ import { createHash } from "node:crypto";
 import { readFileSync, renameSync } from "node:fs";
 import { join } from "node:path";
 import type { ResolvedConfig } from "../options/types.js";
+import { isDpopJwk, type DpopJwk } from "../protocol/dpop.js";
 import type { ServerMetadata } from "../protocol/metadata.js";
 import { defaultConfigDir, ensureOwnerDir, isSymlink, loadWriter, ownerJsonFile, tightenFileMode, type JsonFile } from "./files.js";
 
@@ -26,7 +27,10 @@ export interface CacheEntry {
   params: Record<string, string>;
   profile: string | undefined;
   accessToken: string;
-  tokenType: "Bearer";
+  /** "DPoP": the tokens are bound to `dpopKey` and useless without it (RFC 9449). */
+  tokenType: "Bearer" | "DPoP";
+  /** The private key the tokens are bound to (a JWK), present exactly when `tokenType` is "DPoP". */
+  dpopKey?: DpopJwk | undefined;
   /** Epoch ms, or undefined when the server gave no `expires_in`. */
   expiresAt: number | undefined;
   /** Epoch ms when the token response arrived. */
@@ -53,6 +57,8 @@ export function cacheKey(config: ResolvedConfig): string {
   const identity: unknown[] = [1, config.issuerId ?? config.tokenEndpoint!.href, config.clientId, [...config.scopes].sort(), params, config.profile ?? null];
   // A service account's token is never a person's sign-in (earlier keys stay as they were).
   if (config.grant === "client_credentials") identity.push("client_credentials");
+  // A DPoP-bound sign-in is never handed out as a Bearer one, nor the other way round.
+  if (config.dpop) identity.push("dpop");
   return createHash("sha256").update(JSON.stringify(identity)).digest("hex").slice(0, 32);
 }
 
@@ -238,7 +244,7 @@ function parseEntry(value: unknown): CacheEntry | undefined {
     Array.isArray(e.scopes) &&
     isString(e.accessToken) &&
     e.accessToken !== "" &&
-    e.tokenType === "Bearer" &&
+    ((e.tokenType === "Bearer" && e.dpopKey === undefined) || (e.tokenType === "DPoP" && isDpopJwk(e.dpopKey))) &&
     isOptional(e.expiresAt, isNumber) &&
     isNumber(e.obtainedAt) &&
     isOptional(e.refreshToken, isString) &&

@@ -74,7 +74,9 @@ export function toEntry(config: ResolvedConfig, as: ServerMetadata, tokens: Toke
     params: config.extraParams,
     profile: config.profile,
     accessToken: tokens.accessToken,
-    tokenType: "Bearer",
+    tokenType: tokens.tokenType,
+    // The key travels with the tokens bound to it; a refresh keeps the same key.
+    dpopKey: tokens.dpopKey?.jwk,
     expiresAt: tokens.expiresAt,
     obtainedAt: Date.now(),
     // RFC 6749 §6: without a new refresh token in the response, the old one stays valid.

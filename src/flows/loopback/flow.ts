@@ -3,6 +3,8 @@ import type { LoginReporter } from "../../notebook/reporter.js";
 import type { ResolvedConfig } from "../../options/types.js";
 import { authorizationSecrets, authorizationUrl, validateCallback } from "../../protocol/authorization.js";
 import type { ServerMetadata } from "../../protocol/metadata.js";
+import type { DpopKey } from "../../protocol/dpop.js";
+import { pushAuthorizationRequest, usesPar } from "../../protocol/par.js";
 import { exchangeCode, tokenContext, type TokenSet } from "../../protocol/token.js";
 import type { SecretSet } from "../../secrets.js";
 import { openBrowser, reportBrowser } from "../browser.js";
@@ -15,6 +17,8 @@ export interface FlowContext {
   config: ResolvedConfig;
   reporter: LoginReporter;
   secrets: SecretSet;
+  /** With `dpop`, the key the tokens will be bound to. */
+  dpop?: DpopKey | undefined;
 }
 
 /**
@@ -22,7 +26,7 @@ export interface FlowContext {
  * loopback listener (RFC 8252), `state` and `iss` (RFC 9207) checked, the code exchanged. Returns
  * the token set (it goes to the cache with `as`).
  */
-export async function runLoopbackLogin({ config, reporter, secrets }: FlowContext, as: ServerMetadata): Promise<TokenSet> {
+export async function runLoopbackLogin({ config, reporter, secrets, dpop }: FlowContext, as: ServerMetadata): Promise<TokenSet> {
   let listener: CallbackListener | undefined;
   const stopPreflight = new AbortController();
   const wait = new Wait({
@@ -32,11 +36,14 @@ export async function runLoopbackLogin({ config, reporter, secrets }: FlowContex
   });
   try {
     if (wait.signal.aborted) throw wait.abortedError();
-    const ctx = tokenContext(config, as, wait.signal);
+    const ctx = tokenContext(config, as, wait.signal, undefined, dpop);
+    const pushed = usesPar(config, as);
     const { pkce, state, nonce } = await authorizationSecrets(as, config, secrets, (message) => reporter.warn(message));
     listener = await startListener({ redirect: config.redirect, state, onEvent: (message) => reporter.event(message) });
     const redirectUri = listener.redirectUri;
-    const url = authorizationUrl(as, config, redirectUri, pkce, state, nonce);
+    const request = authorizationUrl(as, config, redirectUri, pkce, state, nonce);
+    // Pushed (RFC 9126): the browser gets only client_id and request_uri, and a refusal ends here.
+    const url = pushed ? await wait.race(pushAuthorizationRequest(ctx, request, registerHint(config, redirectUri))) : request;
     reporter.waiting({
       issuer: as.issuer,
       // The link shown leads through the listener: nothing of this sign-in is in it.
@@ -47,7 +54,8 @@ export async function runLoopbackLogin({ config, reporter, secrets }: FlowContex
     });
     void openBrowser(url.href, config.openBrowser, reportBrowser(reporter));
 
-    const refused = config.preflight ? refusedRequest(url, config, AbortSignal.any([wait.signal, stopPreflight.signal]), registerHint(config, redirectUri)) : NEVER;
+    // A pushed request was already checked by the server (and its request_uri is not ours to spend).
+    const refused = config.preflight && !pushed ? refusedRequest(url, config, AbortSignal.any([wait.signal, stopPreflight.signal]), registerHint(config, redirectUri)) : NEVER;
     const params = await wait.race(Promise.race([listener.callback, refused]), { ms: config.timeoutMs, error: () => timeoutError(config, redirectUri) });
     for (const value of params.getAll("code")) secrets.add(value);
     const validated = validateCallback(as, ctx.client, params, state);

@@ -1,0 +1,127 @@
+import { createHash, randomBytes, webcrypto } from "node:crypto";
+import * as oauth from "oauth4webapi";
+import { INSPECT } from "../util/inspect.js";
+
+/**
+ * DPoP (RFC 9449): a key pair held by the client, to which the server binds the tokens it issues,
+ * so that a copied token is useless without the key. One key per saved sign-in, an ECDSA P-256
+ * key (ES256, the one algorithm every DPoP server supports), kept with the sign-in in the
+ * owner-only cache so a new kernel can refresh with it.
+ *
+ * Token requests get their proofs from oauth4webapi (the {@link DpopKey.handle}); requests to the
+ * API (`session().fetch`, `session().headers(method, url)`) from {@link DpopKey.proof}, since
+ * oauth4webapi signs those only while it sends the request itself.
+ */
+
+/** The private key as kept in the cache (a JWK, RFC 7517). Never printed. */
+export interface DpopJwk {
+  kty: "EC";
+  crv: "P-256";
+  x: string;
+  y: string;
+  d: string;
+}
+
+type CryptoKeyPair = webcrypto.CryptoKeyPair;
+const { subtle } = webcrypto;
+const ALGORITHM = { name: "ECDSA", namedCurve: "P-256" } as const;
+const SIGNING = { name: "ECDSA", hash: "SHA-256" } as const;
+
+export class DpopKey {
+  /** The private key, to save with the sign-in. */
+  readonly jwk: DpopJwk;
+  /** For oauth4webapi's token and PAR requests (it also keeps the token endpoint's nonces). */
+  readonly handle: oauth.DPoPHandle;
+  /** RFC 7638 thumbprint of the public key: what the server records as the token's `cnf.jkt`. */
+  readonly thumbprint: string;
+  readonly #privateKey: webcrypto.CryptoKey;
+  readonly #header: string;
+  /** The last nonce each API origin gave (RFC 9449 §9). */
+  readonly #nonces = new Map<string, string>();
+
+  constructor(jwk: DpopJwk, pair: CryptoKeyPair, client: oauth.Client) {
+    this.jwk = jwk;
+    this.#privateKey = pair.privateKey;
+    this.handle = oauth.DPoP(client, pair as Parameters<typeof oauth.DPoP>[1]);
+    const publicJwk = { crv: jwk.crv, kty: jwk.kty, x: jwk.x, y: jwk.y };
+    // RFC 7638: the required members, in lexicographic order, without whitespace.
+    this.thumbprint = createHash("sha256").update(JSON.stringify(publicJwk)).digest("base64url");
+    this.#header = b64u(JSON.stringify({ typ: "dpop+jwt", alg: "ES256", jwk: publicJwk }));
+  }
+
+  /**
+   * A proof for one request to a resource server (RFC 9449 §4.2, §7): `htm`, `htu` (the URL
+   * without query or fragment), `iat`, a fresh `jti`, `ath` (the access token's hash) and the
+   * origin's last nonce, if it gave one.
+   */
+  async proof(method: string, url: URL, accessToken: string): Promise<string> {
+    const payload = {
+      jti: randomBytes(16).toString("base64url"),
+      htm: method.toUpperCase(),
+      htu: `${url.origin}${url.pathname}`,
+      iat: Math.floor(Date.now() / 1000),
+      ath: createHash("sha256").update(accessToken).digest("base64url"),
+      nonce: this.#nonces.get(url.origin),
+    };
+    const input = `${this.#header}.${b64u(JSON.stringify(payload))}`;
+    const signature = await subtle.sign(SIGNING, this.#privateKey, new TextEncoder().encode(input));
+    return `${input}.${Buffer.from(signature).toString("base64url")}`;
+  }
+
+  /** Keeps the `DPoP-Nonce` an API response carries; true when there was one. */
+  rememberNonce(url: URL, headers: { get(name: string): string | null }): boolean {
+    const nonce = headers.get("dpop-nonce");
+    if (!nonce) return false;
+    this.#nonces.set(url.origin, nonce);
+    return true;
+  }
+
+  [INSPECT](): string {
+    return `DpopKey { thumbprint: '${this.thumbprint}' }`;
+  }
+
+  toJSON(): { thumbprint: string } {
+    return { thumbprint: this.thumbprint };
+  }
+}
+
+function b64u(text: string): string {
+  return Buffer.from(text).toString("base64url");
+}
+
+/** A new key for a new sign-in. */
+export async function createDpopKey(client: oauth.Client): Promise<DpopKey> {
+  const generated = (await subtle.generateKey(ALGORITHM, true, ["sign", "verify"])) as CryptoKeyPair;
+  const jwk = (await subtle.exportKey("jwk", generated.privateKey)) as unknown as DpopJwk;
+  return importDpopKey({ kty: "EC", crv: "P-256", x: jwk.x, y: jwk.y, d: jwk.d }, client);
+}
+
+/** Imported keys, by their private part: a session's requests import once. */
+const imported = new Map<string, Promise<DpopKey>>();
+
+/** The saved key of a sign-in (the private key stays non-extractable in memory). */
+export function importDpopKey(jwk: DpopJwk, client: oauth.Client): Promise<DpopKey> {
+  const id = `${client.client_id}\u0000${jwk.d}`;
+  let key = imported.get(id);
+  if (!key) {
+    key = (async () => {
+      const publicJwk = { kty: jwk.kty, crv: jwk.crv, x: jwk.x, y: jwk.y };
+      const [privateKey, publicKey] = await Promise.all([
+        subtle.importKey("jwk", { ...publicJwk, d: jwk.d }, ALGORITHM, false, ["sign"]),
+        subtle.importKey("jwk", publicJwk, ALGORITHM, true, ["verify"]),
+      ]);
+      return new DpopKey(jwk, { privateKey, publicKey }, client);
+    })();
+    key.catch(() => imported.delete(id));
+    imported.set(id, key);
+  }
+  return key;
+}
+
+/** A saved value that is a key this library wrote. */
+export function isDpopJwk(value: unknown): value is DpopJwk {
+  const v = value as Record<string, unknown> | null;
+  return (
+    typeof v === "object" && v !== null && v.kty === "EC" && v.crv === "P-256" && typeof v.x === "string" && typeof v.y === "string" && typeof v.d === "string"
+  );
+}

@@ -1,0 +1,95 @@
+import * as oauth from "oauth4webapi";
+import { LoginError } from "../errors.js";
+import type { ResolvedConfig } from "../options/types.js";
+import { clip } from "../util/text.js";
+import { discard } from "./body.js";
+import type { ServerMetadata } from "./metadata.js";
+import { requestError } from "./oauth-errors.js";
+import { authenticated, requestOptions, type TokenContext } from "./token.js";
+
+/**
+ * Pushed authorization requests (RFC 9126): the authorization request goes to the server directly,
+ * with the client's authentication (and the DPoP key's proof, which binds the code to it), and the
+ * browser gets only `client_id` and the single-use `request_uri` it returns. A request the server
+ * refuses (unknown client, unregistered redirect URI) fails here, before any browser opens.
+ */
+
+/**
+ * Whether this sign-in pushes its request: when the server offers it, unless `par: false`.
+ * `par: true` with a server that does not, or `par: false` with one that requires it, is
+ * INVALID_CONFIG naming the option.
+ */
+export function usesPar(config: Pick<ResolvedConfig, "par">, as: ServerMetadata): boolean {
+  const offered = typeof as.pushed_authorization_request_endpoint === "string";
+  if (config.par === true && !offered) {
+    throw new LoginError(
+      "INVALID_CONFIG",
+      `\`par: true\` asks for pushed authorization requests (RFC 9126), but ${as.issuer} advertises no \`pushed_authorization_request_endpoint\`. Leave \`par\` unset to push only where the server offers it.`,
+    );
+  }
+  if (config.par === false && offered && as.require_pushed_authorization_requests === true) {
+    throw new LoginError("INVALID_CONFIG", `${as.issuer} accepts only pushed authorization requests (RFC 9126), and \`par: false\` turns them off: leave \`par\` unset.`);
+  }
+  return offered && config.par !== false;
+}
+
+/**
+ * Pushes the request that `url` carries and returns the address for the browser. A refusal is
+ * AUTHORIZATION_REQUEST_REJECTED with the server's `error` and `error_description`, and
+ * `registerHint` when the redirect URI is the problem.
+ */
+export async function pushAuthorizationRequest(ctx: TokenContext, url: URL, registerHint: string): Promise<URL> {
+  const params = new URLSearchParams(url.searchParams);
+  params.delete("client_id"); // oauth4webapi sets it from the client
+  const pushed = await authenticated(ctx, "pushed authorization request", async (clientAuth) => {
+    let response: Response;
+    try {
+      response = await oauth.pushedAuthorizationRequest(ctx.as, ctx.client, clientAuth, params, requestOptions(ctx));
+    } catch (cause) {
+      throw requestError(ctx, cause, "pushed authorization request");
+    }
+    try {
+      return await oauth.processPushedAuthorizationResponse(ctx.as, ctx.client, response);
+    } catch (cause) {
+      await discard(response);
+      throw refusedError(ctx, cause, registerHint);
+    }
+  });
+  const browserUrl = new URL(ctx.as.authorization_endpoint!);
+  browserUrl.searchParams.set("client_id", ctx.client.client_id);
+  browserUrl.searchParams.set("request_uri", pushed.request_uri);
+  return browserUrl;
+}
+
+function refusedError(ctx: TokenContext, cause: unknown, registerHint: string): LoginError {
+  const endpoint = ctx.as.pushed_authorization_request_endpoint;
+  let error: string | undefined;
+  let description: string | undefined;
+  let status: number | undefined;
+  if (cause instanceof oauth.ResponseBodyError) {
+    ({ error, error_description: description, status } = cause);
+  } else if (cause instanceof oauth.WWWAuthenticateChallengeError) {
+    error = cause.cause[0]?.parameters.error ?? "invalid_client";
+    status = cause.status;
+  } else {
+    const answered = (cause as { cause?: { status?: unknown } } | undefined)?.cause?.status;
+    if (!(cause instanceof oauth.OperationProcessingError) || typeof answered !== "number" || answered < 400) {
+      return requestError(ctx, cause, "pushed authorization request");
+    }
+    status = answered;
+  }
+  const said = error ? `${clip(error, 100)}${description ? `: ${clip(description)}` : ""}` : "no OAuth error";
+  const hint =
+    error === "invalid_redirect_uri" || /redirect/i.test(description ?? "")
+      ? registerHint.replace(/^If the provider showed an error about the redirect URI, r/, "R")
+      : error === "invalid_client" || error === "unauthorized_client"
+        ? "Check `clientId`, and `clientSecret` if the client was registered as confidential."
+        : error === "invalid_scope"
+          ? "Check `scopes`: the client may not be allowed one of them."
+          : "Check the client's registration and the options passed to the call.";
+  return new LoginError(
+    "AUTHORIZATION_REQUEST_REJECTED",
+    `The provider refused the sign-in request at its pushed authorization request endpoint ${endpoint} (RFC 9126; HTTP ${status ?? "?"}, ${said}), so no browser was opened. ${hint}`,
+    { cause, error, errorDescription: description, status },
+  );
+}
