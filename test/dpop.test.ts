@@ -1,0 +1,227 @@
+// DPoP (RFC 9449) against a real oidc-provider, whose /api/me verifies proofs (demo/idp.js): tokens
+// bound to the sign-in's key, useless without it, across a process restart, with nonces.
+import assert from "node:assert/strict";
+import { execFile } from "node:child_process";
+import { createHash } from "node:crypto";
+import { readFileSync, statSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
+import { after, beforeEach, test } from "node:test";
+import { inspect, promisify } from "node:util";
+import { calculateJwkThumbprint } from "jose";
+import { request } from "undici";
+import { DEMO_CLIENT_ID, SERVICE_CLIENT_ID, startDemoIdp } from "../demo/idp.js";
+import { beginLogin, login, logout, session, LoginError, type LoginConfig } from "../src/index.js";
+import { createDpopKey } from "../src/protocol/dpop.js";
+import { captureOutput } from "./support/capture.js";
+import { isolateCache, type DemoIdp } from "./support/fixtures.js";
+import { assertNoSecret, visibleText } from "./support/leaks.js";
+import { ScriptedUserAgent } from "./support/user-agent.js";
+
+const servers = new Map<string, Promise<DemoIdp>>();
+/** One provider per kind: DPoP as oidc-provider ships it, with nonces (and PAR), without DPoP. */
+function idpOf(kind: "dpop" | "nonce" | "none"): Promise<DemoIdp> {
+  let idp = servers.get(kind);
+  if (!idp) {
+    idp = startDemoIdp(kind === "nonce" ? { dpopNonce: true, par: true } : kind === "none" ? { dpop: false } : {});
+    servers.set(kind, idp);
+  }
+  return idp;
+}
+after(async () => {
+  for (const idp of servers.values()) await (await idp).close();
+});
+let cacheDir = "";
+beforeEach(() => {
+  cacheDir = isolateCache();
+});
+
+interface SavedEntry {
+  accessToken: string;
+  refreshToken?: string;
+  tokenType: string;
+  expiresAt?: number;
+  obtainedAt: number;
+  dpopKey?: { kty: string; crv: string; x: string; y: string; d: string };
+}
+const cacheFile = (): string => join(cacheDir, "tokens.json");
+const entries = (): SavedEntry[] => Object.values(JSON.parse(readFileSync(cacheFile(), "utf8")) as Record<string, SavedEntry>);
+const tokenRequests = (idp: DemoIdp): number => idp.counts.get("/token") ?? 0;
+const thumbprint = (key: { kty: string; crv: string; x: string; y: string }): Promise<string> => calculateJwkThumbprint({ kty: key.kty, crv: key.crv, x: key.x, y: key.y });
+
+function config(idp: DemoIdp, extra: Partial<LoginConfig> = {}): LoginConfig {
+  return { issuer: idp.issuer, clientId: DEMO_CLIENT_ID, scopes: ["openid", "profile"], flow: "loopback", dpop: true, ...extra };
+}
+
+/** The API called by hand with the given Authorization and DPoP headers. */
+async function callApi(idp: DemoIdp, headers: Record<string, string>): Promise<number> {
+  const res = await request(`${idp.issuer}/api/me`, { headers });
+  await res.body.dump();
+  return res.statusCode;
+}
+
+test("session({ dpop: true }): the token is bound to the saved key, and session().fetch sends a proof the API accepts", async () => {
+  const idp = await idpOf("dpop");
+  const ua = new ScriptedUserAgent({ login: "alice" });
+  const api = await session(config(idp, { openBrowser: ua.open }));
+  const res = await api.fetch(`${idp.issuer}/api/me`);
+  assert.equal(res.status, 200);
+  const body = (await res.json()) as { sub: string; jkt: string };
+  assert.equal(body.sub, "alice");
+
+  const [entry] = entries();
+  assert.equal(entry!.tokenType, "DPoP");
+  assert.ok(entry!.dpopKey, "the key is saved with the tokens");
+  const jkt = await thumbprint(entry!.dpopKey!);
+  assert.equal(body.jkt, jkt, "the API saw a token bound to the saved key");
+  const atServer = await idp.provider.AccessToken.find(entry!.accessToken);
+  assert.equal(atServer?.jkt, jkt, "oidc-provider bound the access token (cnf.jkt)");
+  const refreshAtServer = await idp.provider.RefreshToken.find(entry!.refreshToken!);
+  assert.equal(refreshAtServer?.jkt, jkt, "and the refresh token (a public client's, RFC 9449 §5)");
+  assert.equal((statSync(cacheFile()).mode & 0o777).toString(8), "600", "the key's file is the owner's only");
+});
+
+test("a copied DPoP token is useless: refused as Bearer, with another key's proof, and with a replayed proof", async () => {
+  const idp = await idpOf("dpop");
+  const api = await session(config(idp, { openBrowser: new ScriptedUserAgent().open }));
+  const { accessToken } = entries()[0]!;
+  const url = `${idp.issuer}/api/me`;
+
+  assert.equal(await callApi(idp, { authorization: `Bearer ${accessToken}` }), 401);
+  assert.equal(idp.apiRefusals.at(-1), "a DPoP-bound token sent as a Bearer token");
+
+  const thief = await createDpopKey({ client_id: DEMO_CLIENT_ID });
+  const forged = await thief.proof("GET", new URL(url), accessToken);
+  assert.equal(await callApi(idp, { authorization: `DPoP ${accessToken}`, dpop: forged }), 401);
+  assert.equal(idp.apiRefusals.at(-1), "proof signed by another key than the token's");
+
+  // headers(method, url): one request's headers, for another HTTP client.
+  const headers = await api.headers("GET", url);
+  assert.deepEqual(Object.keys(headers).sort(), ["Authorization", "DPoP"]);
+  assert.match(headers.Authorization, /^DPoP /);
+  const plain = { ...headers } as Record<string, string>;
+  assert.equal(await callApi(idp, plain), 200);
+  assert.equal(await callApi(idp, plain), 401, "a proof works once");
+  assert.equal(idp.apiRefusals.at(-1), "jti replayed");
+  const post = await api.headers("POST", url);
+  assert.equal(await callApi(idp, post as unknown as Record<string, string>), 401, "a proof for another method");
+  assert.equal(idp.apiRefusals.at(-1), "htm mismatch");
+
+  const noArgs = await api.headers().catch((e: unknown) => e);
+  assert.ok(noArgs instanceof LoginError && noArgs.code === "INVALID_CONFIG" && /headers\("GET"/.test(noArgs.message));
+});
+
+test("a new process refreshes the DPoP sign-in with the saved key: the new token is bound to the same key", async () => {
+  const idp = await idpOf("dpop");
+  await session(config(idp, { openBrowser: new ScriptedUserAgent().open }));
+  const [first] = entries();
+  const jkt = await thumbprint(first!.dpopKey!);
+  // An hour later: the access token has expired.
+  const data = JSON.parse(readFileSync(cacheFile(), "utf8")) as Record<string, SavedEntry>;
+  for (const entry of Object.values(data)) Object.assign(entry, { obtainedAt: Date.now() - 3_600_000, expiresAt: Date.now() - 1000 });
+  writeFileSync(cacheFile(), JSON.stringify(data), { mode: 0o600 });
+  const tokens = tokenRequests(idp);
+
+  const script = new URL("./support/session-child.js", import.meta.url).pathname;
+  const { issuer, clientId, scopes } = config(idp);
+  const arg = JSON.stringify({ issuer, clientId, scopes, dpop: true, api: `${idp.issuer}/api/me` });
+  const { stdout } = await promisify(execFile)(process.execPath, [script, arg], { env: process.env });
+  const result = JSON.parse(stdout.trim().split("\n").at(-1)!) as { status?: number; body?: { jkt: string }; token?: string; error?: string; message?: string };
+  assert.equal(result.status, 200, stdout);
+  assert.equal(result.body!.jkt, jkt, "the refreshed token is bound to the same key");
+  assert.notEqual(result.token, createHash("sha256").update(first!.accessToken).digest("hex").slice(0, 16), "a new access token");
+  assert.equal(tokenRequests(idp) - tokens, 1, "one refresh request");
+  const [second] = entries();
+  assert.deepEqual(second!.dpopKey, first!.dpopKey, "the saved key is kept");
+  assert.equal((await idp.provider.AccessToken.find(second!.accessToken))?.jkt, jkt);
+});
+
+test("server nonces (RFC 9449 §8, §9): the token endpoint's and the API's use_dpop_nonce are answered once each", async () => {
+  const idp = await idpOf("nonce");
+  const tokens = tokenRequests(idp);
+  const pushes = idp.counts.get("/request") ?? 0;
+  const opened: string[] = [];
+  const ua = new ScriptedUserAgent({ login: "carol" });
+  const api = await session(config(idp, { openBrowser: (url) => (opened.push(url), ua.open(url)) }));
+  // PAR too: the pushed request carried a proof (binding the code to the key) after its own nonce round.
+  assert.deepEqual([...new URL(opened[0]!).searchParams.keys()].sort(), ["client_id", "request_uri"]);
+  assert.equal((idp.counts.get("/request") ?? 0) - pushes, 2, "the PAR endpoint asked for its nonce once");
+  assert.equal(tokenRequests(idp) - tokens, 1, "the token endpoint took the nonce learned at the PAR endpoint (same origin)");
+
+  const refusals = idp.apiRefusals.length;
+  const res = await api.fetch(`${idp.issuer}/api/me`);
+  assert.equal(res.status, 200);
+  assert.equal(((await res.json()) as { sub: string }).sub, "carol");
+  assert.deepEqual(idp.apiRefusals.slice(refusals), ["nonce"], "one use_dpop_nonce round at the API");
+  const again = await api.fetch(`${idp.issuer}/api/me`);
+  await again.body?.cancel();
+  assert.equal(again.status, 200);
+  assert.deepEqual(idp.apiRefusals.slice(refusals), ["nonce"], "the nonce the API gave is used next time");
+
+  // Without PAR, the token endpoint's own use_dpop_nonce round: one retry with the nonce it gave.
+  const before = tokenRequests(idp);
+  const fresh = await session(config(idp, { par: false, forceLogin: true, openBrowser: new ScriptedUserAgent({ login: "carol" }).open }));
+  assert.ok(fresh);
+  assert.equal(tokenRequests(idp) - before, 2, "the code exchange asked for the nonce once");
+});
+
+test("login() and beginLogin() refuse dpop with INVALID_CONFIG pointing at session(): never a Bearer fallback", async () => {
+  const idp = await idpOf("dpop");
+  const requests = idp.requestCount();
+  let opened = 0;
+  for (const call of [login, beginLogin] as const) {
+    const error = await call(config(idp, { openBrowser: () => void opened++ })).catch((e: unknown) => e);
+    assert.ok(error instanceof LoginError, String(error));
+    assert.equal(error.code, "INVALID_CONFIG");
+    assert.match(error.message, /`dpop: true`.*session\(\{ \.\.\., dpop: true \}\)/);
+  }
+  assert.equal(opened, 0);
+  assert.equal(idp.requestCount(), requests, "no request at all");
+  const bad = await session(config(idp, { dpop: "yes" as unknown as boolean })).catch((e: unknown) => e);
+  assert.ok(bad instanceof LoginError && /`dpop` must be true or false/.test(bad.message));
+});
+
+test("a server that does not advertise DPoP: INVALID_CONFIG naming DPoP, before any browser or token request", async () => {
+  const idp = await idpOf("none");
+  const tokens = tokenRequests(idp);
+  let opened = 0;
+  const error = await session(config(idp, { openBrowser: () => void opened++ })).catch((e: unknown) => e);
+  assert.ok(error instanceof LoginError);
+  assert.equal(error.code, "INVALID_CONFIG");
+  assert.match(error.message, /does not advertise DPoP.*dpop_signing_alg_values_supported/);
+  assert.equal(opened, 0);
+  assert.equal(tokenRequests(idp), tokens);
+  const service = await session({ issuer: idp.issuer, clientId: SERVICE_CLIENT_ID, clientSecret: idp.clientSecret, grant: "client_credentials", dpop: true }).catch((e: unknown) => e);
+  assert.ok(service instanceof LoginError && service.code === "INVALID_CONFIG");
+  assert.equal(tokenRequests(idp), tokens);
+});
+
+test("DPoP and Bearer sign-ins are kept apart; the key never shows; logout() removes it with the tokens", async () => {
+  const idp = await idpOf("dpop");
+  const base = { issuer: idp.issuer, clientId: DEMO_CLIENT_ID, scopes: ["openid"], flow: "loopback" as const };
+  const bearer = await login({ ...base, openBrowser: new ScriptedUserAgent().open });
+  let opened = 0;
+  const ua = new ScriptedUserAgent();
+  const printed = await captureOutput(async () => {
+    const api = await session({ ...base, dpop: true, openBrowser: (url) => (opened++, ua.open(url)) });
+    console.log(api, await api.headers("GET", `${idp.issuer}/api/me`));
+    return api;
+  });
+  assert.equal(opened, 1, "the Bearer sign-in is not handed out for a DPoP session");
+  const saved = entries();
+  assert.deepEqual(saved.map((e) => e.tokenType).sort(), ["Bearer", "DPoP"]);
+  const key = saved.find((e) => e.dpopKey)!.dpopKey!;
+  const api = printed.value;
+  const shown = [printed.stdout, printed.stderr, inspect(api), JSON.stringify(api), visibleText(api)].join("\n");
+  assertNoSecret(shown, [key.d, saved.find((e) => e.dpopKey)!.accessToken]);
+  assert.match(inspect(api), /dpop: true/);
+  assert.match(printed.stdout, /DpopHeaders \{ Authorization: 'DPoP \[redacted\]', DPoP: '\[redacted\]' \}/);
+
+  // Bearer still works for login() with the same options minus dpop.
+  assert.equal(await callApi(idp, { authorization: bearer.Authorization }), 200);
+  const result = await logout({ ...base, dpop: true });
+  assert.equal(result.removed, true);
+  assert.deepEqual(result.revoked, ["refresh_token", "access_token"]);
+  const left = entries();
+  assert.deepEqual(left.map((e) => e.tokenType), ["Bearer"]);
+  assert.ok(!readFileSync(cacheFile(), "utf8").includes(key.d), "the key is gone from the file");
+});
