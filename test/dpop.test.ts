@@ -7,7 +7,7 @@ import { readFileSync, statSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { after, beforeEach, test } from "node:test";
 import { inspect, promisify } from "node:util";
-import { calculateJwkThumbprint } from "jose";
+import { calculateJwkThumbprint, decodeProtectedHeader, EmbeddedJWK, jwtVerify } from "jose";
 import { request } from "undici";
 import { DEMO_CLIENT_ID, SERVICE_CLIENT_ID, startDemoIdp } from "../demo/idp.js";
 import { beginLogin, login, logout, session, LoginError, type LoginConfig } from "../src/index.js";
@@ -58,6 +58,25 @@ async function callApi(idp: DemoIdp, headers: Record<string, string>): Promise<n
   await res.body.dump();
   return res.statusCode;
 }
+
+test("a proof as RFC 9449 §4.2 says: dpop+jwt, ES256, the public key only, htm, htu without query, iat, jti, ath; thumbprint per RFC 7638", async () => {
+  const key = await createDpopKey({ client_id: "app" });
+  const proof = await key.proof("post", new URL("https://api.example.com/v1/items?page=2#top"), "the-access-token");
+  const header = decodeProtectedHeader(proof);
+  assert.deepEqual(Object.keys(header.jwk!).sort(), ["crv", "kty", "x", "y"], "no private part in the proof");
+  const { payload, protectedHeader } = await jwtVerify(proof, EmbeddedJWK, { typ: "dpop+jwt", algorithms: ["ES256"] });
+  assert.equal(protectedHeader.alg, "ES256");
+  assert.equal(payload.htm, "POST");
+  assert.equal(payload.htu, "https://api.example.com/v1/items");
+  assert.ok(Math.abs((payload.iat as number) - Date.now() / 1000) < 5);
+  assert.equal(payload.ath, createHash("sha256").update("the-access-token").digest("base64url"));
+  assert.equal(payload.nonce, undefined);
+  const second = await jwtVerify(await key.proof("POST", new URL("https://api.example.com/v1/items"), "the-access-token"), EmbeddedJWK);
+  assert.notEqual(second.payload.jti, payload.jti, "a fresh jti for each proof");
+  assert.equal(key.thumbprint, await thumbprint(key.jwk));
+  assert.equal(key.thumbprint, await key.handle.calculateThumbprint(), "oauth4webapi's handle signs with the same key");
+  assert.doesNotMatch(inspect(key) + JSON.stringify(key), new RegExp(key.jwk.d));
+});
 
 test("session({ dpop: true }): the token is bound to the saved key, and session().fetch sends a proof the API accepts", async () => {
   const idp = await idpOf("dpop");

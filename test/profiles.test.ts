@@ -156,8 +156,24 @@ test("the command: `tslab-oauth profile` saves (secret read from stdin, never an
   assert.equal(entra.status, 2);
   assert.match(entra.stderr, /Directory \(tenant\) ID/);
 
+  const bound = run(["profile", "api", "--issuer", "https://id.example.com", "--client-id", "x", "--dpop", "--no-par"]);
+  assert.equal(bound.status, 0, bound.stderr);
+  assert.match(bound.stdout, /session\(\{ profile: "api" \}\)/);
+  const saved2 = JSON.parse(readFileSync(join(dir, "profiles.json"), "utf8")) as { profiles: Record<string, Record<string, unknown>> };
+  assert.deepEqual(saved2.profiles.api, { issuer: "https://id.example.com", clientId: "x", dpop: true, par: false });
+  assert.equal(run(["profile", "api", "--remove"]).status, 0);
+
   assert.equal(run(["profile", "gh", "--remove"]).status, 0);
   assert.match(run(["profiles"]).stdout, /No profiles/);
+});
+
+test("yes/no fields from the environment: TSLAB_OAUTH_<PROFILE>_DPOP and _PAR read true/false, 1/0, yes/no", () => {
+  const env = { TSLAB_OAUTH_W_ISSUER: "https://id.example.com", TSLAB_OAUTH_W_CLIENT_ID: "x", TSLAB_OAUTH_W_DPOP: "true", TSLAB_OAUTH_W_PAR: "0" };
+  const { config } = applyProfile({ profile: "w" }, dir, env);
+  assert.equal(config.dpop, true);
+  assert.equal(config.par, false);
+  const odd = applyProfile({ profile: "w" }, dir, { ...env, TSLAB_OAUTH_W_DPOP: "sometimes" }).config;
+  assert.throws(() => resolveConfig(odd), /`dpop` must be true or false/);
 });
 
 test("the demo client, through a profile set in the environment only (as `npm start` does for notebooks/shared.ipynb)", async () => {

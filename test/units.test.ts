@@ -68,6 +68,8 @@ test("bad options are refused with INVALID_CONFIG naming the option", () => {
     [{ ...base, tokenEndpointAuthMethod: "client_secret_basic" }, /needs a `clientSecret`/],
     [{ ...base, openBrowser: "yes" }, /`openBrowser`/],
     [{ ...base, signal: {} }, /`signal` must be an AbortSignal/],
+    [{ ...base, dpop: "true" }, /`dpop` must be true or false/],
+    [{ ...base, par: 1 }, /`par` must be true or false/],
   ];
   for (const [config, message] of cases) {
     assert.throws(
@@ -88,6 +90,9 @@ test("defaults and accepted forms", () => {
   assert.deepEqual(parseRedirectUri("http://localhost/"), { host: "localhost", port: 0, path: "/", search: "" });
   assert.deepEqual(parseRedirectUri("http://[::1]:8400/cb"), { host: "[::1]", port: 8400, path: "/cb", search: "" });
   assert.equal(parseRedirectUri("http://127.0.0.1:80/cb").port, 80);
+  // PAR where offered, DPoP off, unless asked.
+  assert.equal(config.par, undefined);
+  assert.equal(config.dpop, false);
   // http is fine for a loopback issuer (the demo provider, local test servers).
   assert.equal(resolveConfig({ issuer: "http://127.0.0.1:8080", clientId: "a" }).issuer?.host, "127.0.0.1:8080");
 });

@@ -41,6 +41,8 @@ signs in with login({ profile: "<name>" }) and carries no client settings.
   --scopes "<a b c>"          replaces the preset's scopes
   --redirect-uri <uri>
   --grant client_credentials  a service account (needs --client-secret -)
+  --dpop                      bind the tokens to a key (RFC 9449): for session() only, not login() or token
+  --no-par                    never push the sign-in request, even where the server offers PAR (RFC 9126)
   --cache-dir <dir>           where the settings and tokens live (default: $TSLAB_OAUTH_CACHE_DIR, else the config dir)
 `;
 
@@ -117,6 +119,8 @@ export async function main(argv: string[]): Promise<number> {
       profile: { type: "string" },
       scope: { type: "string" },
       grant: { type: "string" },
+      dpop: { type: "boolean" },
+      "no-par": { type: "boolean" },
       header: { type: "boolean" },
       "no-revoke": { type: "boolean" },
       help: { type: "boolean", short: "h" },
@@ -168,12 +172,14 @@ export async function main(argv: string[]): Promise<number> {
   set("scopes", values.scopes);
   set("redirectUri", values["redirect-uri"]);
   set("grant", values.grant as ProfileSettings["grant"]);
+  if (values.dpop) settings.dpop = true;
+  if (values["no-par"]) settings.par = false;
   if (secretArg === "-") {
     const secret = await readSecret();
     if (!secret) throw new LoginError("INVALID_CONFIG", "No client secret was read from standard input.");
     settings.clientSecret = secret;
   }
   const path = await saveProfile(name, settings, options);
-  process.stdout.write(`Saved the profile ${name} in ${path}. In a notebook: await login({ profile: ${JSON.stringify(name)} })\n`);
+  process.stdout.write(`Saved the profile ${name} in ${path}. In a notebook: await ${settings.dpop ? "session" : "login"}({ profile: ${JSON.stringify(name)} })\n`);
   return 0;
 }
