@@ -67,7 +67,7 @@ function hasJupyterNotebook() {
 async function main() {
   let idp;
   try {
-    idp = await startDemoIdp({ port, deviceFlow: true });
+    idp = await startDemoIdp({ port, deviceFlow: true, par: true });
   } catch (error) {
     if (error?.code === "EADDRINUSE") {
       console.error(`Port ${port} is in use: is another \`npm start\` running? Stop it, or set DEMO_IDP_PORT (and the issuer in the notebook).`);

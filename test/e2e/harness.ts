@@ -200,8 +200,9 @@ export function recordSecrets(idp: { server: import("node:http").Server; provide
   const codes: string[] = [];
   const signInParameters: string[] = [];
   idp.server.prependListener("request", (req) => {
-    const auth = req.headers.authorization;
-    if (auth?.startsWith("Bearer ")) bearerTokens.push(auth.slice(7));
+    // Bearer and DPoP-bound access tokens alike.
+    const auth = /^(?:Bearer|DPoP) (\S+)$/i.exec(req.headers.authorization ?? "");
+    if (auth) bearerTokens.push(auth[1]!);
     const url = new URL(req.url ?? "/", ISSUER);
     if (url.pathname === "/auth") for (const name of ["state", "nonce", "code_challenge"]) signInParameters.push(...url.searchParams.getAll(name));
   });

@@ -115,6 +115,27 @@ test("quickstart.ipynb runs as-is: sign in through the system browser, call the 
   }
 });
 
+test("notebooks/dpop.ipynb: a DPoP session in tslab: fetch and one request's headers accepted, the token alone refused, nothing secret saved, logout forgets the key", async () => {
+  const bridge = await startBrowserBridge(context);
+  const cacheDir = tempDir("tslab-oauth-e2e-dpop-");
+  try {
+    const run = await runNotebook(join(ROOT, "notebooks", "dpop.ipynb"), { env: { BROWSER: bridge.browserEnv }, cacheDir });
+    assert.match(outputText(run, 2), /Signed in to http:\/\/127\.0\.0\.1:9400 as <b>alice<\/b>/);
+    // The API saw a token bound to a key (its thumbprint), through session().fetch.
+    assert.match(outputText(run, 4), /sub: 'alice'/);
+    assert.match(outputText(run, 4), /jkt: '[A-Za-z0-9_-]{43}'/);
+    assert.match(outputText(run, 6), /DpopHeaders \{ Authorization: 'DPoP \[redacted\]', DPoP: '\[redacted\]' \}/);
+    assert.match(outputText(run, 7), /^200$/m);
+    assert.match(outputText(run, 9), /^401$/m, "the token without its proof is refused");
+    assert.ok(idp.apiRefusals.includes("a DPoP-bound token sent as a Bearer token"));
+    assert.match(outputText(run, 11), /Signed out of http:\/\/127\.0\.0\.1:9400: removed the saved sign-in; revoked the refresh token and the access token/);
+    assert.deepEqual(Object.keys(JSON.parse(readFileSync(join(cacheDir, "tokens.json"), "utf8"))), [], "the entry and its key are gone");
+    assert.deepEqual(secretsIn(run.savedText), [], "no token, code, sign-in parameter or proof in the saved notebook");
+  } finally {
+    await bridge.close();
+  }
+});
+
 test("the Sign in link opens the page with window.open, and that tab closes itself", async (t) => {
   const page = await context.newPage();
   let popupClosed: Promise<number> | undefined;
