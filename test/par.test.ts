@@ -2,9 +2,11 @@
 // browser gets only client_id and request_uri, a refused request fails before any browser opens.
 import assert from "node:assert/strict";
 import { after, beforeEach, test } from "node:test";
+import { request } from "undici";
 import { CONFIDENTIAL_CLIENT_ID, DEMO_CLIENT_ID, startDemoIdp } from "../demo/idp.js";
 import { beginLogin, login, LoginError } from "../src/index.js";
 import { isolateCache, type DemoIdp } from "./support/fixtures.js";
+import { captureOutput } from "./support/capture.js";
 import { openHandles, portIsFree } from "./support/leaks.js";
 import { ScriptedUserAgent } from "./support/user-agent.js";
 
@@ -140,7 +142,9 @@ test("par: true needs a server that offers PAR; without it, INVALID_CONFIG namin
 
 test("beginLogin() pushes too: its link carries only client_id and request_uri, and complete() signs in", async () => {
   const idp = await parIdp();
-  const pending = await beginLogin({ issuer: idp.issuer, clientId: DEMO_CLIENT_ID, scopes: ["openid"], openBrowser: false });
+  const { value: pending, stderr } = await captureOutput(() => beginLogin({ issuer: idp.issuer, clientId: DEMO_CLIENT_ID, scopes: ["openid"], openBrowser: false }));
+  // Nothing can push it again for a pasted sign-in: the link's own lifetime is said.
+  assert.match(stderr, /Sign in at: \S+ \(open it within (5[0-9]|60) s\)/);
   const link = new URL(pending.url);
   assert.deepEqual([...link.searchParams.keys()].sort(), ["client_id", "request_uri"]);
   const ua = new ScriptedUserAgent({ login: "bob", onCallback: () => null });
@@ -149,4 +153,41 @@ test("beginLogin() pushes too: its link carries only client_id and request_uri, 
   const api = await fetch(`${idp.issuer}/api/me`, { headers });
   assert.equal(((await api.json()) as { sub: string }).sub, "bob");
   assert.ok(await portIsFree(Number(visit.callbackUrl!.port)));
+});
+
+test("the cell's link opened after the pushed request expired pushes it again: the sign-in still works", async () => {
+  const idp = await parIdp();
+  const realNow = Date.now;
+  const ua = new ScriptedUserAgent({ login: "dana" });
+  for (const late of [false, true]) {
+    isolateCache();
+    const before = pushes(idp);
+    let link: string | undefined;
+    let visit: Promise<unknown> | undefined;
+    let location: string | undefined;
+    try {
+      const { value: headers } = await captureOutput(
+        () => login({ issuer: idp.issuer, clientId: DEMO_CLIENT_ID, scopes: ["openid"], flow: "loopback", openBrowser: false, timeout: 20 }),
+        (text) => {
+          link ??= /Sign in at: (\S+)/.exec(text)?.[1];
+          if (link && !visit) {
+            // The user opens the link after lunch: the provider's clock and ours moved on alike.
+            if (late) Date.now = () => realNow() + 65_000;
+            visit = (async () => {
+              const launched = await request(link!);
+              await launched.body.dump();
+              location = String(launched.headers.location);
+              return ua.visit(location);
+            })();
+          }
+        },
+      );
+      assert.equal(((await (await fetch(`${idp.issuer}/api/me`, { headers })).json()) as { sub: string }).sub, "dana");
+    } finally {
+      Date.now = realNow;
+    }
+    assert.match(link!, /^http:\/\/127\.0\.0\.1:\d+\/[A-Za-z0-9_-]{32}$/, "the link is the listener's launcher");
+    assert.equal(pushes(idp) - before, late ? 2 : 1, late ? "pushed again for the late link" : "the fresh push was used as is");
+    assert.deepEqual([...new URL(location!).searchParams.keys()].sort(), ["client_id", "request_uri"]);
+  }
 });

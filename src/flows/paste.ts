@@ -57,9 +57,11 @@ export async function showPasteLink(
   const redirectUri = `http://${host}:${config.redirect.port || randomInt(49152, 65536)}${path}${search}`;
   const request = authorizationUrl(as, config, redirectUri, authorization.pkce, authorization.state, authorization.nonce);
   // Pushed (RFC 9126): the link shown carries only client_id and request_uri.
-  const url = (pushed ? await pushAuthorizationRequest(tokenContext(config, as, config.signal, undefined, dpop), request, registerHint(config, redirectUri)) : request).href;
+  const push = pushed ? await pushAuthorizationRequest(tokenContext(config, as, config.signal, undefined, dpop), request, registerHint(config, redirectUri)) : undefined;
+  const url = (push?.url ?? request).href;
   const deadline = Date.now() + config.timeoutMs;
-  reporter.waitingForPaste({ issuer: as.issuer, url, deadline, redirectUri, prompted });
+  // Nothing listens here to push the request again: the link itself expires with the pushed request.
+  reporter.waitingForPaste({ issuer: as.issuer, url, deadline, redirectUri, prompted, linkExpiresAt: push?.expiresAt });
   await reporter.flush();
   void openBrowser(url, config.openBrowser, reportBrowser(reporter));
   return { redirectUri, url, authorization, deadline };

@@ -118,7 +118,7 @@ export class NotebookReporter implements LoginReporter {
         (info.prompted
           ? `paste it into the input box below.</div>`
           : `run, in a new cell:</div><pre style="margin:4px 0">const headers = await pending.complete("&lt;paste the address here&gt;");</pre>`) +
-        `<div style="color:#555;font-size:90%">Valid until ${escapeHtml(until)}.</div>` +
+        `<div style="color:#555;font-size:90%">${info.linkExpiresAt ? `Open the link before ${escapeHtml(new Date(info.linkExpiresAt).toLocaleTimeString())} (the provider keeps a pushed sign-in request that long; then run the cell again); the sign-in is valid until ${escapeHtml(until)}.` : `Valid until ${escapeHtml(until)}.`}</div>` +
         this.#warningsHtml() +
         `</div>`,
     );

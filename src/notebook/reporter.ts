@@ -44,6 +44,8 @@ export interface PasteInfo {
   redirectUri: string;
   /** The address is asked for in this cell (a kernel with stdin), not passed to `pending.complete()`. */
   prompted?: boolean;
+  /** Epoch ms after which the link no longer opens the sign-in page (a pushed request's lifetime). */
+  linkExpiresAt?: number | undefined;
 }
 
 export interface WaitingInfo {

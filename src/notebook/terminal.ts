@@ -21,9 +21,10 @@ export class TerminalReporter implements LoginReporter {
     this.#write(`Sign in at: ${info.url}\n`);
   }
 
-  waitingForPaste(info: { url: string; redirectUri: string; prompted?: boolean }): void {
+  waitingForPaste(info: { url: string; redirectUri: string; prompted?: boolean; linkExpiresAt?: number | undefined }): void {
     const then = info.prompted ? "paste it below" : "pass it to pending.complete(...)";
-    this.#write(`Sign in at: ${info.url}\nThen copy the address your browser ends on (it starts with ${info.redirectUri}) and ${then}.\n`);
+    const within = info.linkExpiresAt ? ` (open it within ${Math.max(1, Math.round((info.linkExpiresAt - Date.now()) / 1000))} s)` : "";
+    this.#write(`Sign in at: ${info.url}${within}\nThen copy the address your browser ends on (it starts with ${info.redirectUri}) and ${then}.\n`);
   }
 
   waitingForCode(info: DeviceCodeInfo): void {

@@ -33,12 +33,20 @@ export function usesPar(config: Pick<ResolvedConfig, "par">, as: ServerMetadata)
   return offered && config.par !== false;
 }
 
+/** The browser's address for a pushed request, and when the server stops accepting it. */
+export interface PushedRequest {
+  url: URL;
+  /** Epoch ms: `expires_in` after the push (RFC 9126 §2.2), less a few seconds for the browser's way there. */
+  expiresAt: number;
+}
+
 /**
  * Pushes the request that `url` carries and returns the address for the browser. A refusal is
  * AUTHORIZATION_REQUEST_REJECTED with the server's `error` and `error_description`, and
  * `registerHint` when the redirect URI is the problem.
  */
-export async function pushAuthorizationRequest(ctx: TokenContext, url: URL, registerHint: string): Promise<URL> {
+export async function pushAuthorizationRequest(ctx: TokenContext, url: URL, registerHint: string): Promise<PushedRequest> {
+  const pushedAt = Date.now();
   const params = new URLSearchParams(url.searchParams);
   params.delete("client_id"); // oauth4webapi sets it from the client
   const pushed = await authenticated(ctx, "pushed authorization request", async (clientAuth) => {
@@ -58,7 +66,7 @@ export async function pushAuthorizationRequest(ctx: TokenContext, url: URL, regi
   const browserUrl = new URL(ctx.as.authorization_endpoint!);
   browserUrl.searchParams.set("client_id", ctx.client.client_id);
   browserUrl.searchParams.set("request_uri", pushed.request_uri);
-  return browserUrl;
+  return { url: browserUrl, expiresAt: pushedAt + Math.max(0, pushed.expires_in - 5) * 1000 };
 }
 
 function refusedError(ctx: TokenContext, cause: unknown, registerHint: string): LoginError {

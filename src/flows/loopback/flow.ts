@@ -42,20 +42,27 @@ export async function runLoopbackLogin({ config, reporter, secrets, dpop }: Flow
     listener = await startListener({ redirect: config.redirect, state, onEvent: (message) => reporter.event(message) });
     const redirectUri = listener.redirectUri;
     const request = authorizationUrl(as, config, redirectUri, pkce, state, nonce);
+    const hint = registerHint(config, redirectUri);
     // Pushed (RFC 9126): the browser gets only client_id and request_uri, and a refusal ends here.
-    const url = pushed ? await wait.race(pushAuthorizationRequest(ctx, request, registerHint(config, redirectUri))) : request;
+    let push = pushed ? await wait.race(pushAuthorizationRequest(ctx, request, hint)) : undefined;
+    const url = push?.url ?? request;
+    // A pushed request lives a minute or so; a link opened later pushes the request again.
+    const launch = async (): Promise<string> => {
+      if (push && Date.now() >= push.expiresAt) push = await pushAuthorizationRequest(ctx, request, hint);
+      return (push?.url ?? request).href;
+    };
     reporter.waiting({
       issuer: as.issuer,
       // The link shown leads through the listener: nothing of this sign-in is in it.
-      url: listener.launcher(url.href),
+      url: listener.launcher(launch),
       deadline: Date.now() + config.timeoutMs,
       openBrowser: config.openBrowser !== false,
-      redirectHint: registerHint(config, redirectUri),
+      redirectHint: hint,
     });
     void openBrowser(url.href, config.openBrowser, reportBrowser(reporter));
 
     // A pushed request was already checked by the server (and its request_uri is not ours to spend).
-    const refused = config.preflight && !pushed ? refusedRequest(url, config, AbortSignal.any([wait.signal, stopPreflight.signal]), registerHint(config, redirectUri)) : NEVER;
+    const refused = config.preflight && !pushed ? refusedRequest(url, config, AbortSignal.any([wait.signal, stopPreflight.signal]), hint) : NEVER;
     const params = await wait.race(Promise.race([listener.callback, refused]), { ms: config.timeoutMs, error: () => timeoutError(config, redirectUri) });
     for (const value of params.getAll("code")) secrets.add(value);
     const validated = validateCallback(as, ctx.client, params, state);

@@ -3,7 +3,7 @@ import { createServer, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
 import { LoginError } from "../../errors.js";
 import type { RedirectTarget } from "../../options/types.js";
-import { CallbackRoutes, type PageOutcome } from "./routes.js";
+import { CallbackRoutes, type LaunchTarget, type PageOutcome } from "./routes.js";
 
 
 /**
@@ -20,7 +20,7 @@ export interface CallbackListener {
   /** Resolves with the parameters of the genuine callback (the right `state`). */
   readonly callback: Promise<URLSearchParams>;
   /** A single-use address on the listener that redirects to `target` (the authorization URL). */
-  launcher(target: string): string;
+  launcher(target: LaunchTarget): string;
   /** Shows the outcome on the result page (waiting briefly for the browser to ask), then closes. */
   finish(outcome: PageOutcome): Promise<void>;
   /** Closes now: the port is free and every connection dropped when this resolves. */
@@ -99,7 +99,7 @@ export async function startListener(options: ListenerOptions): Promise<CallbackL
     port,
     callback: routes.callback,
     close,
-    launcher(target: string): string {
+    launcher(target: LaunchTarget): string {
       const path = `/${randomBytes(24).toString("base64url")}`;
       routes.setLauncher(path, target);
       return `http://${redirect.host}:${port}${path}`;

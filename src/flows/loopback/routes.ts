@@ -19,6 +19,9 @@ function send(res: ServerResponse, status: number, headers: Record<string, strin
  * result page, once; the result page after that → the outcome; anything else → a small 4xx that
  * leaves the sign-in waiting.
  */
+/** Where the launcher sends the browser: an address, or one computed when the link is opened. */
+export type LaunchTarget = string | (() => Promise<string>);
+
 export class CallbackRoutes {
   /** Resolves with the parameters of the genuine callback (the right `state`). */
   readonly callback: Promise<URLSearchParams>;
@@ -33,7 +36,7 @@ export class CallbackRoutes {
   #resultServed = false;
   #onResultServed: (() => void) | undefined;
   readonly #waiting: ServerResponse[] = [];
-  #launch: { path: string; target: string; used: boolean } | undefined;
+  #launch: { path: string; target: LaunchTarget; used: boolean } | undefined;
 
   constructor(options: { state: string; callbackPath: string; onEvent: (message: string) => void }) {
     this.#state = options.state;
@@ -46,8 +49,9 @@ export class CallbackRoutes {
   /**
    * The launcher: the notebook's link points here, so that the link (and a notebook saved while it
    * waits) carries no `state`, `nonce` or PKCE challenge. `path` is unguessable; it works once.
+   * `target` may be computed when the link is opened (a pushed request renewed if it expired).
    */
-  setLauncher(path: string, target: string): void {
+  setLauncher(path: string, target: LaunchTarget): void {
     this.#launch = { path, target, used: false };
   }
 
@@ -75,7 +79,7 @@ export class CallbackRoutes {
     else send(res, 404, TEXT_HEADERS, "Not found.\n");
   };
 
-  #launcher(req: IncomingMessage, res: ServerResponse, launch: { target: string; used: boolean }): void {
+  #launcher(req: IncomingMessage, res: ServerResponse, launch: { target: LaunchTarget; used: boolean }): void {
     if (req.method !== "GET") {
       send(res, 405, { ...TEXT_HEADERS, Allow: "GET" }, "Method not allowed.\n");
     } else if (launch.used) {
@@ -83,8 +87,17 @@ export class CallbackRoutes {
       this.#onEvent("the sign-in link was opened a second time (refused)");
     } else {
       launch.used = true;
-      res.writeHead(303, { ...TEXT_HEADERS, Location: launch.target, "Referrer-Policy": "no-referrer", "Content-Length": "0" });
-      res.end();
+      const target = typeof launch.target === "string" ? Promise.resolve(launch.target) : launch.target();
+      target.then(
+        (location) => {
+          res.writeHead(303, { ...TEXT_HEADERS, Location: location, "Referrer-Policy": "no-referrer", "Content-Length": "0" });
+          res.end();
+        },
+        (error: unknown) => {
+          send(res, 502, TEXT_HEADERS, "The sign-in request could not be renewed: see the notebook, and run the cell again.\n");
+          this.#onEvent(`the sign-in link could not renew the sign-in request: ${(error as Error)?.message ?? String(error)}`);
+        },
+      );
     }
   }
 
