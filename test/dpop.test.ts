@@ -22,7 +22,8 @@ const servers = new Map<string, Promise<DemoIdp>>();
 function idpOf(kind: "dpop" | "nonce" | "none"): Promise<DemoIdp> {
   let idp = servers.get(kind);
   if (!idp) {
-    idp = startDemoIdp(kind === "nonce" ? { dpopNonce: true, par: true } : kind === "none" ? { dpop: false } : {});
+    // The nonce server also offers PAR and the device flow (with a 1 s polling interval).
+    idp = startDemoIdp(kind === "nonce" ? { dpopNonce: true, par: true, deviceFlow: true, deviceInterval: 1 } : kind === "none" ? { dpop: false } : {});
     servers.set(kind, idp);
   }
   return idp;
@@ -36,6 +37,7 @@ beforeEach(() => {
 });
 
 interface SavedEntry {
+  clientId: string;
   accessToken: string;
   refreshToken?: string;
   tokenType: string;
@@ -181,6 +183,22 @@ test("server nonces (RFC 9449 §8, §9): the token endpoint's and the API's use_
   const fresh = await session(config(idp, { par: false, forceLogin: true, openBrowser: new ScriptedUserAgent({ login: "carol" }).open }));
   assert.ok(fresh);
   assert.equal(tokenRequests(idp) - before, 2, "the code exchange asked for the nonce once");
+});
+
+test("the device flow and a service account get DPoP-bound tokens too, nonces included", async () => {
+  const idp = await idpOf("nonce");
+  const device = await session(config(idp, { flow: "device", openBrowser: new ScriptedUserAgent({ login: "erin" }).open }));
+  const seen = await device.fetch(`${idp.issuer}/api/me`);
+  const body = (await seen.json()) as { sub: string; jkt: string };
+  assert.equal(body.sub, "erin");
+  assert.equal(body.jkt, await thumbprint(entries().find((e) => e.clientId === DEMO_CLIENT_ID)!.dpopKey!));
+
+  const service = await session({ issuer: idp.issuer, clientId: SERVICE_CLIENT_ID, clientSecret: idp.clientSecret, scopes: ["api"], grant: "client_credentials", dpop: true });
+  const answer = await service.fetch(`${idp.issuer}/api/me`);
+  assert.equal(answer.status, 200);
+  const serviceEntry = entries().find((e) => e.clientId === SERVICE_CLIENT_ID)!;
+  assert.equal(((await answer.json()) as { jkt: string }).jkt, await thumbprint(serviceEntry.dpopKey!));
+  assert.equal(await callApi(idp, { authorization: `Bearer ${serviceEntry.accessToken}` }), 401, "a service token is bound too");
 });
 
 test("login() and beginLogin() refuse dpop with INVALID_CONFIG pointing at session(): never a Bearer fallback", async () => {
