@@ -15,6 +15,7 @@ import { createDpopKey } from "../src/protocol/dpop.js";
 import { captureOutput } from "./support/capture.js";
 import { isolateCache, type DemoIdp } from "./support/fixtures.js";
 import { assertNoSecret, visibleText } from "./support/leaks.js";
+import { startServer } from "./support/servers.js";
 import { ScriptedUserAgent } from "./support/user-agent.js";
 
 const servers = new Map<string, Promise<DemoIdp>>();
@@ -199,6 +200,41 @@ test("the device flow and a service account get DPoP-bound tokens too, nonces in
   const serviceEntry = entries().find((e) => e.clientId === SERVICE_CLIENT_ID)!;
   assert.equal(((await answer.json()) as { jkt: string }).jkt, await thumbprint(serviceEntry.dpopKey!));
   assert.equal(await callApi(idp, { authorization: `Bearer ${serviceEntry.accessToken}` }), 401, "a service token is bound too");
+});
+
+test("an API that keeps asking for a new nonce, or sends a nonce that is not one: bounded retries, nothing odd in the proofs", async () => {
+  const idp = await idpOf("dpop");
+  const api = await session(config(idp, { openBrowser: new ScriptedUserAgent().open }));
+  const seen: { nonce: unknown; auth: string | undefined }[] = [];
+  let answer: (n: number) => Record<string, string> = () => ({});
+  const server = await startServer((req, res) => {
+    const proof = String(req.headers.dpop ?? "");
+    seen.push({ nonce: JSON.parse(Buffer.from(proof.split(".")[1] ?? "", "base64url").toString() || "{}").nonce, auth: req.headers.authorization?.split(" ")[0] });
+    res.writeHead(401, { "WWW-Authenticate": 'DPoP error="use_dpop_nonce"', ...answer(seen.length) }).end();
+  });
+  try {
+    // A new nonce every time: the request, once more with the nonce, then a renewed token once. No loop.
+    answer = (n) => ({ "DPoP-Nonce": `nonce-${n}` });
+    const tokens = tokenRequests(idp);
+    const res = await api.fetch(`${server.url}/data`);
+    assert.equal(res.status, 401);
+    assert.deepEqual(seen.map((s) => s.nonce), [undefined, "nonce-1", "nonce-2"]);
+    assert.ok(seen.every((s) => s.auth === "DPoP"));
+    assert.equal(tokenRequests(idp) - tokens, 1, "one refresh for the last 401");
+
+    // Nonces that are not nonces (RFC 9449 §8.1) are not put into proofs, and do not cause a retry.
+    for (const bad of ["has space", 'quote"d', "x".repeat(1001)]) {
+      seen.length = 0;
+      answer = () => ({ "DPoP-Nonce": bad });
+      const before = tokenRequests(idp);
+      await (await api.fetch(`${server.url}/data`)).body?.cancel();
+      assert.ok(seen.every((s) => s.nonce === "nonce-3" || s.nonce === "nonce-2" || s.nonce === undefined), JSON.stringify(seen.map((s) => String(s.nonce).slice(0, 20))));
+      assert.equal(seen.length, 2, "no nonce retry; one renewal");
+      assert.equal(tokenRequests(idp) - before, 1);
+    }
+  } finally {
+    await server.close();
+  }
 });
 
 test("login() and beginLogin() refuse dpop with INVALID_CONFIG pointing at session(): never a Bearer fallback", async () => {

@@ -102,6 +102,7 @@ class NotebookSession implements Session {
     const { dispatcher } = await route(url, this.#config);
     const method = (init.method ?? "GET").toUpperCase();
     type UndiciInit = NonNullable<Parameters<typeof fetch>[1]>;
+    let nonceGiven = false;
     const send = async (entry: CacheEntry): Promise<Awaited<ReturnType<typeof fetch>>> => {
       const headers = new Headers(init.headers as ConstructorParameters<typeof Headers>[0]);
       const key = this.#config.dpop ? await this.#key(entry) : undefined;
@@ -110,13 +111,13 @@ class NotebookSession implements Session {
       if (key) headers.set("dpop", await key.proof(method, url, entry.accessToken));
       const response = await fetch(input, { ...(init as UndiciInit), headers, ...(dispatcher && !("dispatcher" in init) ? { dispatcher } : {}) });
       // A resource server may hand out the nonce for the next proof in any answer (RFC 9449 §9).
-      if (key) key.rememberNonce(url, response.headers);
+      if (key) nonceGiven = key.rememberNonce(url, response.headers);
       return response;
     };
     const replayable = isReplayable(init.body);
     const entry = await this.#current();
     let response = await send(entry);
-    if (response.status === 401 && replayable && this.#config.dpop && isNonceChallenge(response.headers.get("www-authenticate"))) {
+    if (response.status === 401 && replayable && nonceGiven && isNonceChallenge(response.headers.get("www-authenticate"))) {
       // use_dpop_nonce: the same token, once more, with the nonce this answer carried.
       await response.body?.cancel().catch(() => {});
       response = await send(entry);

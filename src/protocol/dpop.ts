@@ -25,6 +25,8 @@ export interface DpopJwk {
 
 type CryptoKeyPair = webcrypto.CryptoKeyPair;
 const { subtle } = webcrypto;
+/** NQCHAR = %x21 / %x23-5B / %x5D-7E (RFC 9449 §8.1). */
+const NONCE = /^[\x21\x23-\x5B\x5D-\x7E]{1,1000}$/;
 const ALGORITHM = { name: "ECDSA", namedCurve: "P-256" } as const;
 
 export class DpopKey {
@@ -70,10 +72,14 @@ export class DpopKey {
     return `${input}.${signature.toString("base64url")}`;
   }
 
-  /** Keeps the `DPoP-Nonce` an API response carries; true when there was one. */
+  /**
+   * Keeps the `DPoP-Nonce` an API response carries; true when there was one. A value that is not
+   * a nonce (RFC 9449 §8.1: 1*NQCHAR; here at most 1000 of them) is ignored: it would go into
+   * every later proof to that origin.
+   */
   rememberNonce(url: URL, headers: { get(name: string): string | null }): boolean {
     const nonce = headers.get("dpop-nonce");
-    if (!nonce) return false;
+    if (!nonce || !NONCE.test(nonce)) return false;
     this.#nonces.set(url.origin, nonce);
     return true;
   }
