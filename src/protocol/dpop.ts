@@ -125,11 +125,3 @@ export function importDpopKey(jwk: DpopJwk, client: oauth.Client): Promise<DpopK
   }
   return key;
 }
-
-/** A saved value that is a key this library wrote. */
-export function isDpopJwk(value: unknown): value is DpopJwk {
-  const v = value as Record<string, unknown> | null;
-  return (
-    typeof v === "object" && v !== null && v.kty === "EC" && v.crv === "P-256" && typeof v.x === "string" && typeof v.y === "string" && typeof v.d === "string"
-  );
-}

@@ -2,7 +2,7 @@ import { createHash } from "node:crypto";
 import { readFileSync, renameSync } from "node:fs";
 import { join } from "node:path";
 import type { ResolvedConfig } from "../options/types.js";
-import { isDpopJwk, type DpopJwk } from "../protocol/dpop.js";
+import type { DpopJwk } from "../protocol/dpop.js";
 import type { ServerMetadata } from "../protocol/metadata.js";
 import { defaultConfigDir, ensureOwnerDir, isSymlink, loadWriter, ownerJsonFile, tightenFileMode, type JsonFile } from "./files.js";
 
@@ -232,6 +232,12 @@ function isCorrupt(error: unknown): boolean {
 const isString = (v: unknown): v is string => typeof v === "string";
 const isOptional = <T>(v: unknown, check: (v: unknown) => v is T): boolean => v === undefined || check(v);
 const isNumber = (v: unknown): v is number => typeof v === "number" && Number.isFinite(v);
+
+/** A DPoP key as this library saves it (the shape only: importing it is the check that counts). */
+function isDpopJwk(value: unknown): value is DpopJwk {
+  const v = value as Record<string, unknown> | null;
+  return typeof v === "object" && v !== null && v.kty === "EC" && v.crv === "P-256" && isString(v.x) && isString(v.y) && isString(v.d);
+}
 
 function parseEntry(value: unknown): CacheEntry | undefined {
   if (value === null || typeof value !== "object") return undefined;

@@ -48,7 +48,7 @@ export async function runLoopbackLogin({ config, reporter, secrets, dpop }: Flow
     const url = push?.url ?? request;
     // A pushed request lives a minute or so; a link opened later pushes the request again.
     const launch = async (): Promise<string> => {
-      if (push && Date.now() >= push.expiresAt) push = await pushAuthorizationRequest(ctx, request, hint);
+      if (push && Date.now() >= push.expiresAt) push = await pushAuthorizationRequest(ctx, request, hint).catch((error: unknown) => Promise.reject(secrets.scrubError(error)));
       return (push?.url ?? request).href;
     };
     reporter.waiting({

@@ -12,6 +12,9 @@ function send(res: ServerResponse, status: number, headers: Record<string, strin
   res.end(body);
 }
 
+/** Where the launcher sends the browser: an address, or one computed when the link is opened. */
+export type LaunchTarget = string | (() => Promise<string>);
+
 /**
  * Where the callback is handled: what the listener answers to each request, by Host, path and
  * method: another Host → 421 (DNS rebinding); the launcher path (random, single use) → 303 to the
@@ -19,9 +22,6 @@ function send(res: ServerResponse, status: number, headers: Record<string, strin
  * result page, once; the result page after that → the outcome; anything else → a small 4xx that
  * leaves the sign-in waiting.
  */
-/** Where the launcher sends the browser: an address, or one computed when the link is opened. */
-export type LaunchTarget = string | (() => Promise<string>);
-
 export class CallbackRoutes {
   /** Resolves with the parameters of the genuine callback (the right `state`). */
   readonly callback: Promise<URLSearchParams>;
