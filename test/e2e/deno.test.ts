@@ -151,6 +151,23 @@ test("Deno: flow \"manual\" asks for the address in the same cell (stdin answere
   await page.close();
 });
 
+test("Deno: notebooks/dpop.ipynb runs in Deno's kernel too: DPoP-bound tokens, proofs from node:crypto, headers printed redacted, the token alone refused", async () => {
+  const bridge = await startBrowserBridge(context);
+  const cacheDir = tempDir("tslab-oauth-deno-dpop-");
+  try {
+    const run = await runNotebook(join(ROOT, "notebooks", "dpop.ipynb"), { kernel: "deno", env: { BROWSER: bridge.browserEnv }, cacheDir });
+    assert.match(outputText(run, 2), /Signed in to http:\/\/127\.0\.0\.1:9400 as <b>alice<\/b>/);
+    assert.match(outputText(run, 4), /jkt: "[A-Za-z0-9_-]{43}"|jkt: '[A-Za-z0-9_-]{43}'/);
+    assert.match(outputText(run, 6), /DpopHeaders \{ Authorization: 'DPoP \[redacted\]', DPoP: '\[redacted\]' \}/);
+    assert.match(outputText(run, 7), /200/);
+    assert.match(outputText(run, 9), /401/);
+    assert.match(outputText(run, 11), /Signed out of http:\/\/127\.0\.0\.1:9400/);
+    assert.deepEqual(secretsIn(run.savedText), []);
+  } finally {
+    await bridge.close();
+  }
+});
+
 test("jslab (tslab's JavaScript kernel): require(\"tslab-oauth\") signs in with the same display and nothing secret saved", async () => {
   const bridge = await startBrowserBridge(context, "dmitri");
   try {
