@@ -5,6 +5,7 @@ import { execFile } from "node:child_process";
 import { createHash } from "node:crypto";
 import { readFileSync, statSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
+import { fileURLToPath } from "node:url";
 import { after, beforeEach, test } from "node:test";
 import { inspect, promisify } from "node:util";
 import { calculateJwkThumbprint, decodeProtectedHeader, EmbeddedJWK, jwtVerify } from "jose";
@@ -297,4 +298,33 @@ test("DPoP and Bearer sign-ins are kept apart; the key never shows; logout() rem
   const left = entries();
   assert.deepEqual(left.map((e) => e.tokenType), ["Bearer"]);
   assert.ok(!readFileSync(cacheFile(), "utf8").includes(key.d), "the key is gone from the file");
+});
+
+test("the command: status marks a DPoP sign-in; token refuses it (a token alone is useless); logout --dpop signs it out", async () => {
+  const idp = await idpOf("dpop");
+  await session(config(idp, { openBrowser: new ScriptedUserAgent().open }));
+  const { d } = entries()[0]!.dpopKey!;
+  const bin = fileURLToPath(new URL("../../dist/cli/bin.js", import.meta.url));
+  // Asynchronous: the provider answers from this process.
+  const run = (...args: string[]): Promise<{ status: number; stdout: string; stderr: string }> =>
+    new Promise((resolve) =>
+      execFile(process.execPath, [bin, ...args], { env: { ...process.env, TSLAB_OAUTH_CACHE_DIR: cacheDir } }, (error, stdout, stderr) =>
+        resolve({ status: error ? Number(error.code ?? 1) : 0, stdout, stderr }),
+      ),
+    );
+  const selection = ["--issuer", idp.issuer, "--client-id", DEMO_CLIENT_ID, "--scope", "openid profile"];
+
+  const status = await run("status");
+  assert.equal(status.status, 0, status.stderr);
+  assert.match(status.stdout, /DPoP-bound/);
+  const token = await run("token", ...selection, "--dpop");
+  assert.notEqual(token.status, 0);
+  assert.equal(token.stdout, "", "nothing on stdout");
+  assert.match(token.stderr, /INVALID_CONFIG.*DPoP-bound.*session\(\)/s);
+  for (const out of [status, token]) assertNoSecret(out.stdout + out.stderr, [d, entries()[0]!.accessToken, entries()[0]!.refreshToken]);
+
+  const out = await run("logout", ...selection, "--dpop");
+  assert.equal(out.status, 0, out.stderr);
+  assert.match(out.stdout, /Signed out: removed the saved sign-in; revoked the refresh token and the access token/);
+  assert.deepEqual(entries(), []);
 });

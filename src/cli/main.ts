@@ -18,7 +18,7 @@ import { signOut, status, token } from "./token.js";
 const USAGE = `Usage:
   tslab-oauth token [--profile <name> | --issuer <url> --client-id <id> --scope "<a b>"] [--header]
   tslab-oauth status
-  tslab-oauth logout [--profile <name> | --issuer <url> --client-id <id> --scope "<a b>"] [--no-revoke]
+  tslab-oauth logout [--profile <name> | --issuer <url> --client-id <id> --scope "<a b>" [--dpop]] [--no-revoke]
   tslab-oauth profile <name> [--preset <provider>] [--issuer <url>] --client-id <id> [--client-secret -] [options]
   tslab-oauth profile <name> --remove
   tslab-oauth profiles

@@ -3,9 +3,11 @@
 // Only the token goes to stdout; the sign-in link and progress go to stderr, as login() prints them
 // outside a notebook.
 import { login } from "../api/login.js";
+import { LoginError } from "../errors.js";
 import { logout } from "../api/logout.js";
 import type { LoginConfig } from "../options/types.js";
 import { parseCacheDir } from "../options/parse.js";
+import { resolveConfig } from "../options/resolve.js";
 import { openCache, type CacheEntry } from "../store/cache.js";
 import { formatDuration } from "../util/text.js";
 
@@ -20,6 +22,7 @@ export interface SelectionFlags {
   "revocation-endpoint"?: string | undefined;
   "cache-dir"?: string | undefined;
   grant?: string | undefined;
+  dpop?: boolean | undefined;
 }
 
 /** The same options login() gets, hence the same saved sign-in (the same cache key). */
@@ -37,12 +40,20 @@ export function selection(flags: SelectionFlags): LoginConfig {
   set("revocationEndpoint", flags["revocation-endpoint"]);
   set("cacheDir", flags["cache-dir"]);
   set("grant", flags.grant);
+  if (flags.dpop) config.dpop = true;
   return config as LoginConfig;
 }
 
 /** Prints a valid access token (or the whole header) for the selected sign-in, and nothing else. */
 export async function token(flags: SelectionFlags & { header?: boolean | undefined }): Promise<number> {
-  const headers = await login(selection(flags));
+  const config = selection(flags);
+  if (resolveConfig(config).dpop) {
+    throw new LoginError(
+      "INVALID_CONFIG",
+      "This sign-in is DPoP-bound (`dpop: true`): its token is useless without a proof signed with its key for each request, so `tslab-oauth token` does not print one. Use `session()` in a notebook or script (`api.fetch(url)`, or `api.headers(method, url)` for another HTTP client).",
+    );
+  }
+  const headers = await login(config);
   process.stdout.write(flags.header ? `Authorization: ${headers.Authorization}\n` : `${headers.Authorization.slice("Bearer ".length)}\n`);
   return 0;
 }
