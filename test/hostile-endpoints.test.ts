@@ -2,13 +2,16 @@
 // error bodies, HTML, truncated and wrong JSON, huge and endless bodies (bounded reads), redirects
 // (never followed with the code), slow and hanging servers (timeouts), TLS with an unknown
 // certificate authority (refused unless `ca` names it), and discovery documents naming another
-// issuer or unsafe endpoints. Every case: the error code the user gets, a short clean message, the
+// issuer or unsafe endpoints; PAR endpoints that refuse, fail, lie or hang, and a "DPoP" server that
+// issues Bearer tokens. Every case: the error code the user gets, a short clean message, the
 // browser told "Sign-in failed", no secret visible, nothing left behind (test/support/hostile.ts).
 import assert from "node:assert/strict";
 import { randomBytes } from "node:crypto";
 import { after, before, describe } from "node:test";
 import { gzipSync } from "node:zlib";
-import { login, type LoginConfig, type LoginErrorCode } from "../src/index.js";
+import { existsSync, readFileSync } from "node:fs";
+import { join } from "node:path";
+import { login, session, type LoginConfig, type LoginErrorCode } from "../src/index.js";
 import { withFakeAs, type FakeAs, type FakeAsOptions } from "./support/fake-as.js";
 import { isolateCache } from "./support/fixtures.js";
 import { makeCertificates, type TestCertificates } from "./support/certificates.js";
@@ -411,6 +414,50 @@ describe("error redirects", () => {
       ctx.tried();
       const error = await expectLoginError(ctx, login(config(as, new ScriptedUserAgent())), "AUTHORIZATION_DENIED");
       assert.ok(isTidyMessage(error.message, 600), `message of ${error.message.length} characters`);
+    });
+  });
+});
+
+describe("pushed authorization requests and DPoP", () => {
+  hostileTest(tally, "a PAR endpoint that refuses, fails, lies or hangs: AUTHORIZATION_REQUEST_REJECTED or TOKEN_REQUEST_FAILED at once, no browser, no token request", async (ctx) => {
+    const endlessPar = { bytes: 0, closed: false };
+    const cases: EndpointCase[] = [
+      { name: "400 invalid_request about the redirect_uri", handler: json(400, { error: "invalid_request", error_description: "redirect_uri did not match" }), code: "AUTHORIZATION_REQUEST_REJECTED", match: /HTTP 400, invalid_request: redirect_uri did not match\), so no browser was opened\. Register http:\/\/127\.0\.0\.1\/callback \(any port\)/, oauthError: "invalid_request" },
+      { name: "401 invalid_client with a challenge", handler: json(401, { error: "invalid_client" }, { "www-authenticate": 'Basic realm="par"' }), code: "AUTHORIZATION_REQUEST_REJECTED", match: /Check `clientId`/, oauthError: "invalid_client" },
+      { name: "400 with a 20 KB HTML description", handler: json(400, { error: "invalid_scope", error_description: `<b>${"s".repeat(20_000)}` }), code: "AUTHORIZATION_REQUEST_REJECTED", match: /invalid_scope: <b>s+…\).*Check `scopes`/s, oauthError: "invalid_scope" },
+      { name: "500 HTML", handler: text(500, "<h1>Internal Server Error</h1>"), code: "AUTHORIZATION_REQUEST_REJECTED", match: /answered HTTP 500 without a usable answer.*`par: false`/s },
+      { name: "200 HTML instead of 201", handler: text(200, "<html>Welcome</html>"), code: "AUTHORIZATION_REQUEST_REJECTED", match: /answered HTTP 200 without a usable answer/ },
+      { name: "201 without request_uri", handler: json(201, { expires_in: 60 }), code: "AUTHORIZATION_REQUEST_REJECTED", match: /without a usable answer/ },
+      { name: "201 with a request_uri that is a number", handler: json(201, { request_uri: 42, expires_in: 60 }), code: "AUTHORIZATION_REQUEST_REJECTED", match: /without a usable answer/ },
+      { name: "an endless body", handler: endless(201, endlessPar), code: "TOKEN_REQUEST_FAILED", match: /pushed authorization request endpoint .* oversized/, check: () => droppedEarly("endless PAR body", endlessPar) },
+      { name: "no answer", handler: () => {}, code: "TOKEN_REQUEST_FAILED", match: /pushed authorization request endpoint .* did not answer within 0\.5 s/ },
+    ];
+    for (const c of cases) {
+      let opened = false;
+      await withFakeAs(ctx, { par: c.handler }, async (as) => {
+        const error = await expectLoginError(ctx, login(config(as, new ScriptedUserAgent(), { flow: "loopback", openBrowser: () => void (opened = true) })), c.code, c.name);
+        ctx.tried();
+        assert.match(error.message, c.match, c.name);
+        assert.ok(isTidyMessage(error.message), `${c.name}: ${JSON.stringify(error.message.slice(0, 200))} (${error.message.length} chars)`);
+        if (c.oauthError) assert.equal(error.error, c.oauthError, c.name);
+        assert.equal(opened, false, `${c.name}: no browser was opened`);
+        assert.equal(as.hits.get("/authorize") ?? 0, 0, c.name);
+        assert.equal(as.hits.get("/token") ?? 0, 0, c.name);
+        await c.check?.();
+      });
+    }
+  });
+
+  hostileTest(tally, "dpop: true with a server that advertises DPoP but answers the proof with a Bearer token: INVALID_TOKEN_RESPONSE, and that token is neither kept nor shown", async (ctx) => {
+    await withFakeAs(ctx, { metadata: { dpop_signing_alg_values_supported: ["ES256"] } }, async (as) => {
+      const cacheDir = isolateCache();
+      const browser = new ScriptedUserAgent();
+      const error = await expectLoginError(ctx, session({ issuer: as.issuer, clientId: CLIENT_ID, cacheDir, dpop: true, flow: "loopback", timeout: 10, requestTimeout: REQUEST_TIMEOUT, openBrowser: browser.open }), "INVALID_TOKEN_RESPONSE");
+      ctx.tried();
+      assert.match(error.message, /answered the DPoP proof with a Bearer token.*not kept/);
+      assert.equal(as.accessTokens.length, 1, "the server issued one (Bearer) token");
+      assert.match((await browser.last!).finalBody, /Sign-in failed/);
+      assert.ok(!existsSync(join(cacheDir, "tokens.json")) || !readFileSync(join(cacheDir, "tokens.json"), "utf8").includes(as.accessTokens[0]!), "the Bearer token was not saved");
     });
   });
 });

@@ -4,6 +4,7 @@ import type { ResolvedConfig } from "../options/types.js";
 import { clip } from "../util/text.js";
 import { discard } from "./body.js";
 import type { ServerMetadata } from "./metadata.js";
+import { isTransportFailure } from "./network-errors.js";
 import { requestError } from "./oauth-errors.js";
 import { authenticated, requestOptions, type TokenContext } from "./token.js";
 
@@ -71,6 +72,8 @@ export async function pushAuthorizationRequest(ctx: TokenContext, url: URL, regi
 
 function refusedError(ctx: TokenContext, cause: unknown, registerHint: string): LoginError {
   const endpoint = ctx.as.pushed_authorization_request_endpoint;
+  // The answer could not be read (timeout, oversized, connection cut): a failed request.
+  if (isTransportFailure(cause)) return requestError(ctx, cause, "pushed authorization request");
   let error: string | undefined;
   let description: string | undefined;
   let status: number | undefined;
@@ -80,11 +83,14 @@ function refusedError(ctx: TokenContext, cause: unknown, registerHint: string): 
     error = cause.cause[0]?.parameters.error ?? "invalid_client";
     status = cause.status;
   } else {
+    // No OAuth error: a status other than 201, or a body that is not a PAR response.
     const answered = (cause as { cause?: { status?: unknown } } | undefined)?.cause?.status;
-    if (!(cause instanceof oauth.OperationProcessingError) || typeof answered !== "number" || answered < 400) {
-      return requestError(ctx, cause, "pushed authorization request");
-    }
-    status = answered;
+    status = typeof answered === "number" ? answered : undefined;
+    return new LoginError(
+      "AUTHORIZATION_REQUEST_REJECTED",
+      `The pushed authorization request endpoint ${endpoint} (RFC 9126) answered ${status === undefined ? "" : `HTTP ${status} `}without a usable answer (${clip((cause as Error)?.message ?? String(cause))}), so no browser was opened. The server may be failing: try again later, or pass \`par: false\` to send the request through the browser instead.`,
+      { cause, status },
+    );
   }
   const said = error ? `${clip(error, 100)}${description ? `: ${clip(description)}` : ""}` : "no OAuth error";
   const hint =

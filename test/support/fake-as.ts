@@ -19,6 +19,8 @@ export interface FakeAsOptions {
   discovery?: Handler;
   /** Answer token requests yourself; `form` is the request body, its code and verifier already recorded as secrets. */
   token?: (req: IncomingMessage, res: ServerResponse, form: URLSearchParams) => void;
+  /** Offer pushed authorization requests (RFC 9126) at /par, answered by this handler. */
+  par?: Handler;
   /** Change the redirect back to the client before it is sent (tampering by the "server"). */
   callback?: (params: URLSearchParams) => void;
 }
@@ -69,6 +71,7 @@ export async function startFakeAs(options: FakeAsOptions = {}): Promise<FakeAs> 
       code_challenge_methods_supported: ["S256"],
       authorization_response_iss_parameter_supported: true,
     };
+    if (fake.options.par) doc.pushed_authorization_request_endpoint = `${issuer}/par`;
     for (const [key, value] of Object.entries(fake.options.metadata ?? {})) {
       if (value === undefined) delete doc[key];
       else doc[key] = value;
@@ -98,6 +101,7 @@ export async function startFakeAs(options: FakeAsOptions = {}): Promise<FakeAs> 
       res.writeHead(302, { location: back.href, connection: "close" }).end();
       return;
     }
+    if (url.pathname === "/par" && fake.options.par) return fake.options.par(req, res);
     const chunks: Buffer[] = [];
     req.on("data", (chunk: Buffer) => chunks.push(chunk));
     req.on("end", () => {
