@@ -238,6 +238,27 @@ test("an API that keeps asking for a new nonce, or sends a nonce that is not one
   }
 });
 
+test("a saved DPoP key that was damaged or edited: the sign-in is removed with a notice and done again in the browser, never a raw crypto error", async () => {
+  const idp = await idpOf("dpop");
+  await session(config(idp, { openBrowser: new ScriptedUserAgent().open }));
+  for (const [what, damage] of [
+    ["a private part that is not one", (key: NonNullable<SavedEntry["dpopKey"]>) => (key.d = "AAAA")],
+    ["a public point off the curve", (key: NonNullable<SavedEntry["dpopKey"]>) => (key.x = key.y)],
+  ] as const) {
+    const data = JSON.parse(readFileSync(cacheFile(), "utf8")) as Record<string, SavedEntry>;
+    for (const entry of Object.values(data)) damage(entry.dpopKey!);
+    writeFileSync(cacheFile(), JSON.stringify(data), { mode: 0o600 });
+    let opened = 0;
+    const ua = new ScriptedUserAgent();
+    const { value: api, stderr } = await captureOutput(() => session(config(idp, { openBrowser: (url) => (opened++, ua.open(url)) })));
+    assert.equal(opened, 1, `${what}: signed in again`);
+    assert.match(stderr, /has a DPoP key that cannot be used .* removed and you need to sign in again/, what);
+    const res = await api.fetch(`${idp.issuer}/api/me`);
+    assert.equal(res.status, 200, what);
+    assert.equal(((await res.json()) as { jkt: string }).jkt, await thumbprint(entries()[0]!.dpopKey!), `${what}: a new key, saved`);
+  }
+});
+
 test("login() and beginLogin() refuse dpop with INVALID_CONFIG pointing at session(): never a Bearer fallback", async () => {
   const idp = await idpOf("dpop");
   const requests = idp.requestCount();

@@ -2,6 +2,7 @@ import { LoginError } from "../errors.js";
 import { clip } from "../util/text.js";
 import type { TokenSource } from "../notebook/reporter.js";
 import type { ResolvedConfig } from "../options/types.js";
+import type { DpopKey } from "../protocol/dpop.js";
 import type { TokenSet } from "../protocol/token.js";
 import type { SecretSet } from "../secrets.js";
 import { cacheKey, isFresh, type CacheEntry, type Warn } from "../store/cache.js";
@@ -34,7 +35,11 @@ export async function obtainTokens(ctx: EntryContext, options: ObtainOptions = {
   const warn: Warn = (message) => reporter.warn(message);
   if (config.signal?.aborted) throw new LoginError("ABORTED", "The login was aborted before it started.", { cause: config.signal.reason });
   const key = cacheKey(config);
-  const stored = options.skipStored ? undefined : store.read(key, warn);
+  let stored = options.skipStored ? undefined : store.read(key, warn);
+  if (stored?.dpopKey && !(await savedKey(ctx, stored))) {
+    await writeLocked(config, store, key, undefined, warn);
+    stored = undefined;
+  }
   if (stored) {
     addSecrets(secrets, stored);
     if (isFresh(stored) && stored.accessToken !== options.rejected) return { entry: stored, source: "cache" };
@@ -79,7 +84,11 @@ async function refreshUnderLock(ctx: EntryContext, key: string, rejected: string
     let tokens: TokenSet;
     try {
       // A DPoP-bound refresh token is refreshed with its own key (RFC 9449 §5), saved with it.
-      const dpop = current.dpopKey ? await (await import("../protocol/dpop.js")).importDpopKey(current.dpopKey, { client_id: config.clientId }) : undefined;
+      const dpop = current.dpopKey ? await savedKey(ctx, current) : undefined;
+      if (current.dpopKey && !dpop) {
+        store.write(key, undefined, warn);
+        return undefined;
+      }
       tokens = await refreshTokens(tokenContext(config, current.metadata, config.signal, current.clientAuthMethod, dpop), current.refreshToken, current.sub);
     } catch (error) {
       secrets.scrubError(error);
@@ -105,6 +114,21 @@ async function refreshUnderLock(ctx: EntryContext, key: string, rejected: string
     return { entry: next, source: "refresh" };
   } finally {
     release();
+  }
+}
+
+/**
+ * The key a saved DPoP sign-in is bound to. A key that cannot be imported (the file was edited or
+ * damaged) makes the sign-in useless: the user is told, and undefined returned so that the caller
+ * removes it and signs in again (never a raw WebCrypto error).
+ */
+async function savedKey(ctx: EntryContext, entry: CacheEntry): Promise<DpopKey | undefined> {
+  const { importDpopKey } = await import("../protocol/dpop.js");
+  try {
+    return await importDpopKey(entry.dpopKey!, { client_id: ctx.config.clientId });
+  } catch (error) {
+    ctx.reporter.notice(`The saved sign-in to ${entry.metadata.issuer} has a DPoP key that cannot be used (${(error as Error)?.message ?? String(error)}), so it was removed and you need to sign in again.`);
+    return undefined;
   }
 }
 

@@ -133,7 +133,10 @@ class NotebookSession implements Session {
     const { importDpopKey } = await (this.#dpopModule ??= import("../protocol/dpop.js"));
     if (!entry.dpopKey) throw new LoginError("INVALID_TOKEN_RESPONSE", "The saved sign-in has no DPoP key although `dpop: true` was asked for. Sign in again with `forceLogin: true`.");
     this.#secrets.add(entry.dpopKey.d);
-    return importDpopKey(entry.dpopKey, { client_id: this.clientId });
+    // Checked when the entry was read (obtain.ts): this import is the one cached there.
+    return importDpopKey(entry.dpopKey, { client_id: this.clientId }).catch((cause: unknown) => {
+      throw new LoginError("INVALID_TOKEN_RESPONSE", "The sign-in's DPoP key cannot be used. Sign in again with `forceLogin: true`.", { cause });
+    });
   }
 
   async logout(options: { revoke?: boolean } = {}): Promise<LogoutResult> {

@@ -105,12 +105,13 @@ export async function createDpopKey(client: oauth.Client): Promise<DpopKey> {
   return importDpopKey({ kty: "EC", crv: "P-256", x: jwk.x, y: jwk.y, d: jwk.d }, client);
 }
 
-/** Imported keys, by their private part: a session's requests import once. */
+/** Imported keys, by their saved JWK: a session's requests import once. */
 const imported = new Map<string, Promise<DpopKey>>();
 
 /** The saved key of a sign-in (the private key stays non-extractable in memory). */
 export function importDpopKey(jwk: DpopJwk, client: oauth.Client): Promise<DpopKey> {
-  const id = `${client.client_id}\u0000${jwk.d}`;
+  // The whole saved key: a file edited to another public part must be imported (and refused) again.
+  const id = [client.client_id, jwk.x, jwk.y, jwk.d].join("\u0000");
   let key = imported.get(id);
   if (!key) {
     key = (async () => {
