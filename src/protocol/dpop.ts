@@ -108,7 +108,11 @@ export async function createDpopKey(client: oauth.Client): Promise<DpopKey> {
 /** Imported keys, by their saved JWK: a session's requests import once. */
 const imported = new Map<string, Promise<DpopKey>>();
 
-/** The saved key of a sign-in (the private key stays non-extractable in memory). */
+/**
+ * The saved key of a sign-in, imported for both signers: WebCrypto keys for oauth4webapi's handle
+ * and a KeyObject for API proofs. The JWK itself stays on the DpopKey, to be saved again with
+ * refreshed tokens; none of it is ever printed.
+ */
 export function importDpopKey(jwk: DpopJwk, client: oauth.Client): Promise<DpopKey> {
   // The whole saved key: a file edited to another public part must be imported (and refused) again.
   const id = [client.client_id, jwk.x, jwk.y, jwk.d].join("\u0000");
