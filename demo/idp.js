@@ -171,6 +171,12 @@ export async function startDemoIdp(options = {}) {
       await api(req, res);
       return;
     }
+    // /api/moved/<status>: a redirect to /api/me with that status (301, 302, 303, 307, 308).
+    const moved = /^\/api\/moved\/(30[12378])$/.exec(path);
+    if (moved) {
+      res.writeHead(Number(moved[1]), { Location: "/api/me" }).end();
+      return;
+    }
     if (options.slowDownOnce && path === "/token" && req.method === "POST") {
       const chunks = [];
       for await (const chunk of req) chunks.push(chunk);

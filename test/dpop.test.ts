@@ -259,6 +259,41 @@ test("a saved DPoP key that was damaged or edited: the sign-in is removed with a
   }
 });
 
+test("redirects: each hop gets a proof of its own (method and URL), as fetch would change them; credentials never follow to another origin", async () => {
+  const idp = await idpOf("dpop");
+  const api = await session(config(idp, { openBrowser: new ScriptedUserAgent().open }));
+  const refusals = idp.apiRefusals.length;
+  for (const status of [301, 302, 303, 307, 308]) {
+    for (const method of ["GET", "POST"]) {
+      const res = await api.fetch(`${idp.issuer}/api/moved/${status}`, { method, body: method === "POST" ? "x=1" : undefined, headers: method === "POST" ? { "content-type": "application/x-www-form-urlencoded" } : {} });
+      assert.equal(res.status, 200, `${method} through a ${status}`);
+      assert.equal(new URL(res.url).pathname, "/api/me");
+      await res.body?.cancel();
+    }
+  }
+  assert.deepEqual(idp.apiRefusals.slice(refusals), [], "no proof was refused");
+  // Without the hop's own proof (fetch following the redirect with the first one), the API refuses.
+  const manual = await api.fetch(`${idp.issuer}/api/moved/307`, { redirect: "manual" });
+  assert.equal(manual.status, 307, "redirect: manual is respected");
+  await manual.body?.cancel();
+
+  let seen: string | undefined;
+  const other = await startServer((req, res) => {
+    seen = req.headers.authorization?.split(" ")[0];
+    res.writeHead(307, { location: `${idp.issuer}/api/me` }).end();
+  });
+  try {
+    const before = idp.apiRefusals.length;
+    const res = await api.fetch(`${other.url}/start`);
+    await res.body?.cancel();
+    assert.equal(seen, "DPoP", "the origin asked for gets the credentials");
+    assert.equal(res.status, 401, "another origin reached by a redirect does not");
+    assert.equal(idp.apiRefusals[before], "unknown or expired token", "no token was sent to it");
+  } finally {
+    await other.close();
+  }
+});
+
 test("login() and beginLogin() refuse dpop with INVALID_CONFIG pointing at session(): never a Bearer fallback", async () => {
   const idp = await idpOf("dpop");
   const requests = idp.requestCount();

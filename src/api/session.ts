@@ -39,6 +39,10 @@ function isReplayable(body: RequestInit["body"]): boolean {
   return (body as { [Symbol.toStringTag]?: string })[Symbol.toStringTag] === "FormData";
 }
 
+const REDIRECTS = new Set([301, 302, 303, 307, 308]);
+/** As many as the Fetch standard follows. */
+const MAX_REDIRECTS = 20;
+
 /** A 401 whose challenge asks for the server's DPoP nonce (RFC 9449 §9). */
 function isNonceChallenge(challenge: string | null): boolean {
   return challenge !== null && /\bDPoP\b/i.test(challenge) && /error\s*=\s*"?use_dpop_nonce"?/i.test(challenge);
@@ -99,20 +103,48 @@ class NotebookSession implements Session {
     const { fetch, Headers } = await import("undici");
     const { route } = await import("../protocol/http.js");
     const url = new URL(input);
-    const { dispatcher } = await route(url, this.#config);
-    const method = (init.method ?? "GET").toUpperCase();
     type UndiciInit = NonNullable<Parameters<typeof fetch>[1]>;
+    // A DPoP proof is for one method and URL: redirects are followed here, a fresh proof per hop.
+    const followHere = this.#config.dpop && (init.redirect ?? "follow") === "follow";
     let nonceGiven = false;
     const send = async (entry: CacheEntry): Promise<Awaited<ReturnType<typeof fetch>>> => {
+      let target = url;
+      let method = (init.method ?? "GET").toUpperCase();
+      let body = init.body;
       const headers = new Headers(init.headers as ConstructorParameters<typeof Headers>[0]);
-      const key = this.#config.dpop ? await this.#key(entry) : undefined;
-      // RFC 9449 §7.1: a bound token goes with the DPoP scheme and a fresh proof for this request.
-      headers.set("authorization", `${key ? "DPoP" : "Bearer"} ${entry.accessToken}`);
-      if (key) headers.set("dpop", await key.proof(method, url, entry.accessToken));
-      const response = await fetch(input, { ...(init as UndiciInit), headers, ...(dispatcher && !("dispatcher" in init) ? { dispatcher } : {}) });
-      // A resource server may hand out the nonce for the next proof in any answer (RFC 9449 §9).
-      if (key) nonceGiven = key.rememberNonce(url, response.headers);
-      return response;
+      for (let hop = 0; ; hop++) {
+        const { dispatcher } = await route(target, this.#config);
+        // As fetch does: the credentials go to the origin asked for, never to another one.
+        const credentials = target.origin === url.origin;
+        const key = this.#config.dpop && credentials ? await this.#key(entry) : undefined;
+        headers.delete("authorization");
+        headers.delete("dpop");
+        // RFC 9449 §7.1: a bound token goes with the DPoP scheme and a fresh proof for this request.
+        if (credentials) headers.set("authorization", `${this.#config.dpop ? "DPoP" : "Bearer"} ${entry.accessToken}`);
+        if (key) headers.set("dpop", await key.proof(method, target, entry.accessToken));
+        const response = await fetch(target, {
+          ...(init as UndiciInit),
+          method,
+          body: body as UndiciInit["body"],
+          headers,
+          ...(followHere ? { redirect: "manual" as const } : {}),
+          ...(dispatcher && !("dispatcher" in init) ? { dispatcher } : {}),
+        });
+        // A resource server may hand out the nonce for the next proof in any answer (RFC 9449 §9).
+        if (key) nonceGiven = key.rememberNonce(target, response.headers);
+        const location = response.headers.get("location");
+        if (!followHere || !REDIRECTS.has(response.status) || location === null || hop >= MAX_REDIRECTS) return response;
+        // 303, and 301/302 after a POST, become a GET without body (the Fetch standard's rules).
+        if (response.status === 303 ? method !== "HEAD" : (response.status === 301 || response.status === 302) && method === "POST") {
+          method = "GET";
+          body = undefined;
+          for (const name of ["content-type", "content-encoding", "content-language", "content-location"]) headers.delete(name);
+        } else if (!isReplayable(body)) {
+          return response; // a streamed body cannot be sent to the new address
+        }
+        await response.body?.cancel().catch(() => {});
+        target = new URL(location, target);
+      }
     };
     const replayable = isReplayable(init.body);
     const entry = await this.#current();

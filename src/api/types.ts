@@ -23,7 +23,9 @@ export interface Session {
    * a proof for this request). On a 401 answer, the token is renewed once and the request sent
    * again, if its body can be sent twice (none, a string, bytes, URLSearchParams, Blob, FormData);
    * a streamed body's 401 is returned as is. A DPoP server's `use_dpop_nonce` challenge is
-   * answered once with the nonce it gave.
+   * answered once with the nonce it gave. With DPoP, redirects are followed by the session (a proof
+   * is for one method and URL), by the Fetch standard's rules; the token is never sent to another
+   * origin than the one asked for.
    */
   fetch(input: string | URL, init?: RequestInit): Promise<Response>;
   /** Signs out: see {@link logout}. The session cannot be used afterwards without signing in again. */
