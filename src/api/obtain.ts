@@ -137,7 +137,7 @@ async function serviceAccount(ctx: EntryContext, key: string, stored: CacheEntry
   const { config, store, reporter, secrets } = ctx;
   const [{ resolveMetadata }, { clientCredentials, tokenContext }] = await Promise.all([import("../protocol/discovery.js"), import("../protocol/token.js")]);
   const as = await resolveMetadata(config);
-  const { signingKey } = await import("../flows/choose.js");
+  const { signingKey } = await import("../protocol/dpop.js");
   const dpop = await signingKey(config, as, stored?.dpopKey);
   secrets.add(dpop?.jwk.d);
   const tokens = await clientCredentials(tokenContext(config, as, config.signal, undefined, dpop), config.scopes, config.extraParams);

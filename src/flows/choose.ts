@@ -1,9 +1,7 @@
 import { resolveMetadata } from "../protocol/discovery.js";
-import { createDpopKey, importDpopKey, type DpopJwk, type DpopKey } from "../protocol/dpop.js";
-import { checkDpopSupport } from "../protocol/metadata.js";
+import { signingKey } from "../protocol/dpop.js";
 import { proxyFor } from "../protocol/proxy-route.js";
 import type { ServerMetadata } from "../protocol/metadata.js";
-import type { ResolvedConfig } from "../options/types.js";
 import type { TokenSet } from "../protocol/token.js";
 import { inNotebook } from "../notebook/create.js";
 import { remoteReason } from "./detect.js";
@@ -38,15 +36,4 @@ export async function signInInteractively(entry: FlowContext): Promise<{ tokens:
     }
   }
   return { tokens: await runLoopbackLogin(ctx, as), as };
-}
-
-/**
- * With `dpop`, the key this sign-in's tokens will be bound to: the saved one, else a new one,
- * once the server is known to verify DPoP proofs (INVALID_CONFIG otherwise, before any request).
- */
-export async function signingKey(config: ResolvedConfig, as: ServerMetadata, saved: DpopJwk | undefined): Promise<DpopKey | undefined> {
-  if (!config.dpop) return undefined;
-  checkDpopSupport(as);
-  const client = { client_id: config.clientId };
-  return saved ? importDpopKey(saved, client) : createDpopKey(client);
 }

@@ -1,5 +1,7 @@
 import { createHash, createPrivateKey, randomUUID, sign, webcrypto, type KeyObject } from "node:crypto";
 import * as oauth from "oauth4webapi";
+import type { ResolvedConfig } from "../options/types.js";
+import { checkDpopSupport, type ServerMetadata } from "./metadata.js";
 
 /**
  * DPoP (RFC 9449): a key pair held by the client, to which the server binds the tokens it issues,
@@ -130,4 +132,15 @@ export function importDpopKey(jwk: DpopJwk, client: oauth.Client): Promise<DpopK
     imported.set(id, key);
   }
   return key;
+}
+
+/**
+ * With `dpop`, the key a sign-in's tokens will be bound to: the saved one, else a new one, once
+ * the server is known to verify DPoP proofs (INVALID_CONFIG otherwise, before any request).
+ */
+export async function signingKey(config: Pick<ResolvedConfig, "dpop" | "clientId">, as: ServerMetadata, saved: DpopJwk | undefined): Promise<DpopKey | undefined> {
+  if (!config.dpop) return undefined;
+  checkDpopSupport(as);
+  const client = { client_id: config.clientId };
+  return saved ? importDpopKey(saved, client) : createDpopKey(client);
 }
