@@ -164,8 +164,8 @@ class NotebookSession implements Session {
   async #key(entry: CacheEntry): Promise<DpopKey> {
     const { importDpopKey } = await (this.#dpopModule ??= import("../protocol/dpop.js"));
     if (!entry.dpopKey) throw new LoginError("INVALID_TOKEN_RESPONSE", "The saved sign-in has no DPoP key although `dpop: true` was asked for. Sign in again with `forceLogin: true`.");
-    this.#secrets.add(entry.dpopKey.d);
-    // Checked when the entry was read (obtain.ts): this import is the one cached there.
+    // Checked when the entry was read (obtain.ts, which also put its private part in the secrets
+    // scrubbed from errors): this import is the one cached there.
     return importDpopKey(entry.dpopKey, { client_id: this.clientId }).catch((cause: unknown) => {
       throw new LoginError("INVALID_TOKEN_RESPONSE", "The sign-in's DPoP key cannot be used. Sign in again with `forceLogin: true`.", { cause });
     });

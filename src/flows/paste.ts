@@ -57,7 +57,7 @@ export async function showPasteLink(
   const redirectUri = `http://${host}:${config.redirect.port || randomInt(49152, 65536)}${path}${search}`;
   const request = authorizationUrl(as, config, redirectUri, authorization.pkce, authorization.state, authorization.nonce);
   // Pushed (RFC 9126): the link shown carries only client_id and request_uri.
-  const push = pushed ? await pushAuthorizationRequest(tokenContext(config, as, config.signal, undefined, dpop), request, registerHint(config, redirectUri)) : undefined;
+  const push = pushed ? await pushAuthorizationRequest(tokenContext(config, as, config.signal, undefined, dpop), request, registerHint(config, redirectUri, "Register")) : undefined;
   const url = (push?.url ?? request).href;
   const deadline = Date.now() + config.timeoutMs;
   // Nothing listens here to push the request again: the link itself expires with the pushed request.

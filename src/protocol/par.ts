@@ -44,7 +44,7 @@ export interface PushedRequest {
 /**
  * Pushes the request that `url` carries and returns the address for the browser. A refusal is
  * AUTHORIZATION_REQUEST_REJECTED with the server's `error` and `error_description`, and
- * `registerHint` when the redirect URI is the problem.
+ * `registerHint` (what to register, as a sentence) when the redirect URI is the problem.
  */
 export async function pushAuthorizationRequest(ctx: TokenContext, url: URL, registerHint: string): Promise<PushedRequest> {
   const pushedAt = Date.now();
@@ -95,7 +95,7 @@ function refusedError(ctx: TokenContext, cause: unknown, registerHint: string): 
   const said = error ? `${clip(error, 100)}${description ? `: ${clip(description)}` : ""}` : "no OAuth error";
   const hint =
     error === "invalid_redirect_uri" || /redirect/i.test(description ?? "")
-      ? registerHint.replace(/^If the provider showed an error about the redirect URI, r/, "R")
+      ? registerHint
       : error === "invalid_client" || error === "unauthorized_client"
         ? "Check `clientId`, and `clientSecret` if the client was registered as confidential."
         : error === "invalid_scope"

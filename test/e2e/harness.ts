@@ -1,6 +1,7 @@
 // End-to-end harness: a real tslab kernel under Jupyter (nbclient), a real Chromium driven by
 // playwright-core, and the real demo provider on its `npm start` port. Missing Jupyter or
 // Chromium is a failure with the command that installs them, never a skip.
+import assert from "node:assert/strict";
 import { spawn, spawnSync } from "node:child_process";
 import { chmodSync, existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { createServer, type Server } from "node:http";
@@ -10,6 +11,7 @@ import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { chromium, type Browser, type BrowserContext, type Page } from "playwright-core";
 import { registerKernel } from "../../demo/start.js";
+import { portIsFree } from "../support/leaks.js";
 
 export const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), "..", "..", "..");
 export const CHROMIUM = "/usr/bin/chromium";
@@ -176,6 +178,21 @@ export async function runNotebook(
 }
 
 /** The text of a saved cell's outputs. */
+/**
+ * Interrupts the kernel while the sign-in listens on `port` (checked first), then waits for the
+ * port to be free: resolves with how long that took; fails if it is still taken after 2 s.
+ */
+export async function interruptAndTimePortRelease(port: number, send: (command: string) => void): Promise<number> {
+  assert.equal(await portIsFree(port), false, "the listener is up while the cell waits");
+  send("interrupt");
+  const t0 = Date.now();
+  while (!(await portIsFree(port))) {
+    if (Date.now() - t0 > 2000) throw new Error("port still taken 2 s after the interrupt");
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  return Date.now() - t0;
+}
+
 export function outputText(run: NotebookRun, cell: number): string {
   return (run.notebook.cells[cell]?.outputs ?? [])
     .map((o) => [o.text, ...Object.values(o.data ?? {})].flat().filter(Boolean).join(""))

@@ -7,9 +7,8 @@ import { join } from "node:path";
 import { after, before, beforeEach, test } from "node:test";
 import type { Browser, BrowserContext } from "playwright-core";
 import { startDemoIdp } from "../../demo/idp.js";
-import { portIsFree } from "../support/leaks.js";
 import { ScriptedUserAgent } from "../support/user-agent.js";
-import { ISSUER, ROOT, launchChromium, outputText, requireSystemParts, recordSecrets, runNotebook, startBrowserBridge, submitLoginAndConsent, tempDir, type Event } from "./harness.js";
+import { ISSUER, ROOT, interruptAndTimePortRelease, launchChromium, outputText, requireSystemParts, recordSecrets, runNotebook, startBrowserBridge, submitLoginAndConsent, tempDir, type Event } from "./harness.js";
 
 let idp: Awaited<ReturnType<typeof startDemoIdp>>;
 let browser: Browser;
@@ -180,14 +179,7 @@ test("interrupting a login cell frees the port within 2 s, and the next login() 
       if (!href) return;
       const port = Number(new URL(href).port); // the launcher on the listener
       checks = (async () => {
-        assert.equal(await portIsFree(port), false, "the listener is up while the cell waits");
-        send("interrupt");
-        const t0 = Date.now();
-        while (!(await portIsFree(port))) {
-          if (Date.now() - t0 > 2000) throw new Error("port still taken 2 s after the interrupt");
-          await new Promise((r) => setTimeout(r, 50));
-        }
-        freedAfterMs = Date.now() - t0;
+        freedAfterMs = await interruptAndTimePortRelease(port, send);
       })();
     },
   });

@@ -44,11 +44,12 @@ export async function runLoopbackLogin({ config, reporter, secrets, dpop }: Flow
     const request = authorizationUrl(as, config, redirectUri, pkce, state, nonce);
     const hint = registerHint(config, redirectUri);
     // Pushed (RFC 9126): the browser gets only client_id and request_uri, and a refusal ends here.
-    let push = pushed ? await wait.race(pushAuthorizationRequest(ctx, request, hint)) : undefined;
+    const registerNow = registerHint(config, redirectUri, "Register");
+    let push = pushed ? await wait.race(pushAuthorizationRequest(ctx, request, registerNow)) : undefined;
     const url = push?.url ?? request;
     // A pushed request lives a minute or so; a link opened later pushes the request again.
     const launch = async (): Promise<string> => {
-      if (push && Date.now() >= push.expiresAt) push = await pushAuthorizationRequest(ctx, request, hint).catch((error: unknown) => Promise.reject(secrets.scrubError(error)));
+      if (push && Date.now() >= push.expiresAt) push = await pushAuthorizationRequest(ctx, request, registerNow).catch((error: unknown) => Promise.reject(secrets.scrubError(error)));
       return (push?.url ?? request).href;
     };
     reporter.waiting({
@@ -104,12 +105,16 @@ function timeoutError(config: ResolvedConfig, redirectUri: string): LoginError {
  * the URI without a port for servers that allow any port (RFC 8252 §7.3), and for those that
  * compare ports too, a fixed one to register and pass as `redirectUri`.
  */
-export function registerHint(config: Pick<ResolvedConfig, "redirect" | "clientId">, redirectUri: string): string {
-  if (config.redirect.port !== 0) return `If the provider showed an error about the redirect URI, register ${redirectUri} for client ${JSON.stringify(config.clientId)}.`;
+export function registerHint(
+  config: Pick<ResolvedConfig, "redirect" | "clientId">,
+  redirectUri: string,
+  lead = "If the provider showed an error about the redirect URI, register",
+): string {
+  if (config.redirect.port !== 0) return `${lead} ${redirectUri} for client ${JSON.stringify(config.clientId)}.`;
   const portless = redirectUri.replace(/:\d+\//, "/");
   const fixed = redirectUri.replace(/:\d+\//, `:${SUGGESTED_PORT}/`);
   return (
-    `If the provider showed an error about the redirect URI, register ${portless} (any port) for client ${JSON.stringify(config.clientId)}; ` +
+    `${lead} ${portless} (any port) for client ${JSON.stringify(config.clientId)}; ` +
     `if it compares ports too, register a fixed one such as ${fixed} and pass it as \`redirectUri\`.`
   );
 }
