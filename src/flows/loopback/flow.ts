@@ -9,7 +9,7 @@ import { exchangeCode, tokenContext, type TokenSet } from "../../protocol/token.
 import type { SecretSet } from "../../secrets.js";
 import { openBrowser, reportBrowser } from "../browser.js";
 import { Wait } from "../wait.js";
-import { preflight, rejectedError } from "./preflight.js";
+import { doubtNotice, preflight, PREFLIGHT_DELAY_MS, rejectedError } from "./preflight.js";
 import { startListener, type CallbackListener } from "./listener.js";
 
 /** What an interactive flow needs: the options, where to report, and the secrets to keep out of errors. */
@@ -63,7 +63,7 @@ export async function runLoopbackLogin({ config, reporter, secrets, dpop }: Flow
     void openBrowser(url.href, config.openBrowser, reportBrowser(reporter));
 
     // A pushed request was already checked by the server (and its request_uri is not ours to spend).
-    const refused = config.preflight && !pushed ? refusedRequest(url, config, AbortSignal.any([wait.signal, stopPreflight.signal]), hint) : NEVER;
+    const refused = config.preflight && !pushed ? refusedRequest(url, config, AbortSignal.any([wait.signal, stopPreflight.signal]), hint, reporter) : NEVER;
     const params = await wait.race(Promise.race([listener.callback, refused]), { ms: config.timeoutMs, error: () => timeoutError(config, redirectUri) });
     for (const value of params.getAll("code")) secrets.add(value);
     const validated = validateCallback(as, ctx.client, params, state);
@@ -85,11 +85,35 @@ export async function runLoopbackLogin({ config, reporter, secrets, dpop }: Flow
 
 const NEVER = new Promise<never>(() => {});
 
-/** Rejects with AUTHORIZATION_REQUEST_REJECTED when the preflight says the server refused the request; else never settles. */
-async function refusedRequest(url: URL, config: ResolvedConfig, signal: AbortSignal, hint: string): Promise<never> {
-  const refusal = await preflight(url, config, signal);
-  if (refusal && !signal.aborted) throw rejectedError(refusal, hint);
+/**
+ * Rejects with AUTHORIZATION_REQUEST_REJECTED when the early check finds the server refused the
+ * request; says a doubt in the cell; else never settles. It runs only when no callback came within
+ * PREFLIGHT_DELAY_MS, so a sign-in that completes quickly costs the provider no second request.
+ */
+async function refusedRequest(url: URL, config: ResolvedConfig, signal: AbortSignal, hint: string, reporter: LoginReporter): Promise<never> {
+  if (!(await delay(PREFLIGHT_DELAY_MS, signal))) return NEVER;
+  const finding = await preflight(url, config, signal);
+  if (!finding || signal.aborted) return NEVER;
+  if (finding.verdict === "refused") throw rejectedError(finding, hint);
+  reporter.notice(doubtNotice(finding, hint));
   return NEVER;
+}
+
+/** True after `ms`, false as soon as `signal` aborts; the timer never keeps the process alive. */
+function delay(ms: number, signal: AbortSignal): Promise<boolean> {
+  return new Promise((resolve) => {
+    if (signal.aborted) return resolve(false);
+    const timer = setTimeout(() => {
+      signal.removeEventListener("abort", onAbort);
+      resolve(true);
+    }, ms);
+    timer.unref();
+    const onAbort = (): void => {
+      clearTimeout(timer);
+      resolve(false);
+    };
+    signal.addEventListener("abort", onAbort, { once: true });
+  });
 }
 
 function timeoutError(config: ResolvedConfig, redirectUri: string): LoginError {
