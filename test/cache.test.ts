@@ -377,14 +377,60 @@ test("logout() revokes at the server (RFC 7009) and removes the entry; the old t
   await login(config(idp, { profile: "other", openBrowser: new ScriptedUserAgent().open }));
   const [entry] = readEntries();
   const result = await logout(config(idp));
-  assert.deepEqual(result, { removed: true, revoked: ["refresh_token", "access_token"], revocationEndpoint: `${idp.issuer}/token/revocation` });
+  assert.deepEqual(result, {
+    removed: true,
+    revoked: ["refresh_token", "access_token"],
+    revocationEndpoint: `${idp.issuer}/token/revocation`,
+    alsoAffected: [{ scopes: ["openid", "profile"], profile: "other", action: "refresh first" }],
+  });
   assert.equal((await rawRefresh(idp, entry!.refreshToken!)).error, "invalid_grant");
   assert.equal(await api(idp, entry!.accessToken), 401);
   assert.equal(readEntries().length, 1, "the other profile's entry stays");
-  assert.deepEqual(await logout(config(idp)), { removed: false, revoked: [], revocationEndpoint: undefined });
+  // It was made in another browser session (its own grant): its check is one silent refresh.
+  const refreshes = tokenRequests(idp);
+  const other = await login(config(idp, { profile: "other", openBrowser: () => assert.fail("no browser: its grant was not revoked") }));
+  assert.equal(await api(idp, other.Authorization.slice(7)), 200);
+  assert.equal(tokenRequests(idp), refreshes + 1);
+  assert.deepEqual(await logout(config(idp)), { removed: false, revoked: [], revocationEndpoint: undefined, alsoAffected: [] });
   const ua = new ScriptedUserAgent();
   await login(config(idp, { openBrowser: ua.open }));
   assert.ok(ua.last, "after logout, login() signs in again");
+});
+
+test("logout() of one of two sign-ins that share a grant: the other is not handed out dead, the cell says so, and the next login signs in again", async () => {
+  const idp = await demoIdp();
+  // One browser session signs in twice: oidc-provider keeps one grant for the user and client.
+  const browser = new ScriptedUserAgent({ login: "grace" });
+  const profile = config(idp, { openBrowser: browser.open });
+  const email = config(idp, { scopes: ["openid", "email"], openBrowser: browser.open });
+  await login(profile);
+  const before = await login(email);
+  assert.equal(await api(idp, before.Authorization.slice(7)), 200);
+  const { value: result, stderr } = await captureOutput(() => logout(profile));
+  assert.deepEqual(result.alsoAffected, [{ scopes: ["email", "openid"], profile: undefined, action: "refresh first" }]);
+  assert.match(stderr, /may have ended other sign-ins of this user with client tslab-demo along with this one, so they will be refreshed before their token is used again, scopes "email openid"/);
+  assert.equal(await api(idp, before.Authorization.slice(7)), 401, "the provider ended it with the grant");
+  // Never handed out: the check (a refresh) is refused, and one browser sign-in follows.
+  const ua = new ScriptedUserAgent({ login: "grace" });
+  const { value: after, stderr: said } = await captureOutput(() => login({ ...email, openBrowser: ua.open }));
+  assert.ok(ua.last, "a browser sign-in");
+  assert.notEqual(after.Authorization, before.Authorization);
+  assert.equal(await api(idp, after.Authorization.slice(7)), 200);
+  assert.match(said, /refused/);
+});
+
+test("logout() with revoke: false touches no other sign-in; one of another user is never touched", async () => {
+  const idp = await demoIdp();
+  await login(config(idp, { openBrowser: new ScriptedUserAgent({ login: "ivan" }).open }));
+  await login(config(idp, { profile: "judy", openBrowser: new ScriptedUserAgent({ login: "judy" }).open }));
+  await login(config(idp, { profile: "ivan2", openBrowser: new ScriptedUserAgent({ login: "ivan" }).open }));
+  const kept = readFileSync(cacheFile(), "utf8");
+  assert.deepEqual((await logout({ ...config(idp), revoke: false })).alsoAffected, []);
+  const left = JSON.parse(readFileSync(cacheFile(), "utf8")) as Record<string, Entry>;
+  const keptEntries = JSON.parse(kept) as Record<string, Entry>;
+  for (const [key, entry] of Object.entries(left)) assert.deepEqual(entry, keptEntries[key], "untouched");
+  const result = await logout(config(idp, { profile: "ivan2" }));
+  assert.deepEqual(result.alsoAffected, [], "judy is another user; ivan's other sign-in was already removed");
 });
 
 test("logout() that cannot reach the revocation endpoint removes nothing; revoke: false only forgets", async () => {
@@ -397,7 +443,7 @@ test("logout() that cannot reach the revocation endpoint removes nothing; revoke
   assert.equal(error.code, "REVOCATION_FAILED");
   assert.match(error.message, /revoke: false/);
   assert.equal(readFileSync(cacheFile(), "utf8"), saved);
-  assert.deepEqual(await logout({ ...config(idp), revoke: false }), { removed: true, revoked: [], revocationEndpoint: undefined });
+  assert.deepEqual(await logout({ ...config(idp), revoke: false }), { removed: true, revoked: [], revocationEndpoint: undefined, alsoAffected: [] });
   assert.equal(readEntries().length, 0);
 });
 

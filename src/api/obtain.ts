@@ -80,7 +80,7 @@ async function refreshUnderLock(ctx: EntryContext, key: string, rejected: string
     addSecrets(secrets, current);
     if (isFresh(current) && current.accessToken !== rejected) return { entry: current, source: "cache" };
     if (!current.refreshToken) return undefined;
-    const { refreshTokens, tokenContext } = await import("../protocol/token.js");
+    const [{ refreshTokens }, { tokenContext }] = await Promise.all([import("../protocol/token.js"), import("../protocol/client-request.js")]);
     let tokens: TokenSet;
     try {
       // A DPoP-bound refresh token is refreshed with its own key (RFC 9449 §5), saved with it.
@@ -89,7 +89,7 @@ async function refreshUnderLock(ctx: EntryContext, key: string, rejected: string
         store.write(key, undefined, warn);
         return undefined;
       }
-      tokens = await refreshTokens(tokenContext(config, current.metadata, config.signal, current.clientAuthMethod, dpop), current.refreshToken, current.sub);
+      tokens = await refreshTokens(tokenContext(config, current.metadata, { learnedAuth: current.clientAuthMethod, dpop }), current.refreshToken, current.sub);
     } catch (error) {
       secrets.scrubError(error);
       if (config.signal?.aborted && !(error instanceof LoginError && error.code === "ABORTED")) {
@@ -135,12 +135,16 @@ async function savedKey(ctx: EntryContext, entry: CacheEntry): Promise<DpopKey |
 /** A service account (RFC 6749 §4.4): no browser, no refresh token; a new token is simply asked for. */
 async function serviceAccount(ctx: EntryContext, key: string, stored: CacheEntry | undefined): Promise<Obtained> {
   const { config, store, reporter, secrets } = ctx;
-  const [{ resolveMetadata }, { clientCredentials, tokenContext }] = await Promise.all([import("../protocol/discovery.js"), import("../protocol/token.js")]);
+  const [{ resolveMetadata }, { clientCredentials }, { tokenContext }] = await Promise.all([
+    import("../protocol/discovery.js"),
+    import("../protocol/token.js"),
+    import("../protocol/client-request.js"),
+  ]);
   const as = await resolveMetadata(config);
   const { signingKey } = await import("../protocol/dpop.js");
   const dpop = await signingKey(config, as, stored?.dpopKey);
   secrets.add(dpop?.jwk.d);
-  const tokens = await clientCredentials(tokenContext(config, as, config.signal, undefined, dpop), config.scopes, config.extraParams);
+  const tokens = await clientCredentials(tokenContext(config, as, { dpop }), config.scopes, config.extraParams);
   addSecrets(secrets, tokens);
   const entry = { ...toEntry(config, as, tokens, undefined), name: `service client ${config.clientId}` };
   await writeLocked(config, store, key, entry, (message) => reporter.warn(message));

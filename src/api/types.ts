@@ -54,4 +54,11 @@ export interface LogoutResult {
   revoked: ("refresh_token" | "access_token")[];
   /** Where they were revoked; undefined when the server advertises no revocation endpoint. */
   revocationEndpoint: string | undefined;
+  /**
+   * The other saved sign-ins of the same user with the same client (other scopes or profiles),
+   * which the revoked grant may have ended too: each is checked before its token is handed out
+   * again ("refresh first": its next use refreshes, and signs in again if the provider refuses),
+   * or, without a refresh token, "forgotten". Empty when nothing was revoked.
+   */
+  alsoAffected: { scopes: string[]; profile: string | undefined; action: "refresh first" | "forgotten" }[];
 }

@@ -1,10 +1,9 @@
 import * as oauth from "oauth4webapi";
 import { asLoginError, LoginError } from "../errors.js";
 import type { ServerMetadata } from "../protocol/metadata.js";
-import { deviceAuthorizationError, devicePollOutcome, requestError } from "../protocol/oauth-errors.js";
-import { currentClientAuth, requestOptions, toTokenSet, tokenContext, type TokenContext, type TokenSet } from "../protocol/token.js";
-import { isSafeEndpoint } from "../protocol/urls.js";
-import { clip } from "../util/text.js";
+import { tokenContext, type TokenContext } from "../protocol/client-request.js";
+import { pollDeviceCode, requestDeviceCode } from "../protocol/device.js";
+import type { TokenSet } from "../protocol/token.js";
 import { openBrowser, reportBrowser } from "./browser.js";
 import type { FlowContext } from "./loopback/flow.js";
 import { Wait } from "./wait.js";
@@ -28,7 +27,7 @@ export async function runDeviceLogin({ config, reporter, secrets, dpop }: FlowCo
         `\`flow: "device"\` needs a server with a device authorization endpoint (RFC 8628), and ${as.issuer} advertises none. Use \`flow: "loopback"\`, or beginLogin() when your browser cannot reach this machine.`,
       );
     }
-    const ctx = tokenContext(config, as, wait.signal, undefined, dpop);
+    const ctx = tokenContext(config, as, { signal: wait.signal, dpop });
     const grant = await requestDeviceCode(ctx, config.scopes, config.extraParams);
     secrets.add(grant.device_code);
     const lifetimeMs = Math.min(grant.expires_in * 1000, config.timeoutMs);
@@ -54,30 +53,6 @@ export async function runDeviceLogin({ config, reporter, secrets, dpop }: FlowCo
   }
 }
 
-/** The device authorization request (RFC 8628 §3.1), its verification links held to the https rule. */
-async function requestDeviceCode(ctx: TokenContext, scopes: string[], extraParams: Record<string, string>): Promise<oauth.DeviceAuthorizationResponse> {
-  const params = new URLSearchParams(extraParams);
-  if (scopes.length > 0) params.set("scope", scopes.join(" "));
-  let grant: oauth.DeviceAuthorizationResponse;
-  try {
-    const response = await oauth.deviceAuthorizationRequest(ctx.as, ctx.client, currentClientAuth(ctx), params, ctx.transport.options);
-    grant = await oauth.processDeviceAuthorizationResponse(ctx.as, ctx.client, response);
-  } catch (cause) {
-    throw deviceAuthorizationError(ctx, cause);
-  }
-  // The verification links become a link in the cell and open in the browser: https only (plain
-  // http on loopback), never javascript: or data:.
-  for (const [name, value] of [["verification_uri", grant.verification_uri], ["verification_uri_complete", grant.verification_uri_complete]] as const) {
-    if (value !== undefined && !isSafeEndpoint(value)) {
-      throw new LoginError(
-        "TOKEN_REQUEST_FAILED",
-        `The device authorization response's \`${name}\` is not an https URL (${JSON.stringify(clip(String(value), 100))}); it is not shown. Report this to the provider's administrator.`,
-      );
-    }
-  }
-  return grant;
-}
-
 /** Polls the token endpoint (RFC 8628 §3.4) until the user signed in, refused, or time ran out. */
 async function poll(
   ctx: TokenContext,
@@ -97,23 +72,16 @@ async function poll(
         `Nobody entered the code ${grant.user_code} at ${grant.verification_uri} within ${Math.round(lifetimeMs / 1000)} s. Run the cell again for a new code.`,
       );
     }
-    let response: Response;
+    let outcome: TokenSet | "pending" | "slow_down";
     try {
-      response = await oauth.deviceCodeGrantRequest(ctx.as, ctx.client, currentClientAuth(ctx), grant.device_code, requestOptions(ctx));
-    } catch (cause) {
-      if (wait.signal.aborted) throw wait.abortedError(cause);
-      throw requestError(ctx, cause);
+      outcome = await pollDeviceCode(ctx, grant);
+    } catch (error) {
+      if (wait.signal.aborted) throw wait.abortedError(error);
+      throw error;
     }
-    try {
-      return toTokenSet(ctx, await oauth.processDeviceCodeResponse(ctx.as, ctx.client, response));
-    } catch (cause) {
-      // The server wants its DPoP nonce (RFC 9449 §8): the handle kept it for the next poll.
-      if (ctx.dpop && oauth.isDPoPNonceError(cause)) continue;
-      const outcome = devicePollOutcome(ctx, cause, { userCode: grant.user_code });
-      if (outcome === "pending") continue;
-      if (outcome !== "slow_down") throw outcome;
-      interval += SLOW_DOWN_S * 1000;
-      onEvent(`the server asked to poll more slowly: every ${interval / 1000} s`);
-    }
+    if (outcome === "pending") continue;
+    if (outcome !== "slow_down") return outcome;
+    interval += SLOW_DOWN_S * 1000;
+    onEvent(`the server asked to poll more slowly: every ${interval / 1000} s`);
   }
 }

@@ -3,7 +3,8 @@ import { LoginError } from "../errors.js";
 import { authorizationSecrets, authorizationUrl, hasOurState, validateCallback, type AuthorizationSecrets } from "../protocol/authorization.js";
 import type { ServerMetadata } from "../protocol/metadata.js";
 import { pushAuthorizationRequest, usesPar } from "../protocol/par.js";
-import { exchangeCode, tokenContext, type TokenSet } from "../protocol/token.js";
+import { tokenContext } from "../protocol/client-request.js";
+import { exchangeCode, type TokenSet } from "../protocol/token.js";
 import { clip } from "../util/text.js";
 import { openBrowser, reportBrowser } from "./browser.js";
 import { registerHint, type FlowContext } from "./loopback/flow.js";
@@ -57,7 +58,7 @@ export async function showPasteLink(
   const redirectUri = `http://${host}:${config.redirect.port || randomInt(49152, 65536)}${path}${search}`;
   const request = authorizationUrl(as, config, redirectUri, authorization.pkce, authorization.state, authorization.nonce);
   // Pushed (RFC 9126): the link shown carries only client_id and request_uri.
-  const push = pushed ? await pushAuthorizationRequest(tokenContext(config, as, config.signal, undefined, dpop), request, registerHint(config, redirectUri, "Register")) : undefined;
+  const push = pushed ? await pushAuthorizationRequest(tokenContext(config, as, { dpop }), request, registerHint(config, redirectUri, "Register")) : undefined;
   const url = (push?.url ?? request).href;
   const deadline = Date.now() + config.timeoutMs;
   // Nothing listens here to push the request again: the link itself expires with the pushed request.
@@ -104,7 +105,7 @@ export async function runPromptedLogin({ config, reporter, secrets, dpop }: Flow
     }
   }
   for (const value of params.getAll("code")) secrets.add(value);
-  const ctx = tokenContext(config, as, config.signal, undefined, dpop);
+  const ctx = tokenContext(config, as, { dpop });
   const validated = validateCallback(as, ctx.client, params, state);
   const tokens = await exchangeCode(ctx, validated, redirectUri, pkce.verifier, nonce);
   for (const value of [tokens.accessToken, tokens.refreshToken, tokens.idToken]) secrets.add(value);

@@ -14,6 +14,8 @@ export type ClientAuthMethod = "none" | "client_secret_basic" | "client_secret_p
 export interface ClientAuthChoice {
   method: ClientAuthMethod;
   explicit: boolean;
+  /** The server refused Basic and took post (now, or when the saved sign-in was made): keep post. */
+  learned?: boolean;
 }
 
 export function chooseClientAuth(
@@ -23,7 +25,7 @@ export function chooseClientAuth(
 ): ClientAuthChoice {
   if (!config.clientSecret) return { method: "none", explicit: false };
   if (config.tokenEndpointAuthMethod) return { method: config.tokenEndpointAuthMethod, explicit: true };
-  if (learned) return { method: learned, explicit: false };
+  if (learned) return { method: learned, explicit: false, learned: true };
   const supported = as.token_endpoint_auth_methods_supported;
   const post = supported !== undefined && !supported.includes("client_secret_basic") && supported.includes("client_secret_post");
   return { method: post ? "client_secret_post" : "client_secret_basic", explicit: false };

@@ -57,11 +57,11 @@ export function requestError(site: RequestSite, cause: unknown, which: EndpointN
 }
 
 /** A token endpoint answer that is an error, or a token response that did not validate. */
-export function tokenResponseError(site: RequestSite, cause: unknown, redirectUri?: string): LoginError {
+export function tokenResponseError(site: RequestSite, cause: unknown, redirectUri?: string, which: EndpointName = "token"): LoginError {
   if (cause instanceof LoginError) return cause;
   // The body could not be read (timeout, oversized, connection cut): a failed request, not a bad answer.
-  if (isTransportFailure(cause)) return requestError(site, cause);
-  const endpoint = site.as.token_endpoint;
+  if (isTransportFailure(cause)) return requestError(site, cause, which);
+  const endpoint = endpointUrl(site, which);
   if (cause instanceof oauth.ResponseBodyError) {
     const hint =
       cause.error === "invalid_client" || cause.error === "unauthorized_client"
@@ -69,7 +69,7 @@ export function tokenResponseError(site: RequestSite, cause: unknown, redirectUr
         : cause.error === "invalid_grant"
           ? ` The code may have expired or been used already${redirectUri ? `, or the server expects another redirect URI than ${redirectUri}` : ""}; run login() again.`
           : "";
-    return new LoginError("TOKEN_REQUEST_FAILED", `The token endpoint refused the request (HTTP ${cause.status}, ${oauthErrorText(cause.error, cause.error_description)}).${hint}`, {
+    return new LoginError("TOKEN_REQUEST_FAILED", `The ${which} endpoint refused the request (HTTP ${cause.status}, ${oauthErrorText(cause.error, cause.error_description)}).${hint}`, {
       cause,
       error: cause.error,
       errorDescription: cause.error_description,
@@ -77,7 +77,7 @@ export function tokenResponseError(site: RequestSite, cause: unknown, redirectUr
     });
   }
   if (cause instanceof oauth.WWWAuthenticateChallengeError) {
-    return new LoginError("TOKEN_REQUEST_FAILED", `The token endpoint refused the client (HTTP ${cause.status}). Check \`clientId\` and \`clientSecret\`.`, {
+    return new LoginError("TOKEN_REQUEST_FAILED", `The ${which} endpoint refused the client (HTTP ${cause.status}). Check \`clientId\` and \`clientSecret\`.`, {
       cause,
       error: cause.cause[0]?.parameters.error ?? "invalid_client",
       status: cause.status,
@@ -90,7 +90,7 @@ export function tokenResponseError(site: RequestSite, cause: unknown, redirectUr
     cause instanceof oauth.OperationProcessingError &&
     (cause.code === oauth.RESPONSE_IS_NOT_CONFORM || (cause.code === oauth.RESPONSE_IS_NOT_JSON && typeof status === "number" && status !== 200))
   ) {
-    return new LoginError("TOKEN_REQUEST_FAILED", `The token endpoint ${endpoint} failed with HTTP ${typeof status === "number" ? status : "?"} and no OAuth error. The server may be down; try again later.`, {
+    return new LoginError("TOKEN_REQUEST_FAILED", `The ${which} endpoint ${endpoint} failed with HTTP ${typeof status === "number" ? status : "?"} and no OAuth error. The server may be down; try again later.`, {
       cause,
       status: typeof status === "number" ? status : undefined,
     });
@@ -164,16 +164,20 @@ export function authorizationDeniedError(error: string, description: string | un
   });
 }
 
-/** The device authorization request was refused or failed (RFC 8628 §3.2). */
+/**
+ * The device authorization request was refused or failed (RFC 8628 §3.2). The client refused
+ * (`invalid_client`, a `WWW-Authenticate` challenge) is worded as at the token endpoint, so the
+ * one road's Basic→post retry recognises it; another OAuth error says what the grant needs.
+ */
 export function deviceAuthorizationError(site: RequestSite, cause: unknown): LoginError {
-  if (cause instanceof oauth.ResponseBodyError) {
+  if (cause instanceof oauth.ResponseBodyError && cause.error !== "invalid_client" && cause.error !== "unauthorized_client") {
     return new LoginError(
       "AUTHORIZATION_DENIED",
       `The device authorization endpoint refused the request (HTTP ${cause.status}, ${oauthErrorText(cause.error, cause.error_description)}). Check that the client is allowed the device grant, and \`scopes\`.`,
       { cause, error: cause.error, errorDescription: cause.error_description, status: cause.status },
     );
   }
-  return requestError(site, cause, "device authorization");
+  return tokenResponseError(site, cause, undefined, "device authorization");
 }
 
 /**

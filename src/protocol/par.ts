@@ -2,11 +2,10 @@ import * as oauth from "oauth4webapi";
 import { LoginError } from "../errors.js";
 import type { ResolvedConfig } from "../options/types.js";
 import { clip } from "../util/text.js";
-import { discard } from "./body.js";
 import type { ServerMetadata } from "./metadata.js";
 import { isTransportFailure } from "./network-errors.js";
 import { requestError } from "./oauth-errors.js";
-import { authenticated, requestOptions, type TokenContext } from "./token.js";
+import { clientRequest, type TokenContext } from "./client-request.js";
 
 /**
  * Pushed authorization requests (RFC 9126): the authorization request goes to the server directly,
@@ -50,19 +49,10 @@ export async function pushAuthorizationRequest(ctx: TokenContext, url: URL, regi
   const pushedAt = Date.now();
   const params = new URLSearchParams(url.searchParams);
   params.delete("client_id"); // oauth4webapi sets it from the client
-  const pushed = await authenticated(ctx, "pushed authorization request", async (clientAuth) => {
-    let response: Response;
-    try {
-      response = await oauth.pushedAuthorizationRequest(ctx.as, ctx.client, clientAuth, params, requestOptions(ctx));
-    } catch (cause) {
-      throw requestError(ctx, cause, "pushed authorization request");
-    }
-    try {
-      return await oauth.processPushedAuthorizationResponse(ctx.as, ctx.client, response);
-    } catch (cause) {
-      await discard(response);
-      throw refusedError(ctx, cause, registerHint);
-    }
+  const pushed = await clientRequest(ctx, "pushed authorization request", {
+    send: (clientAuth, options) => oauth.pushedAuthorizationRequest(ctx.as, ctx.client, clientAuth, params, options),
+    process: (response) => oauth.processPushedAuthorizationResponse(ctx.as, ctx.client, response),
+    refused: (cause) => refusedError(ctx, cause, registerHint),
   });
   const browserUrl = new URL(ctx.as.authorization_endpoint!);
   browserUrl.searchParams.set("client_id", ctx.client.client_id);

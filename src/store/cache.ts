@@ -122,8 +122,16 @@ export class TokenCache {
 
   /** Every well-formed entry (for listing; the tokens stay inside), or none when the file cannot be read. */
   entries(warn: Warn): CacheEntry[] {
+    return this.keyed(warn).map(([, entry]) => entry);
+  }
+
+  /** Every well-formed entry with its key, or none when the file cannot be read. */
+  keyed(warn: Warn): [string, CacheEntry][] {
     try {
-      return Object.values(this.#readAll()).map(parseEntry).filter((entry): entry is CacheEntry => entry !== undefined);
+      return Object.entries(this.#readAll()).flatMap(([key, value]) => {
+        const entry = parseEntry(value);
+        return entry ? [[key, entry] as [string, CacheEntry]] : [];
+      });
     } catch (error) {
       warn(this.#unreadable(error));
       return [];

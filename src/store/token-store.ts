@@ -8,6 +8,8 @@ import { openCache, type CacheEntry, type TokenCache, type Warn } from "./cache.
 export interface TokenStore {
   readonly id: string;
   read(key: string, warn: Warn): CacheEntry | undefined;
+  /** Every saved sign-in with its key. */
+  entries(warn: Warn): [string, CacheEntry][];
   write(key: string, entry: CacheEntry | undefined, warn: Warn): boolean;
   lock(options: { staleMs: number; signal?: AbortSignal | undefined }): Promise<() => void>;
 }
@@ -21,6 +23,7 @@ function fileStore(cache: TokenCache): TokenStore {
   return {
     id: cache.path,
     read: (key, warn) => cache.read(key, warn),
+    entries: (warn) => cache.keyed(warn),
     write: (key, entry, warn) => cache.write(key, entry, warn),
     lock: (options) => cache.lock(options),
   };
@@ -33,6 +36,7 @@ function memoryStore(): TokenStore {
   return {
     id: `memory:${++memoryStores}`,
     read: (key) => entries.get(key),
+    entries: () => [...entries],
     write: (key, entry) => {
       if (entry) entries.set(key, entry);
       else entries.delete(key);

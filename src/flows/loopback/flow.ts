@@ -5,7 +5,8 @@ import { authorizationSecrets, authorizationUrl, validateCallback } from "../../
 import type { ServerMetadata } from "../../protocol/metadata.js";
 import type { DpopKey } from "../../protocol/dpop.js";
 import { pushAuthorizationRequest, usesPar } from "../../protocol/par.js";
-import { exchangeCode, tokenContext, type TokenSet } from "../../protocol/token.js";
+import { tokenContext } from "../../protocol/client-request.js";
+import { exchangeCode, type TokenSet } from "../../protocol/token.js";
 import type { SecretSet } from "../../secrets.js";
 import { openBrowser, reportBrowser } from "../browser.js";
 import { Wait } from "../wait.js";
@@ -36,7 +37,7 @@ export async function runLoopbackLogin({ config, reporter, secrets, dpop }: Flow
   });
   try {
     if (wait.signal.aborted) throw wait.abortedError();
-    const ctx = tokenContext(config, as, wait.signal, undefined, dpop);
+    const ctx = tokenContext(config, as, { signal: wait.signal, dpop });
     const pushed = usesPar(config, as);
     const { pkce, state, nonce } = await authorizationSecrets(as, config, secrets, (message) => reporter.warn(message));
     listener = await startListener({ redirect: config.redirect, state, onEvent: (message) => reporter.event(message) });

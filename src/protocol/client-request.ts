@@ -1,0 +1,110 @@
+import type * as oauth from "oauth4webapi";
+import { LoginError } from "../errors.js";
+import type { ResolvedConfig } from "../options/types.js";
+import { discard } from "./body.js";
+import { chooseClientAuth, clientAuthFor, mayRetryWithPost, type ClientAuthChoice } from "./client-auth.js";
+import type { DpopKey } from "./dpop.js";
+import { createTransport, type Transport } from "./http.js";
+import type { ServerMetadata } from "./metadata.js";
+import { bothMethodsRefusedError, requestError, type EndpointName } from "./oauth-errors.js";
+
+/**
+ * The one road for every request that authenticates the client: the code exchange, a refresh, the
+ * device authorization request and its polls, client credentials, a pushed authorization request,
+ * revocation. Each goes through {@link clientRequest}, so each gets the same things once: the
+ * client's authentication, the Basic→post retry and the method learned from it, the DPoP proof and
+ * its nonce retry, and a failure to get an answer worded the same way.
+ */
+export interface TokenContext {
+  as: ServerMetadata;
+  client: oauth.Client;
+  /** How the client authenticates; a Basic refusal may switch it to post once (see client-auth.ts). */
+  auth: ClientAuthChoice;
+  secret: string | undefined;
+  transport: Transport;
+  /** The sign-in's DPoP key: every request carries a proof, and only DPoP-bound tokens are accepted. */
+  dpop: DpopKey | undefined;
+}
+
+export interface TokenContextOptions {
+  /** Cancels its requests. Default: the options' own `signal`. */
+  signal?: AbortSignal | undefined;
+  /** The client authentication method a saved sign-in found to work. */
+  learnedAuth?: "client_secret_post" | undefined;
+  /** The sign-in's DPoP key. */
+  dpop?: DpopKey | undefined;
+}
+
+/** What every client-authenticated request of one call needs, built once. */
+export function tokenContext(config: ResolvedConfig, as: ServerMetadata, options: TokenContextOptions = {}): TokenContext {
+  return {
+    as,
+    client: { client_id: config.clientId },
+    auth: chooseClientAuth(config, as, options.learnedAuth),
+    secret: config.clientSecret,
+    transport: createTransport(config, "signal" in options ? options.signal : config.signal),
+    dpop: options.dpop,
+  };
+}
+
+/** The request options of one request: the transport's, and the DPoP handle when there is a key. */
+export function requestOptions(ctx: TokenContext): Transport["options"] & oauth.DPoPRequestOptions {
+  return ctx.dpop ? { ...ctx.transport.options, DPoP: ctx.dpop.handle } : ctx.transport.options;
+}
+
+/** One client-authenticated request: how to send it, and how to read its answer. */
+export interface ClientRequest<T> {
+  /** Sends the request with this client authentication and these request options. */
+  send(clientAuth: oauth.ClientAuth, options: Transport["options"] & oauth.DPoPRequestOptions): Promise<Response>;
+  /** Reads and checks the answer (oauth4webapi's `process...Response`, then ours). */
+  process(response: Response): Promise<T>;
+  /** What a refusal or an answer that did not check out means, as a LoginError (oauth-errors.ts). */
+  refused(cause: unknown): LoginError;
+}
+
+/**
+ * Sends one client-authenticated request to `endpoint` and reads its answer. No answer (network,
+ * timeout, oversized) is TOKEN_REQUEST_FAILED naming the endpoint; a refusal is what `refused`
+ * says. A server that wants its DPoP nonce gets the request once more with it (RFC 9449 §8). A
+ * server that refuses Basic credentials although they may be right (it compares them undecoded,
+ * or wants them in the body) gets the request once more with `client_secret_post`, and the
+ * context keeps that method for the requests after it.
+ */
+export async function clientRequest<T>(ctx: TokenContext, endpoint: EndpointName, request: ClientRequest<T>): Promise<T> {
+  const attempt = async (clientAuth: oauth.ClientAuth): Promise<T> => {
+    let response: Response;
+    try {
+      response = await request.send(clientAuth, requestOptions(ctx));
+    } catch (cause) {
+      throw requestError(ctx, cause, endpoint);
+    }
+    try {
+      return await request.process(response);
+    } catch (cause) {
+      await discard(response);
+      throw cause instanceof LoginError ? cause : request.refused(cause);
+    }
+  };
+  try {
+    return await withNonce(ctx, () => attempt(clientAuthFor(ctx.auth.method, ctx.secret)));
+  } catch (first) {
+    if (!(first instanceof LoginError) || !mayRetryWithPost(ctx.auth, ctx.as, first)) throw first;
+    try {
+      const result = await withNonce(ctx, () => attempt(clientAuthFor("client_secret_post", ctx.secret)));
+      ctx.auth = { method: "client_secret_post", explicit: false, learned: true };
+      return result;
+    } catch (second) {
+      throw second instanceof LoginError ? bothMethodsRefusedError(ctx, endpoint, first, second) : second;
+    }
+  }
+}
+
+/** A server that wants its own nonce in DPoP proofs answers `use_dpop_nonce` with one: oauth4webapi's handle keeps it. */
+async function withNonce<T>(ctx: TokenContext, attempt: () => Promise<T>): Promise<T> {
+  try {
+    return await attempt();
+  } catch (error) {
+    if (!ctx.dpop || !(error instanceof LoginError) || error.error !== "use_dpop_nonce") throw error;
+    return attempt();
+  }
+}
