@@ -9,7 +9,7 @@ import { test } from "node:test";
 import * as tls from "node:tls";
 import { login, LoginError } from "../src/index.js";
 import { NotebookReporter } from "../src/notebook/cell.js";
-import { proxySettings } from "../src/protocol/proxy.js";
+import { proxySettings } from "../src/util/proxy.js";
 import { bypassed, proxyFor } from "../src/protocol/proxy-route.js";
 import { trustedAuthorities } from "../src/protocol/trust.js";
 

@@ -12,6 +12,7 @@ import { DEMO_CLIENT_ID, CONFIDENTIAL_CLIENT_ID } from "../demo/idp.js";
 import { login, presets, removeProfile, saveProfile, LoginError } from "../src/index.js";
 import { resolveConfig } from "../src/options/resolve.js";
 import { applyProfile, profileEnvName } from "../src/options/profiles.js";
+import { readProfiles, savedProfiles } from "../src/store/profiles.js";
 import { closeDemoIdp, demoIdp, isolateCache } from "./support/fixtures.js";
 import { captureOutput } from "./support/capture.js";
 import { assertNoSecret, openHandles } from "./support/leaks.js";
@@ -46,7 +47,7 @@ test("resolution order, field by field: the call > the settings file > the envir
   setEnv("TSLAB_OAUTH_WORK_CLIENT_SECRET", "secret-from-env");
   setEnv("TSLAB_OAUTH_WORK_EXTRA_PARAMS", "audience=https://api.example&resource=r1");
 
-  const fromSettings = resolveConfig({ profile: "work" });
+  const fromSettings = resolveConfig({ profile: "work" }, savedProfiles);
   assert.equal(fromSettings.issuerId, "https://settings.example");
   assert.equal(fromSettings.clientId, "from-settings", "settings win over the environment");
   assert.equal(fromSettings.clientSecret, "secret-from-env", "the environment fills what the settings leave out");
@@ -54,7 +55,7 @@ test("resolution order, field by field: the call > the settings file > the envir
   assert.deepEqual(fromSettings.extraParams, { audience: "https://api.example", resource: "r1" });
   assert.equal(fromSettings.secretInSource, false);
 
-  const fromCall = resolveConfig({ profile: "work", clientId: "from-call", scopes: "openid call" });
+  const fromCall = resolveConfig({ profile: "work", clientId: "from-call", scopes: "openid call" }, savedProfiles);
   assert.equal(fromCall.clientId, "from-call", "the call wins");
   assert.deepEqual(fromCall.scopes, ["openid", "call"]);
   assert.equal(fromCall.issuerId, "https://settings.example");
@@ -63,7 +64,7 @@ test("resolution order, field by field: the call > the settings file > the envir
   setEnv("TSLAB_OAUTH_LAB_ISSUER", "https://env.example");
   setEnv("TSLAB_OAUTH_LAB_CLIENT_ID", "env-client");
   setEnv("TSLAB_OAUTH_LAB_SCOPES", "openid lab");
-  const { config, sources } = applyProfile({ profile: "lab" } as never, dir);
+  const { config, sources } = applyProfile({ profile: "lab" } as never, readProfiles(dir));
   assert.equal(config.clientId, "env-client");
   assert.deepEqual(sources, { issuer: "environment", clientId: "environment", scopes: "environment" });
 });
@@ -169,10 +170,10 @@ test("the command: `tslab-oauth profile` saves (secret read from stdin, never an
 
 test("yes/no fields from the environment: TSLAB_OAUTH_<PROFILE>_DPOP and _PAR read true/false, 1/0, yes/no", () => {
   const env = { TSLAB_OAUTH_W_ISSUER: "https://id.example.com", TSLAB_OAUTH_W_CLIENT_ID: "x", TSLAB_OAUTH_W_DPOP: "true", TSLAB_OAUTH_W_PAR: "0" };
-  const { config } = applyProfile({ profile: "w" }, dir, env);
+  const { config } = applyProfile({ profile: "w" }, readProfiles(dir), env);
   assert.equal(config.dpop, true);
   assert.equal(config.par, false);
-  const odd = applyProfile({ profile: "w" }, dir, { ...env, TSLAB_OAUTH_W_DPOP: "sometimes" }).config;
+  const odd = applyProfile({ profile: "w" }, readProfiles(dir), { ...env, TSLAB_OAUTH_W_DPOP: "sometimes" }).config;
   assert.throws(() => resolveConfig(odd), /`dpop` must be true or false/);
 });
 

@@ -2,9 +2,10 @@ import { asLoginError, type LoginError } from "../errors.js";
 import { createReporter } from "../notebook/create.js";
 import type { LoginReporter, SuccessInfo, TokenSource } from "../notebook/reporter.js";
 import { resolveConfig } from "../options/resolve.js";
+import { savedProfiles } from "../store/profiles.js";
 import type { LoginConfig, ResolvedConfig } from "../options/types.js";
 import { forgetMetadata } from "../protocol/discovered.js";
-import type { ProxyChoice } from "../protocol/proxy.js";
+import type { ProxyChoice } from "../util/proxy.js";
 import { SecretSet } from "../secrets.js";
 import type { CacheEntry } from "../store/cache.js";
 import { storeFor, type TokenStore } from "../store/token-store.js";
@@ -37,7 +38,7 @@ export interface EntryOptions {
 /** Validates the options; a bad one is shown in the cell (what to change, no stack trace) and thrown. */
 export function resolveOrReport(input: LoginConfig): ResolvedConfig {
   try {
-    return resolveConfig(input);
+    return resolveConfig(input, savedProfiles);
   } catch (caught) {
     const reporter = createReporter({ quiet: false });
     try {

@@ -5,7 +5,7 @@ import { PROFILE_FIELDS } from "../options/profiles.js";
 import { resolveConfig } from "../options/resolve.js";
 import type { LoginConfig, ProfileSettings } from "../options/types.js";
 import { defaultConfigDir } from "../store/files.js";
-import { PROFILES_FILE, writeProfiles } from "../store/profiles.js";
+import { PROFILES_FILE, savedProfiles, writeProfiles } from "../store/profiles.js";
 
 export interface SaveProfileOptions {
   /** Directory of the settings (and token cache). @default `$TSLAB_OAUTH_CACHE_DIR`, else the user's config directory */
@@ -30,7 +30,7 @@ export async function saveProfile(name: string, settings: ProfileSettings, optio
     throw new LoginError("INVALID_CONFIG", `A profile holds only ${PROFILE_FIELDS.join(", ")}; not ${unknown.join(", ")}.`);
   }
   // A saved profile must be complete and valid on its own: mistakes show now, not in a notebook.
-  const resolved = resolveConfig({ ...settings, cacheDir: options.cacheDir } as LoginConfig);
+  const resolved = resolveConfig({ ...settings, cacheDir: options.cacheDir } as LoginConfig, savedProfiles);
   const dir = resolved.cacheDir ?? defaultConfigDir();
   await writeProfiles(dir, (profiles) => ({ ...profiles, [name]: settings }));
   return join(dir, PROFILES_FILE);

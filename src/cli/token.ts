@@ -8,6 +8,7 @@ import { logout } from "../api/logout.js";
 import type { LoginConfig } from "../options/types.js";
 import { parseCacheDir } from "../options/parse.js";
 import { resolveConfig } from "../options/resolve.js";
+import { savedProfiles } from "../store/profiles.js";
 import { openCache, type CacheEntry } from "../store/cache.js";
 import { formatDuration } from "../util/text.js";
 
@@ -47,7 +48,7 @@ export function selection(flags: SelectionFlags): LoginConfig {
 /** Prints a valid access token (or the whole header) for the selected sign-in, and nothing else. */
 export async function token(flags: SelectionFlags & { header?: boolean | undefined }): Promise<number> {
   const config = selection(flags);
-  if (resolveConfig(config).dpop) {
+  if (resolveConfig(config, savedProfiles).dpop) {
     throw new LoginError(
       "INVALID_CONFIG",
       "This sign-in is DPoP-bound (`dpop: true`): its token is useless without a proof signed with its key for each request, so `tslab-oauth token` does not print one. Use `session()` in a notebook or script (`api.fetch(url)`, or `api.headers(method, url)` for another HTTP client).",

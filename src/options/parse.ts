@@ -1,8 +1,8 @@
 import { X509Certificate } from "node:crypto";
 import { isAbsolute } from "node:path";
 import { LoginError } from "../errors.js";
-import { proxySettings, ProxyUrlError, type ProxySettings } from "../protocol/proxy.js";
-import { isSecureUrl } from "../protocol/urls.js";
+import { proxySettings, ProxyUrlError, type ProxySettings } from "../util/proxy.js";
+import { isSecureUrl } from "../util/urls.js";
 import type { RedirectTarget, ResolvedConfig } from "./types.js";
 
 /** One parser per option: each validates one value and names the option in its error. */

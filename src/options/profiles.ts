@@ -1,6 +1,4 @@
-import { join } from "node:path";
 import { LoginError } from "../errors.js";
-import { PROFILES_FILE, readProfiles } from "../store/profiles.js";
 import type { LoginConfig, ProfileField, ProfileSettings } from "./types.js";
 
 /**
@@ -60,28 +58,28 @@ export interface ProfileResolution {
 }
 
 /** Merges a named profile into the call's options: call > settings file > environment. */
-export function applyProfile(config: LoginConfig, dir: string, env: NodeJS.ProcessEnv = process.env): ProfileResolution {
+export function applyProfile(config: LoginConfig, saved: Record<string, ProfileSettings>, env: NodeJS.ProcessEnv = process.env): ProfileResolution {
   const sources: Partial<Record<ProfileField, FieldSource>> = {};
   for (const field of PROFILE_FIELDS) if (config[field] !== undefined) sources[field] = "call";
   if (!config.profile) return { config, sources, found: false };
-  const saved = readProfiles(dir)[config.profile];
+  const settings = saved[config.profile];
   const fromEnv = fromEnvironment(config.profile, env);
   const merged: Record<string, unknown> = { ...config };
   for (const field of PROFILE_FIELDS) {
     if (merged[field] !== undefined) continue;
-    if (saved && saved[field] !== undefined) {
-      merged[field] = saved[field];
+    if (settings && settings[field] !== undefined) {
+      merged[field] = settings[field];
       sources[field] = "settings";
     } else if (fromEnv[field] !== undefined) {
       merged[field] = fromEnv[field];
       sources[field] = "environment";
     }
   }
-  return { config: merged as unknown as LoginConfig, sources, found: saved !== undefined || Object.keys(fromEnv).length > 0 };
+  return { config: merged as unknown as LoginConfig, sources, found: settings !== undefined || Object.keys(fromEnv).length > 0 };
 }
 
 /** The message for a profile that is named but set nowhere: what to set, and how, once. */
-export function missingProfileError(profile: string, dir: string, missing: string): LoginError {
+export function missingProfileError(profile: string, settingsPath: string, missing: string): LoginError {
   const id = profileEnvName(profile, "clientId");
   const issuer = profileEnvName(profile, "issuer");
   const secret = profileEnvName(profile, "clientSecret");
@@ -91,6 +89,6 @@ export function missingProfileError(profile: string, dir: string, missing: strin
       `• in a terminal: npx tslab-oauth profile ${profile} --issuer https://id.example.com --client-id YOUR_CLIENT_ID (add --client-secret - to type a secret), or\n` +
       `• in a scratch cell you do not save: await saveProfile(${JSON.stringify(profile)}, { issuer: "https://id.example.com", clientId: "YOUR_CLIENT_ID" }), or\n` +
       `• in the environment of the Jupyter server: ${issuer}, ${id} (and ${secret} if the client has a secret).\n` +
-      `Profiles are kept in ${join(dir, PROFILES_FILE)} (readable by you only). Then run this cell again.`,
+      `Profiles are kept in ${settingsPath} (readable by you only). Then run this cell again.`,
   );
 }

@@ -1,4 +1,3 @@
-import { defaultConfigDir } from "../store/files.js";
 import { applyProfile, missingProfileError } from "./profiles.js";
 import {
   DEFAULTS,
@@ -15,14 +14,15 @@ import {
   parseSeconds,
   parseServerUrl,
 } from "./parse.js";
-import type { LoginConfig, ResolvedConfig } from "./types.js";
+import type { LoginConfig, ProfileSource, ResolvedConfig } from "./types.js";
 
 /**
  * Validates the options of any call and fills in defaults: the named profile first (call >
  * settings file > environment), then each option by its parser. Throws `INVALID_CONFIG` (or
- * `PROFILE_NOT_FOUND`) naming the option.
+ * `PROFILE_NOT_FOUND`) naming the option. `profiles` is where named profiles are read from (the
+ * settings file, in the API; none by default).
  */
-export function resolveConfig(input: LoginConfig): ResolvedConfig {
+export function resolveConfig(input: LoginConfig, profiles: ProfileSource = NO_PROFILES): ResolvedConfig {
   if (input === null || typeof input !== "object") {
     throw invalid('`login()` needs an options object, e.g. login({ issuer: "https://id.example.com", clientId: "my-app" }).');
   }
@@ -30,7 +30,7 @@ export function resolveConfig(input: LoginConfig): ResolvedConfig {
     throw invalid('`profile` must be a non-empty string naming the account, e.g. "work".');
   }
   const cacheDir = parseCacheDir(input.cacheDir);
-  const config = withProfile(input, cacheDir);
+  const config = withProfile(input, cacheDir, profiles);
   if (typeof config.clientId !== "string" || config.clientId.trim() === "") {
     throw invalid("`clientId` is required: the client (application) id registered at the provider.");
   }
@@ -75,17 +75,20 @@ export function resolveConfig(input: LoginConfig): ResolvedConfig {
   };
 }
 
+/** No saved profiles: only the environment's (`TSLAB_OAUTH_<PROFILE>_<FIELD>`). */
+const NO_PROFILES: ProfileSource = { folder: (dir) => dir ?? "", read: () => ({}), path: () => "(no settings file)" };
+
 /** The call's options with the named profile's fields filled in where the call left them out. */
-function withProfile(input: LoginConfig, cacheDir: string | undefined): LoginConfig {
+function withProfile(input: LoginConfig, cacheDir: string | undefined, profiles: ProfileSource): LoginConfig {
   if (!input.profile) return input;
-  const settingsDir = cacheDir ?? defaultConfigDir();
-  const { config, found } = applyProfile(input, settingsDir);
+  const folder = profiles.folder(cacheDir);
+  const { config, found } = applyProfile(input, profiles.read(folder));
   if (found) return config;
   const missing = [
     typeof config.clientId !== "string" || config.clientId === "" ? "no `clientId`" : "",
     config.issuer === undefined && config.authorizationEndpoint === undefined && config.tokenEndpoint === undefined ? "no `issuer`" : "",
   ].filter(Boolean);
-  if (missing.length > 0) throw missingProfileError(input.profile, settingsDir, `${missing.join(" and ")} in the call, the settings or the environment`);
+  if (missing.length > 0) throw missingProfileError(input.profile, profiles.path(folder), `${missing.join(" and ")} in the call, the settings or the environment`);
   return config;
 }
 

@@ -1,4 +1,4 @@
-import type { ProxySettings } from "../protocol/proxy.js";
+import type { ProxySettings } from "../util/proxy.js";
 
 /**
  * The options' types: what a call accepts ({@link LoginConfig}, {@link LogoutConfig}) and what the
@@ -267,3 +267,16 @@ export type ProfileField =
 
 /** A saved profile: see `saveProfile()`. */
 export type ProfileSettings = Partial<Pick<LoginConfig, ProfileField>>;
+
+/**
+ * Where saved profiles come from: the settings file (`savedProfiles` in store/profiles.ts), or none.
+ * The options read no file themselves; resolveConfig is given this.
+ */
+export interface ProfileSource {
+  /** The folder of the settings file for this `cacheDir` (the user's config folder when undefined). */
+  folder(cacheDir: string | undefined): string;
+  /** The profiles saved in that folder. */
+  read(folder: string): Record<string, ProfileSettings>;
+  /** The settings file's path, for messages. */
+  path(folder: string): string;
+}

@@ -1,7 +1,6 @@
 import { timingSafeEqual } from "node:crypto";
 import * as oauth from "oauth4webapi";
 import { LoginError } from "../errors.js";
-import type { ResolvedConfig } from "../options/types.js";
 import type { SecretSet } from "../secrets.js";
 import { clip } from "../util/text.js";
 import type { ServerMetadata } from "./metadata.js";
@@ -24,9 +23,20 @@ export interface AuthorizationSecrets {
  * PKCE (S256 unless the server lists only plain, or `pkceMethod` asks for plain), `state`, and
  * `nonce` with `openid`. Using plain is never silent: `warn` says so in the cell.
  */
+/** What the authorization request asks for, in the protocol's terms. */
+export interface AuthorizationRequestSettings {
+  clientId: string;
+  scopes: readonly string[];
+  /** Added as they are (`audience`, `resource`, `prompt`...). */
+  extraParams: Record<string, string>;
+  pkceMethod: "S256" | "plain" | undefined;
+  /** Ask for the login page even when the provider has a session (`prompt=login`). */
+  forceLogin: boolean;
+}
+
 export async function authorizationSecrets(
   as: ServerMetadata,
-  config: ResolvedConfig,
+  config: Pick<AuthorizationRequestSettings, "pkceMethod" | "scopes">,
   secrets: SecretSet,
   warn: (message: string) => void,
 ): Promise<AuthorizationSecrets> {
@@ -48,7 +58,7 @@ export async function authorizationSecrets(
 
 export function authorizationUrl(
   as: ServerMetadata,
-  config: ResolvedConfig,
+  config: AuthorizationRequestSettings,
   redirectUri: string,
   pkce: { challenge: string; method: string },
   state: string,

@@ -1,6 +1,5 @@
 import * as oauth from "oauth4webapi";
 import type { LoginError } from "../errors.js";
-import type { ResolvedConfig } from "../options/types.js";
 import type { ServerMetadata } from "./metadata.js";
 
 /**
@@ -18,8 +17,15 @@ export interface ClientAuthChoice {
   learned?: boolean;
 }
 
+/** The client as the protocol knows it: its id, its secret if it has one, and a method if one was asked for. */
+export interface ClientCredentials {
+  clientId: string;
+  clientSecret: string | undefined;
+  tokenEndpointAuthMethod: "client_secret_basic" | "client_secret_post" | undefined;
+}
+
 export function chooseClientAuth(
-  config: Pick<ResolvedConfig, "clientSecret" | "tokenEndpointAuthMethod">,
+  config: Omit<ClientCredentials, "clientId">,
   as: ServerMetadata,
   learned?: "client_secret_post",
 ): ClientAuthChoice {

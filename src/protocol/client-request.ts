@@ -1,10 +1,9 @@
 import type * as oauth from "oauth4webapi";
 import { LoginError } from "../errors.js";
-import type { ResolvedConfig } from "../options/types.js";
 import { discard } from "./body.js";
-import { chooseClientAuth, clientAuthFor, mayRetryWithPost, type ClientAuthChoice } from "./client-auth.js";
+import { chooseClientAuth, clientAuthFor, mayRetryWithPost, type ClientAuthChoice, type ClientCredentials } from "./client-auth.js";
 import type { DpopKey } from "./dpop.js";
-import { createTransport, type Transport } from "./http.js";
+import { createTransport, type NetworkOptions, type Transport } from "./http.js";
 import type { ServerMetadata } from "./metadata.js";
 import { bothMethodsRefusedError, requestError, type EndpointName } from "./oauth-errors.js";
 
@@ -26,8 +25,11 @@ export interface TokenContext {
   dpop: DpopKey | undefined;
 }
 
+/** Who the client is and how it reaches the server, and the call's own cancellation. */
+export type ClientSettings = ClientCredentials & NetworkOptions & { signal: AbortSignal | undefined };
+
 export interface TokenContextOptions {
-  /** Cancels its requests. Default: the options' own `signal`. */
+  /** Cancels its requests. Default: the settings' own `signal`. */
   signal?: AbortSignal | undefined;
   /** The client authentication method a saved sign-in found to work. */
   learnedAuth?: "client_secret_post" | undefined;
@@ -36,7 +38,7 @@ export interface TokenContextOptions {
 }
 
 /** What every client-authenticated request of one call needs, built once. */
-export function tokenContext(config: ResolvedConfig, as: ServerMetadata, options: TokenContextOptions = {}): TokenContext {
+export function tokenContext(config: ClientSettings, as: ServerMetadata, options: TokenContextOptions = {}): TokenContext {
   return {
     as,
     client: { client_id: config.clientId },

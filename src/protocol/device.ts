@@ -4,7 +4,7 @@ import { clip } from "../util/text.js";
 import { clientRequest, type TokenContext } from "./client-request.js";
 import { deviceAuthorizationError, devicePollOutcome } from "./oauth-errors.js";
 import { withLearnedAuth, toTokenSet, type TokenSet } from "./token.js";
-import { isSafeEndpoint } from "./urls.js";
+import { isSafeEndpoint } from "../util/urls.js";
 
 /**
  * The device authorization request (RFC 8628 §3.1), through the one road of client-authenticated

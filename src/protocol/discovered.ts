@@ -1,4 +1,3 @@
-import type { ResolvedConfig } from "../options/types.js";
 import type { ServerMetadata } from "./metadata.js";
 
 /**
@@ -21,7 +20,7 @@ export function rememberMetadata(issuer: URL, metadata: ServerMetadata): void {
 }
 
 /** Drops reused metadata: after a failed login (the provider may have changed), and in tests. */
-export function forgetMetadata(config?: Pick<ResolvedConfig, "issuer">): void {
-  if (config?.issuer) discovered.delete(config.issuer.href);
-  else if (!config) discovered.clear();
+export function forgetMetadata(server?: { issuer: URL | undefined }): void {
+  if (server?.issuer) discovered.delete(server.issuer.href);
+  else if (!server) discovered.clear();
 }

@@ -1,23 +1,34 @@
 import * as oauth from "oauth4webapi";
 import { LoginError } from "../errors.js";
-import type { ResolvedConfig } from "../options/types.js";
-import { createTransport, type Transport } from "./http.js";
+import { createTransport, type NetworkOptions, type Transport } from "./http.js";
 import { isTimeout, isTransportFailure, networkReason, tooLarge, viaProxy } from "./network-errors.js";
 import { recallMetadata, rememberMetadata } from "./discovered.js";
 import { checkMetadata, documentError, explicitMetadata, type ServerMetadata } from "./metadata.js";
+
+/** Where the server is: an issuer to discover, or explicit endpoints (and the revocation endpoint to use). */
+export interface ServerLocation {
+  issuer: URL | undefined;
+  /** The issuer exactly as given. */
+  issuerId: string | undefined;
+  authorizationEndpoint: URL | undefined;
+  tokenEndpoint: URL | undefined;
+  revocationEndpoint: URL | undefined;
+}
+
+type DiscoverySettings = ServerLocation & NetworkOptions & { signal: AbortSignal | undefined };
 
 /**
  * The server's metadata: from the explicit endpoints when both are given (servers without
  * discovery, such as GitHub), else discovered from the issuer, OpenID Connect Discovery first and
  * RFC 8414 second. The discovered `issuer` must equal the configured one (mix-up defence).
  */
-export async function resolveMetadata(config: ResolvedConfig, signal: AbortSignal | undefined = config.signal): Promise<ServerMetadata> {
+export async function resolveMetadata(config: DiscoverySettings, signal: AbortSignal | undefined = config.signal): Promise<ServerMetadata> {
   const metadata = await discoverOnce(config, createTransport(config, signal));
   return config.revocationEndpoint ? { ...metadata, revocation_endpoint: config.revocationEndpoint.href } : metadata;
 }
 
 /** Discovery, reused for a while per issuer: the requests cost a round trip or two to the provider. */
-async function discoverOnce(config: ResolvedConfig, transport: Transport): Promise<ServerMetadata> {
+async function discoverOnce(config: ServerLocation, transport: Transport): Promise<ServerMetadata> {
   const issuer = config.tokenEndpoint && (config.authorizationEndpoint || !config.issuer) ? undefined : config.issuer!;
   const known = issuer && recallMetadata(issuer);
   if (known) return known;
@@ -26,7 +37,7 @@ async function discoverOnce(config: ResolvedConfig, transport: Transport): Promi
   return metadata;
 }
 
-async function discover(config: ResolvedConfig, transport: Transport): Promise<ServerMetadata> {
+async function discover(config: ServerLocation, transport: Transport): Promise<ServerMetadata> {
   if (config.tokenEndpoint && (config.authorizationEndpoint || !config.issuer)) return explicitMetadata(config, config.authorizationEndpoint, config.tokenEndpoint);
   const issuer = config.issuer!;
   const tried: string[] = [];

@@ -1,6 +1,5 @@
 import { createHash, createPrivateKey, randomUUID, sign, webcrypto, type KeyObject } from "node:crypto";
 import * as oauth from "oauth4webapi";
-import type { ResolvedConfig } from "../options/types.js";
 import { checkDpopSupport, type ServerMetadata } from "./metadata.js";
 
 /**
@@ -138,7 +137,7 @@ export function importDpopKey(jwk: DpopJwk, client: oauth.Client): Promise<DpopK
  * With `dpop`, the key a sign-in's tokens will be bound to: the saved one, else a new one, once
  * the server is known to verify DPoP proofs (INVALID_CONFIG otherwise, before any request).
  */
-export async function signingKey(config: Pick<ResolvedConfig, "dpop" | "clientId">, as: ServerMetadata, saved: DpopJwk | undefined): Promise<DpopKey | undefined> {
+export async function signingKey(config: { dpop: boolean; clientId: string }, as: ServerMetadata, saved: DpopJwk | undefined): Promise<DpopKey | undefined> {
   if (!config.dpop) return undefined;
   checkDpopSupport(as);
   const client = { client_id: config.clientId };

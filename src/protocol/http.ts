@@ -2,13 +2,12 @@ import { createHash } from "node:crypto";
 import * as oauth from "oauth4webapi";
 import type { SecureContext } from "node:tls";
 import type { Dispatcher, Response as UndiciResponse } from "undici";
-import type { ResolvedConfig } from "../options/types.js";
 import { bounded } from "./body.js";
 import { ProxyRequestError } from "./network-errors.js";
 import { proxyFor } from "./proxy-route.js";
-import type { ProxyChoice } from "./proxy.js";
+import type { ProxyChoice, ProxySettings } from "../util/proxy.js";
 import { trustedAuthorities } from "./trust.js";
-import { isSecureUrl } from "./urls.js";
+import { isSecureUrl } from "../util/urls.js";
 
 /**
  * Transport for every HTTP request the library makes: undici's fetch, a per-request timeout
@@ -26,8 +25,12 @@ export interface Transport {
   requestTimeoutMs: number;
 }
 
-/** What the network part of the options says: timeouts, authorities, proxies. */
-export type NetworkOptions = Pick<ResolvedConfig, "requestTimeoutMs" | "ca" | "proxy">;
+/** How requests are sent: each one's timeout, extra trusted authorities (PEM), the proxy settings. */
+export interface NetworkOptions {
+  requestTimeoutMs: number;
+  ca: Array<string | Buffer> | undefined;
+  proxy: ProxySettings;
+}
 
 class InsecureRequestError extends Error {
   constructor(url: string) {

@@ -1,7 +1,6 @@
 import * as oauth from "oauth4webapi";
 import { LoginError } from "../errors.js";
-import type { ResolvedConfig } from "../options/types.js";
-import { isSafeEndpoint } from "./urls.js";
+import { isSafeEndpoint } from "../util/urls.js";
 
 /** The authorization server's metadata (RFC 8414 / OpenID Connect Discovery), as oauth4webapi reads it. */
 export type ServerMetadata = oauth.AuthorizationServer;
@@ -12,7 +11,7 @@ export type ServerMetadata = oauth.AuthorizationServer;
  */
 
 /** Metadata for a server without discovery (GitHub): the endpoints as given. */
-export function explicitMetadata(config: Pick<ResolvedConfig, "issuerId">, authorizationEndpoint: URL | undefined, tokenEndpoint: URL): ServerMetadata {
+export function explicitMetadata(config: { issuerId: string | undefined }, authorizationEndpoint: URL | undefined, tokenEndpoint: URL): ServerMetadata {
   return {
     // Without an issuer there is nothing to compare `iss` with but the endpoint's origin; a
     // server that sends another `iss` is reported as ISSUER_MISMATCH, telling the user to set it.

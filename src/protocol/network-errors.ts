@@ -1,5 +1,5 @@
 import { ResponseTooLargeError } from "./body.js";
-import type { ProxyChoice } from "./proxy.js";
+import type { ProxyChoice } from "../util/proxy.js";
 
 /**
  * What went wrong on the way (not in what a server said), in words: timeouts, oversized bodies,

@@ -1,6 +1,5 @@
 import * as oauth from "oauth4webapi";
 import { LoginError } from "../errors.js";
-import type { ResolvedConfig } from "../options/types.js";
 import { clip } from "../util/text.js";
 import type { ServerMetadata } from "./metadata.js";
 import { isTransportFailure } from "./network-errors.js";
@@ -19,7 +18,7 @@ import { clientRequest, type TokenContext } from "./client-request.js";
  * `par: true` with a server that does not, or `par: false` with one that requires it, is
  * INVALID_CONFIG naming the option.
  */
-export function usesPar(config: Pick<ResolvedConfig, "par">, as: ServerMetadata): boolean {
+export function usesPar(config: { par: boolean | undefined }, as: ServerMetadata): boolean {
   const offered = typeof as.pushed_authorization_request_endpoint === "string";
   if (config.par === true && !offered) {
     throw new LoginError(

@@ -1,6 +1,6 @@
 import { BlockList, isIP } from "node:net";
-import type { ProxyChoice, ProxySettings } from "./proxy.js";
-import { isLoopbackHost } from "./urls.js";
+import type { ProxyChoice, ProxySettings } from "../util/proxy.js";
+import { isLoopbackHost } from "../util/urls.js";
 
 /** The proxy for a request to `target`, or undefined for a direct connection. */
 export function proxyFor(target: URL, settings: ProxySettings): ProxyChoice | undefined {

@@ -1,11 +1,18 @@
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { LoginError } from "../errors.js";
-import type { ProfileSettings } from "../options/types.js";
-import { ensureOwnerDir, isSymlink, loadWriter, ownerJsonFile, tightenFileMode } from "./files.js";
+import type { ProfileSettings, ProfileSource } from "../options/types.js";
+import { defaultConfigDir, ensureOwnerDir, isSymlink, loadWriter, ownerJsonFile, tightenFileMode } from "./files.js";
 
 /** The settings file `profiles.json` next to the token cache: `{ "profiles": { "<name>": settings } }`. */
 export const PROFILES_FILE = "profiles.json";
+
+/** The settings file next to the token cache, as resolveConfig reads profiles. */
+export const savedProfiles: ProfileSource = {
+  folder: (cacheDir) => cacheDir ?? defaultConfigDir(),
+  read: (folder) => readProfiles(folder),
+  path: (folder) => join(folder, PROFILES_FILE),
+};
 
 /** All saved profiles in `dir`, or none when the file does not exist. */
 export function readProfiles(dir: string): Record<string, ProfileSettings> {
