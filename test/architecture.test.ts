@@ -4,6 +4,14 @@ import { existsSync, readdirSync, readFileSync, statSync } from "node:fs";
 import { dirname, join, relative, resolve } from "node:path";
 import { test } from "node:test";
 import { fileURLToPath } from "node:url";
+import { execFile } from "node:child_process";
+import { mkdtempSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { promisify } from "node:util";
+import { login } from "../src/index.js";
+import { DEMO_CLIENT_ID as DEMO_CLIENT } from "../demo/idp.js";
+import { closeDemoIdp, demoIdp, isolateCache } from "./support/fixtures.js";
+import { ScriptedUserAgent } from "./support/user-agent.js";
 
 const ROOT = fileURLToPath(new URL("../../", import.meta.url));
 const SRC = join(ROOT, "src");
@@ -55,6 +63,74 @@ test("src/ has no import cycles, type imports and dynamic imports included", () 
   }
   const cycle = findCycle(graph);
   assert.equal(cycle, undefined, `import cycle: ${cycle?.map((p) => relative(SRC, p)).join(" → ")}`);
+});
+
+// The layers, bottom up (README "How the code is laid out"): a file imports only from its own folder
+// or from a lower layer. The shared ground (errors.ts, secrets.ts, util/) is one layer; store/ and
+// notebook/ share a rank and so may not import each other.
+const LAYERS: Record<string, number> = { ground: 0, options: 1, protocol: 2, store: 3, notebook: 3, flows: 4, api: 5, cli: 6, "index.ts": 7 };
+function layer(path: string): string {
+  const rel = relative(SRC, path);
+  const top = rel.includes("/") ? rel.slice(0, rel.indexOf("/")) : rel;
+  return top === "util" || top === "errors.ts" || top === "secrets.ts" ? "ground" : top;
+}
+
+test("imports only point down the layers: ground < options < protocol < store, notebook < flows < api < cli", () => {
+  const upward: string[] = [];
+  for (const from of files(SRC, /\.ts$/)) {
+    const own = layer(from);
+    assert.ok(own in LAYERS, `${relative(SRC, from)} is in no layer: add its folder to LAYERS and to README`);
+    for (const target of imports(from)) {
+      const theirs = layer(target);
+      if (theirs !== own && !(LAYERS[theirs]! < LAYERS[own]!)) upward.push(`${relative(SRC, from)} (${own}) → ${relative(SRC, target)} (${theirs})`);
+    }
+  }
+  assert.deepEqual(upward, []);
+});
+
+/** The modules a built file loads before any of its code runs: static imports, followed through chunks. */
+function staticClosure(entry: string): { files: string[]; packages: string[] } {
+  const seen = new Set<string>();
+  const packages = new Set<string>();
+  const walk = (path: string): void => {
+    if (seen.has(path)) return;
+    seen.add(path);
+    for (const m of readFileSync(path, "utf8").matchAll(/^\s*(?:import|export)\s+(?:[^"'()]*?\s+from\s+)?["']([^"']+)["']/gm)) {
+      const spec = m[1]!;
+      if (spec.startsWith(".")) walk(resolve(dirname(path), spec));
+      else packages.add(spec);
+    }
+  };
+  walk(entry);
+  return { files: [...seen].map((path) => relative(join(ROOT, "dist"), path)), packages: [...packages].sort() };
+}
+
+// What `import "tslab-oauth"` costs is what dist/index.js loads statically (BENCHMARKS.md, import):
+// Node 20 pays ~0.5 ms per module, undici alone ~15 ms. The protocol, HTTP and flows load on first use.
+test("the warm path: importing the package loads no dependency but env-paths, in a handful of files", () => {
+  const { files: loaded, packages } = staticClosure(join(ROOT, "dist", "index.js"));
+  assert.deepEqual(packages.filter((name) => !name.startsWith("node:")), ["env-paths"], "a dependency is now imported statically by dist/index.js");
+  assert.ok(loaded.length <= 10, `dist/index.js now loads ${loaded.length} files statically (8 when this test was written): ${loaded.join(", ")}`);
+});
+
+test("the warm path: login() with a valid saved sign-in, in a fresh process, loads no HTTP, protocol or browser code", async (t) => {
+  t.after(closeDemoIdp);
+  const cacheDir = isolateCache();
+  const idp = await demoIdp();
+  const config = { issuer: idp.issuer, clientId: DEMO_CLIENT, scopes: ["openid", "profile"], flow: "loopback" as const };
+  await login({ ...config, openBrowser: new ScriptedUserAgent().open, timeout: 20 });
+  const trace = join(mkdtempSync(join(tmpdir(), "tslab-oauth-trace-")), "modules.txt");
+  const { stdout } = await promisify(execFile)(
+    process.execPath,
+    ["--import", new URL("./support/load-trace.js", import.meta.url).href, fileURLToPath(new URL("./support/warm-child.js", import.meta.url)), join(ROOT, "dist", "index.js"), JSON.stringify(config)],
+    { env: { ...process.env, TSLAB_OAUTH_CACHE_DIR: cacheDir, LOAD_TRACE_FILE: trace } },
+  );
+  assert.deepEqual(JSON.parse(stdout), { bearer: true, browserOpened: false });
+  const lines = readFileSync(trace, "utf8").split("\n");
+  const duringLogin = lines.slice(lines.indexOf("--- import") + 1, lines.indexOf("--- login"));
+  assert.ok(lines.includes("--- import") && lines.some((url) => url.endsWith("/dist/index.js")), "the trace recorded the import");
+  const loaded = [...new Set(duringLogin.filter((url) => url && !url.startsWith("node:")))];
+  assert.deepEqual(loaded, [], "a warm login() loaded a module (undici, oauth4webapi, a flow's chunk...) that only a request or a sign-in needs");
 });
 
 test("no file in src/ is over 300 lines", () => {
