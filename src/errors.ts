@@ -18,7 +18,8 @@ export type LoginErrorCode =
   | "INVALID_TOKEN_RESPONSE"
   | "REVOCATION_FAILED"
   | "PROFILE_NOT_FOUND"
-  | "INTERACTION_REQUIRED";
+  | "INTERACTION_REQUIRED"
+  | "INTERNAL_ERROR";
 
 export interface LoginErrorOptions {
   cause?: unknown;
@@ -60,9 +61,29 @@ export class LoginError extends Error {
   }
 }
 
-/** Anything thrown inside the library, as the LoginError that leaves it (the original as `cause`). */
-export function asLoginError(caught: unknown): LoginError {
+/**
+ * The one ABORTED error: the caller's `signal` or an interrupt stopped the call `when` (a phrase:
+ * "during the token refresh"), with what it cut short as `cause`.
+ */
+export function abortedError(when: string, cause?: unknown): LoginError {
+  if (cause instanceof LoginError && cause.code === "ABORTED") return cause;
+  return new LoginError("ABORTED", `The login was aborted ${when}. Run the cell again to sign in.`, { cause });
+}
+
+/**
+ * Anything thrown inside the library, as the LoginError that leaves it (the original as `cause`).
+ * Once `signal` aborted, whatever the abort cut short (discovery, a request, a lock wait) is
+ * ABORTED. Every failure of a server, the network or the disk is given its code where it happens,
+ * so anything else is a bug in tslab-oauth: INTERNAL_ERROR, said as such (never blamed on the
+ * provider).
+ */
+export function asLoginError(caught: unknown, signal?: AbortSignal): LoginError {
+  if (signal?.aborted) return abortedError("before it completed", caught instanceof LoginError && caught.code === "ABORTED" ? caught : (caught ?? signal.reason));
   if (caught instanceof LoginError) return caught;
-  const message = caught instanceof Error ? caught.message : typeof caught === "string" ? caught : "An unexpected error occurred";
-  return new LoginError("TOKEN_REQUEST_FAILED", message, { cause: caught });
+  const what = caught instanceof Error ? `${caught.name}: ${caught.message}` : String(caught);
+  return new LoginError(
+    "INTERNAL_ERROR",
+    `tslab-oauth stopped on an error it did not expect (${what}). This is a bug in tslab-oauth, not a problem with your provider or your options: please report it on tslab-oauth's issue tracker with this message and the \`cause\`.`,
+    { cause: caught },
+  );
 }

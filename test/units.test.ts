@@ -4,7 +4,7 @@ import { inspect } from "node:util";
 import { test } from "node:test";
 import { resolveConfig } from "../src/options/resolve.js";
 import { parseRedirectUri } from "../src/options/parse.js";
-import { LoginError } from "../src/errors.js";
+import { asLoginError, LoginError } from "../src/errors.js";
 import { startListener } from "../src/flows/loopback/listener.js";
 import { choosePkceMethod, createPkce, s256 } from "../src/protocol/pkce.js";
 import { SecretSet } from "../src/secrets.js";
@@ -151,4 +151,18 @@ test("secret scrubbing reaches causes, nested bodies and URLSearchParams", () =>
   assert.ok(!shown.includes("zzzzzzzzzz"), "a state in URLSearchParams is redacted by name");
   assert.equal((inner as { code: string }).code, "OAUTH_INVALID_RESPONSE", "error codes are not mistaken for authorization codes");
   assert.equal(error.code, "INVALID_TOKEN_RESPONSE");
+});
+
+test("asLoginError: a LoginError passes; a bug is INTERNAL_ERROR, said as one (never a provider's failure); after an abort, ABORTED", () => {
+  const refused = new LoginError("TOKEN_REQUEST_FAILED", "refused");
+  assert.equal(asLoginError(refused), refused);
+  const bug = new TypeError("Cannot read properties of undefined (reading 'issuer')");
+  const internal = asLoginError(bug);
+  assert.equal(internal.code, "INTERNAL_ERROR");
+  assert.equal(internal.cause, bug);
+  assert.match(internal.message, /TypeError: Cannot read properties of undefined/);
+  assert.match(internal.message, /bug in tslab-oauth, not a problem with your provider/);
+  const aborted = asLoginError(new LoginError("DISCOVERY_FAILED", "Could not reach ... (This operation was aborted)"), AbortSignal.abort());
+  assert.equal(aborted.code, "ABORTED");
+  assert.equal((aborted.cause as LoginError).code, "DISCOVERY_FAILED");
 });

@@ -1,6 +1,6 @@
 import { LoginError } from "../errors.js";
 import type { LoginConfig } from "../options/types.js";
-import { resolveOrReport, runEntry, successInfo } from "./entry.js";
+import { resolveOrReport, runCall, successInfo } from "./call.js";
 import { createAuthHeaders, type AuthHeaders } from "./headers.js";
 import { obtainTokens } from "./obtain.js";
 
@@ -27,7 +27,7 @@ import { obtainTokens } from "./obtain.js";
  * ```
  */
 export async function login(config: LoginConfig): Promise<AuthHeaders> {
-  return runEntry(resolveOrReport(config), {}, async (ctx) => {
+  return runCall(resolveOrReport(config), {}, async (ctx) => {
     if (ctx.config.dpop) throw dpopNeedsSession("login()");
     const { entry, source } = await obtainTokens(ctx, { skipStored: ctx.config.forceLogin });
     ctx.reporter.succeeded(successInfo(entry, source));

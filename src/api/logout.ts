@@ -1,6 +1,6 @@
 import { LoginError } from "../errors.js";
 import type { LogoutConfig } from "../options/types.js";
-import { resolveOrReport, runEntry } from "./entry.js";
+import { resolveOrReport, runCall } from "./call.js";
 import type { LogoutResult } from "./types.js";
 
 /**
@@ -22,7 +22,7 @@ export async function logout(config: LogoutConfig): Promise<LogoutResult> {
   if (config.revoke !== undefined && typeof config.revoke !== "boolean") {
     throw new LoginError("INVALID_CONFIG", "`revoke` must be true or false.");
   }
-  return runEntry(resolved, {}, async (ctx) => {
+  return runCall(resolved, {}, async (ctx) => {
     const { revokeEntry } = await import("./revoke.js");
     return revokeEntry(ctx, config.revoke ?? true);
   });

@@ -1,4 +1,4 @@
-import { LoginError } from "../errors.js";
+import { abortedError, LoginError } from "../errors.js";
 import { clip } from "../util/text.js";
 import type { TokenSource } from "../notebook/reporter.js";
 import type { ResolvedConfig } from "../options/types.js";
@@ -7,7 +7,7 @@ import type { TokenSet } from "../protocol/token.js";
 import type { SecretSet } from "../secrets.js";
 import { cacheKey, isFresh, type CacheEntry, type Warn } from "../store/cache.js";
 import { lockOrWarn, toEntry, writeLocked } from "../store/token-store.js";
-import type { EntryContext } from "./entry.js";
+import type { CallContext } from "./call.js";
 
 /**
  * Getting a usable token: the saved one as is, else a silent refresh, else an interactive sign-in.
@@ -30,10 +30,10 @@ export interface ObtainOptions {
 /** Overlapping refreshes of one entry in this process share one promise. */
 const inflight = new Map<string, Promise<Obtained | undefined>>();
 
-export async function obtainTokens(ctx: EntryContext, options: ObtainOptions = {}): Promise<Obtained> {
+export async function obtainTokens(ctx: CallContext, options: ObtainOptions = {}): Promise<Obtained> {
   const { config, store, reporter, secrets } = ctx;
   const warn: Warn = (message) => reporter.warn(message);
-  if (config.signal?.aborted) throw new LoginError("ABORTED", "The login was aborted before it started.", { cause: config.signal.reason });
+  if (config.signal?.aborted) throw abortedError("before it started", config.signal.reason);
   const key = cacheKey(config);
   let stored = options.skipStored ? undefined : store.read(key, warn);
   if (stored?.dpopKey && !(await savedKey(ctx, stored))) {
@@ -69,7 +69,7 @@ export async function obtainTokens(ctx: EntryContext, options: ObtainOptions = {
  * twice: oidc-provider and others revoke the whole grant on reuse) or signed out.
  * Resolves undefined when only the browser can help (entry gone, or the refresh token refused).
  */
-async function refreshUnderLock(ctx: EntryContext, key: string, rejected: string | undefined): Promise<Obtained | undefined> {
+async function refreshUnderLock(ctx: CallContext, key: string, rejected: string | undefined): Promise<Obtained | undefined> {
   const { config, store, reporter, secrets } = ctx;
   const warn: Warn = (message) => reporter.warn(message);
   reporter.progress(`Refreshing the token for ${config.issuerId ?? config.tokenEndpoint?.origin}…`);
@@ -89,12 +89,10 @@ async function refreshUnderLock(ctx: EntryContext, key: string, rejected: string
         store.write(key, undefined, warn);
         return undefined;
       }
-      tokens = await refreshTokens(tokenContext(config, current.metadata, { learnedAuth: current.clientAuthMethod, dpop }), current.refreshToken, current.sub);
+      tokens = await refreshTokens(tokenContext(config, current.metadata, { learnedAuth: current.clientAuthMethod, dpop, secrets }), current.refreshToken, current.sub);
     } catch (error) {
       secrets.scrubError(error);
-      if (config.signal?.aborted && !(error instanceof LoginError && error.code === "ABORTED")) {
-        throw new LoginError("ABORTED", "The login was aborted during the token refresh.", { cause: error });
-      }
+      if (config.signal?.aborted) throw abortedError("during the token refresh", error);
       if (!(error instanceof LoginError) || error.code !== "TOKEN_REQUEST_FAILED") throw error;
       if (isRefusal(error)) {
         // The server said no to this refresh token, in whatever words: only a new sign-in helps.
@@ -108,7 +106,6 @@ async function refreshUnderLock(ctx: EntryContext, key: string, rejected: string
         { cause: error, error: error.error, errorDescription: error.errorDescription, status: error.status },
       );
     }
-    addSecrets(secrets, tokens);
     const next = toEntry(config, current.metadata, tokens, current);
     store.write(key, next, warn);
     return { entry: next, source: "refresh" };
@@ -122,7 +119,7 @@ async function refreshUnderLock(ctx: EntryContext, key: string, rejected: string
  * damaged) makes the sign-in useless: the user is told, and undefined returned so that the caller
  * removes it and signs in again (never a raw WebCrypto error).
  */
-async function savedKey(ctx: EntryContext, entry: CacheEntry): Promise<DpopKey | undefined> {
+async function savedKey(ctx: CallContext, entry: CacheEntry): Promise<DpopKey | undefined> {
   const { importDpopKey } = await import("../protocol/dpop.js");
   try {
     return await importDpopKey(entry.dpopKey!, { client_id: ctx.config.clientId });
@@ -132,20 +129,11 @@ async function savedKey(ctx: EntryContext, entry: CacheEntry): Promise<DpopKey |
   }
 }
 
-/** A service account (RFC 6749 §4.4): no browser, no refresh token; a new token is simply asked for. */
-async function serviceAccount(ctx: EntryContext, key: string, stored: CacheEntry | undefined): Promise<Obtained> {
-  const { config, store, reporter, secrets } = ctx;
-  const [{ resolveMetadata }, { clientCredentials }, { tokenContext }] = await Promise.all([
-    import("../protocol/discovery.js"),
-    import("../protocol/token.js"),
-    import("../protocol/client-request.js"),
-  ]);
-  const as = await resolveMetadata(config);
-  const { signingKey } = await import("../protocol/dpop.js");
-  const dpop = await signingKey(config, as, stored?.dpopKey);
-  secrets.add(dpop?.jwk.d);
-  const tokens = await clientCredentials(tokenContext(config, as, { dpop }), config.scopes, config.extraParams);
-  addSecrets(secrets, tokens);
+/** A service account: a new token asked for (flows/service.ts), saved like a sign-in. */
+async function serviceAccount(ctx: CallContext, key: string, stored: CacheEntry | undefined): Promise<Obtained> {
+  const { config, store, reporter } = ctx;
+  const { runServiceAccount } = await import("../flows/service.js");
+  const { tokens, as } = await runServiceAccount(ctx, stored?.dpopKey);
   const entry = { ...toEntry(config, as, tokens, undefined), name: `service client ${config.clientId}` };
   await writeLocked(config, store, key, entry, (message) => reporter.warn(message));
   return { entry, source: "sign-in" };

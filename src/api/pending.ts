@@ -1,17 +1,14 @@
 import { INSPECT } from "../util/inspect.js";
 import { LoginError } from "../errors.js";
-import { pastedCallbackParams, showPasteLink } from "../flows/paste.js";
+import { completePastedSignIn, showPasteLink, type PasteLink } from "../flows/paste.js";
 import type { LoginReporter } from "../notebook/reporter.js";
 import type { LoginConfig, ResolvedConfig } from "../options/types.js";
-import { validateCallback, type AuthorizationSecrets } from "../protocol/authorization.js";
 import { resolveMetadata } from "../protocol/discovery.js";
 import type { ServerMetadata } from "../protocol/metadata.js";
-import { tokenContext } from "../protocol/client-request.js";
-import { exchangeCode } from "../protocol/token.js";
 import { SecretSet } from "../secrets.js";
 import { cacheKey } from "../store/cache.js";
 import { toEntry, writeLocked } from "../store/token-store.js";
-import { resolveOrReport, runEntry, successInfo } from "./entry.js";
+import { resolveOrReport, runCall, successInfo } from "./call.js";
 import { dpopNeedsSession } from "./login.js";
 import { interactionRequired } from "./obtain.js";
 import type { PendingLogin } from "./types.js";
@@ -21,27 +18,24 @@ import { createAuthHeaders, type AuthHeaders } from "./headers.js";
 export async function startPendingLogin(config: LoginConfig): Promise<PendingLogin> {
   const resolved = resolveOrReport(config);
   const secrets = new SecretSet();
-  return runEntry(resolved, { secrets, keepReporter: true }, async ({ reporter }) => {
+  return runCall(resolved, { secrets, keepReporter: true }, async ({ reporter }) => {
     if (resolved.grant === "client_credentials") {
       throw new LoginError("INVALID_CONFIG", '`grant: "client_credentials"` needs no browser: call `login()` (or `session()`) with it.');
     }
     if (resolved.dpop) throw dpopNeedsSession("beginLogin()");
     if (!resolved.interactive) throw interactionRequired(resolved, false);
     const as = await resolveMetadata(resolved);
-    const { redirectUri, url, authorization, deadline } = await showPasteLink({ config: resolved, reporter, secrets }, as, false);
-    return new PendingSignIn({ config: resolved, as, redirectUri, authorization, deadline, secrets, firstReporter: reporter, url });
+    const link = await showPasteLink({ config: resolved, reporter, secrets }, as, false);
+    return new PendingSignIn({ config: resolved, as, link, secrets, firstReporter: reporter });
   });
 }
 
 interface PendingState {
   config: ResolvedConfig;
   as: ServerMetadata;
-  redirectUri: string;
-  authorization: AuthorizationSecrets;
-  deadline: number;
+  link: PasteLink;
   secrets: SecretSet;
   firstReporter: LoginReporter;
-  url: string;
 }
 
 class PendingSignIn implements PendingLogin {
@@ -52,26 +46,20 @@ class PendingSignIn implements PendingLogin {
 
   constructor(state: PendingState) {
     this.#s = state;
-    this.url = state.url;
-    this.expiresAt = state.deadline;
+    this.url = state.link.url;
+    this.expiresAt = state.link.deadline;
   }
 
   async complete(redirectedTo: string): Promise<AuthHeaders> {
     const s = this.#s;
-    return runEntry(s.config, { secrets: s.secrets }, async ({ reporter, store }) => {
+    return runCall(s.config, { secrets: s.secrets }, async ({ reporter, store }) => {
       if (this.#used) {
         throw new LoginError("INVALID_AUTHORIZATION_RESPONSE", "This sign-in was already completed (or its code already tried). Run beginLogin() again for a new one.");
       }
-      if (Date.now() > s.deadline) {
+      if (Date.now() > s.link.deadline) {
         throw new LoginError("TIMEOUT", `This sign-in expired (it was valid for ${s.config.timeoutMs / 1000} s). Run beginLogin() again.`);
       }
-      const params = pastedCallbackParams(redirectedTo, s.redirectUri, s.authorization.state);
-      for (const value of params.getAll("code")) s.secrets.add(value);
-      const ctx = tokenContext(s.config, s.as);
-      const validated = validateCallback(s.as, ctx.client, params, s.authorization.state);
-      this.#used = true;
-      const tokens = await exchangeCode(ctx, validated, s.redirectUri, s.authorization.pkce.verifier, s.authorization.nonce);
-      for (const value of [tokens.accessToken, tokens.refreshToken, tokens.idToken]) s.secrets.add(value);
+      const tokens = await completePastedSignIn({ config: s.config, reporter, secrets: s.secrets }, s.as, s.link, redirectedTo, () => (this.#used = true));
       const entry = toEntry(s.config, s.as, tokens, undefined);
       await writeLocked(s.config, store, cacheKey(s.config), entry, (message) => reporter.warn(message));
       // The first cell's link is overwritten too: nothing of this sign-in stays there.

@@ -4,11 +4,11 @@ import { tokenContext } from "../protocol/client-request.js";
 import { revokeToken } from "../protocol/token.js";
 import { cacheKey, isFresh, type CacheEntry, type Warn } from "../store/cache.js";
 import { lockOrWarn } from "../store/token-store.js";
-import type { EntryContext } from "./entry.js";
+import type { CallContext } from "./call.js";
 import type { LogoutResult } from "./types.js";
 
 /** Revokes (RFC 7009) and forgets the saved sign-in the options name. */
-export async function revokeEntry({ config, store, reporter, secrets }: EntryContext, revoke: boolean): Promise<LogoutResult> {
+export async function revokeEntry({ config, store, reporter, secrets }: CallContext, revoke: boolean): Promise<LogoutResult> {
   const key = cacheKey(config);
   const warn: Warn = (message) => reporter.warn(message);
   const release = await lockOrWarn(config, store, warn);
@@ -71,7 +71,7 @@ export async function revokeEntry({ config, store, reporter, secrets }: EntryCon
  * with a refresh token is marked expired (its next use refreshes, which the server refuses if the
  * grant ended, and a browser sign-in follows), one without is forgotten.
  */
-function checkSharedGrants(store: EntryContext["store"], revokedKey: string, revoked: CacheEntry, warn: Warn): LogoutResult["alsoAffected"] {
+function checkSharedGrants(store: CallContext["store"], revokedKey: string, revoked: CacheEntry, warn: Warn): LogoutResult["alsoAffected"] {
   const affected: LogoutResult["alsoAffected"] = [];
   for (const [key, entry] of store.entries(warn)) {
     if (key === revokedKey || entry.issuer !== revoked.issuer || entry.clientId !== revoked.clientId) continue;

@@ -7,7 +7,7 @@ import { isFresh, type CacheEntry } from "../store/cache.js";
 import { storeFor, type TokenStore } from "../store/token-store.js";
 import { LoginError } from "../errors.js";
 import type { DpopKey } from "../protocol/dpop.js";
-import { resolveOrReport, runEntry, successInfo } from "./entry.js";
+import { resolveOrReport, runCall, successInfo } from "./call.js";
 import { createAuthHeaders, createDpopHeaders, type AuthHeaders, type DpopHeaders } from "./headers.js";
 import { obtainTokens } from "./obtain.js";
 import type { LogoutResult, Session } from "./types.js";
@@ -66,8 +66,8 @@ class NotebookSession implements Session {
     this.clientId = config.clientId;
   }
 
-  #run<T>(body: Parameters<typeof runEntry<T>>[2], reporter?: DeferredReporter): Promise<T> {
-    return runEntry(this.#config, { secrets: this.#secrets, store: this.#store, reporter }, body);
+  #run<T>(body: Parameters<typeof runCall<T>>[2], reporter?: DeferredReporter): Promise<T> {
+    return runCall(this.#config, { secrets: this.#secrets, store: this.#store, reporter }, body);
   }
 
   /** The first sign-in, shown in the cell like login(); `forceLogin` skips the cache then only. */

@@ -6,22 +6,23 @@ import type { TokenSet } from "../protocol/token.js";
 import { inNotebook } from "../notebook/create.js";
 import { remoteReason } from "./detect.js";
 import { runDeviceLogin } from "./device.js";
-import { runLoopbackLogin, type FlowContext } from "./loopback/flow.js";
+import type { FlowContext } from "./context.js";
+import { runLoopbackLogin } from "./loopback/flow.js";
 import { runPromptedLogin } from "./paste.js";
 
 /**
  * The browser sign-in, by the flow the options ask for, or (`auto`) the one that can work where
  * the kernel runs. The cell says which, why, and how to force the other.
  */
-export async function signInInteractively(entry: FlowContext): Promise<{ tokens: TokenSet; as: ServerMetadata }> {
-  const { config, reporter } = entry;
+export async function signInInteractively(flow: FlowContext): Promise<{ tokens: TokenSet; as: ServerMetadata }> {
+  const { config, reporter } = flow;
   const as = await resolveMetadata(config);
-  const ctx: FlowContext = { ...entry, dpop: await signingKey(config, as, undefined) };
-  entry.secrets.add(ctx.dpop?.jwk.d);
+  const ctx: FlowContext = { ...flow, dpop: await signingKey(config, as, undefined) };
+  flow.secrets.add(ctx.dpop?.jwk.d);
   const proxy = proxyFor(new URL(as.token_endpoint!), config.proxy);
   if (proxy) reporter.event(`requests to ${new URL(as.token_endpoint!).host} go through the proxy ${proxy.label} (${proxy.source})`);
   if (config.flow === "device") return { tokens: await runDeviceLogin(ctx, as), as };
-  if (config.flow === "manual") return runPromptedLogin(ctx, as);
+  if (config.flow === "manual") return { tokens: await runPromptedLogin(ctx, as), as };
   if (config.flow === "auto") {
     // Outside a notebook there is no kernel to speak of.
     const remote = remoteReason(process.env, process.platform, undefined, inNotebook() ? "the kernel" : "this program");

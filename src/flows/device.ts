@@ -1,11 +1,11 @@
 import * as oauth from "oauth4webapi";
 import { asLoginError, LoginError } from "../errors.js";
 import type { ServerMetadata } from "../protocol/metadata.js";
-import { tokenContext, type TokenContext } from "../protocol/client-request.js";
+import type { TokenContext } from "../protocol/client-request.js";
 import { pollDeviceCode, requestDeviceCode } from "../protocol/device.js";
 import type { TokenSet } from "../protocol/token.js";
 import { openBrowser, reportBrowser } from "./browser.js";
-import type { FlowContext } from "./loopback/flow.js";
+import { flowTokenContext, type FlowContext } from "./context.js";
 import { Wait } from "./wait.js";
 
 /** RFC 8628 §3.2: without `interval`, clients poll every 5 seconds. */
@@ -18,7 +18,8 @@ const SLOW_DOWN_S = 5;
  * a link and a short code; the user signs in on any device while this polls the token endpoint at
  * the server's `interval`. Cancellable like the loopback flow (timeout, signal, interrupt).
  */
-export async function runDeviceLogin({ config, reporter, secrets, dpop }: FlowContext, as: ServerMetadata): Promise<TokenSet> {
+export async function runDeviceLogin(flow: FlowContext, as: ServerMetadata): Promise<TokenSet> {
+  const { config, reporter, secrets } = flow;
   const wait = new Wait({ signal: config.signal, reporter, interrupted: () => "The cell was interrupted: the sign-in stopped. Run the cell again to sign in." });
   try {
     if (!as.device_authorization_endpoint) {
@@ -27,9 +28,8 @@ export async function runDeviceLogin({ config, reporter, secrets, dpop }: FlowCo
         `\`flow: "device"\` needs a server with a device authorization endpoint (RFC 8628), and ${as.issuer} advertises none. Use \`flow: "loopback"\`, or beginLogin() when your browser cannot reach this machine.`,
       );
     }
-    const ctx = tokenContext(config, as, { signal: wait.signal, dpop });
+    const ctx = flowTokenContext(flow, as, wait.signal);
     const grant = await requestDeviceCode(ctx, config.scopes, config.extraParams);
-    secrets.add(grant.device_code);
     const lifetimeMs = Math.min(grant.expires_in * 1000, config.timeoutMs);
     const interval = (grant.interval ?? DEFAULT_INTERVAL_S) * 1000;
     reporter.waitingForCode({
@@ -43,9 +43,7 @@ export async function runDeviceLogin({ config, reporter, secrets, dpop }: FlowCo
     // The server says when the code expired (expired_token); a server that never does is cut off
     // a little after the code's lifetime (clocks and rounding differ), or at `timeout`.
     const hardStop = Date.now() + Math.min(config.timeoutMs, grant.expires_in * 1000 + 2 * interval + 2000);
-    const tokens = await poll(ctx, wait, grant, interval, hardStop, lifetimeMs, (message) => reporter.event(message));
-    for (const value of [tokens.accessToken, tokens.refreshToken, tokens.idToken]) secrets.add(value);
-    return tokens;
+    return await poll(ctx, wait, grant, interval, hardStop, lifetimeMs, (message) => reporter.event(message));
   } catch (caught) {
     throw secrets.scrubError(asLoginError(caught));
   } finally {

@@ -1,13 +1,12 @@
 import { randomInt } from "node:crypto";
 import { LoginError } from "../errors.js";
-import { authorizationSecrets, authorizationUrl, hasOurState, validateCallback, type AuthorizationSecrets } from "../protocol/authorization.js";
+import { authorizationSecrets, authorizationUrl, hasOurState, type AuthorizationSecrets } from "../protocol/authorization.js";
 import type { ServerMetadata } from "../protocol/metadata.js";
 import { pushAuthorizationRequest, usesPar } from "../protocol/par.js";
-import { tokenContext } from "../protocol/client-request.js";
-import { exchangeCode, type TokenSet } from "../protocol/token.js";
+import type { TokenSet } from "../protocol/token.js";
 import { clip } from "../util/text.js";
 import { openBrowser, reportBrowser } from "./browser.js";
-import { registerHint, type FlowContext } from "./loopback/flow.js";
+import { flowTokenContext, redeemCallback, registerHint, type FlowContext } from "./context.js";
 
 /**
  * The two-cell flow's check of a pasted address: it must be this sign-in's redirect URI (origin
@@ -42,23 +41,37 @@ export function pastedCallbackParams(pasted: string, redirectUri: string, state:
   return url.searchParams;
 }
 
+/** A paste flow's sign-in, between the link shown and the address pasted. */
+export interface PasteLink {
+  redirectUri: string;
+  url: string;
+  authorization: AuthorizationSecrets;
+  deadline: number;
+}
+
+/**
+ * The end of both paste flows: the pasted address checked ({@link pastedCallbackParams}: a wrong
+ * one spends nothing), then the code redeemed. `spend` runs when the code is about to be sent.
+ */
+export function completePastedSignIn(flow: FlowContext, as: ServerMetadata, link: PasteLink, pasted: string, spend?: () => void): Promise<TokenSet> {
+  const params = pastedCallbackParams(pasted, link.redirectUri, link.authorization.state);
+  return redeemCallback(flowTokenContext(flow, as), params, link.redirectUri, link.authorization, spend);
+}
+
 /**
  * The start of both paste flows (`beginLogin()` and `flow: "manual"`): this sign-in's secrets, a
  * loopback redirect URI on any port (nothing listens: any port the provider accepts will do, RFC
  * 8252 §7.3), the link shown (and on screen before anything blocks), the browser opened.
  */
-export async function showPasteLink(
-  { config, reporter, secrets, dpop }: FlowContext,
-  as: ServerMetadata,
-  prompted: boolean,
-): Promise<{ redirectUri: string; url: string; authorization: AuthorizationSecrets; deadline: number }> {
+export async function showPasteLink(flow: FlowContext, as: ServerMetadata, prompted: boolean): Promise<PasteLink> {
+  const { config, reporter, secrets } = flow;
   const pushed = usesPar(config, as);
   const authorization = await authorizationSecrets(as, config, secrets, (message) => reporter.warn(message));
   const { host, path, search } = config.redirect;
   const redirectUri = `http://${host}:${config.redirect.port || randomInt(49152, 65536)}${path}${search}`;
   const request = authorizationUrl(as, config, redirectUri, authorization.pkce, authorization.state, authorization.nonce);
   // Pushed (RFC 9126): the link shown carries only client_id and request_uri.
-  const push = pushed ? await pushAuthorizationRequest(tokenContext(config, as, { dpop }), request, registerHint(config, redirectUri, "Register")) : undefined;
+  const push = pushed ? await pushAuthorizationRequest(flowTokenContext(flow, as), request, registerHint(config, redirectUri, "Register")) : undefined;
   const url = (push?.url ?? request).href;
   const deadline = Date.now() + config.timeoutMs;
   // Nothing listens here to push the request again: the link itself expires with the pushed request.
@@ -87,27 +100,21 @@ const PASTE_TRIES = 3;
  * it, tslab does not). The same checks as `pending.complete()`: this sign-in's redirect URI and
  * `state`, then PKCE and `iss` at the exchange. A wrong address is asked again, at most three times.
  */
-export async function runPromptedLogin({ config, reporter, secrets, dpop }: FlowContext, as: ServerMetadata): Promise<{ tokens: TokenSet; as: ServerMetadata }> {
+export async function runPromptedLogin(flow: FlowContext, as: ServerMetadata): Promise<TokenSet> {
   const ask = kernelPrompt();
   if (!ask) throw new LoginError("INVALID_CONFIG", NO_STDIN);
-  const { redirectUri, authorization } = await showPasteLink({ config, reporter, secrets, dpop }, as, true);
-  const { pkce, state, nonce } = authorization;
-  let params: URLSearchParams | undefined;
-  for (let attempt = 1; !params; attempt++) {
+  const link = await showPasteLink(flow, as, true);
+  for (let attempt = 1; ; attempt++) {
     const answer = ask(attempt === 1 ? "Paste the address your browser ended on:" : "That was not this sign-in's address; paste the one from the tab it opened:");
     if (answer === null) throw new LoginError("INVALID_CONFIG", NO_STDIN);
     if (answer.trim() === "") throw new LoginError("ABORTED", "No address was pasted: the sign-in stopped. Run the cell again to sign in.");
     try {
-      params = pastedCallbackParams(answer, redirectUri, state);
+      pastedCallbackParams(answer, link.redirectUri, link.authorization.state);
     } catch (error) {
       if (attempt >= PASTE_TRIES) throw error;
-      reporter.event((error as Error).message);
+      flow.reporter.event((error as Error).message);
+      continue;
     }
+    return completePastedSignIn(flow, as, link, answer);
   }
-  for (const value of params.getAll("code")) secrets.add(value);
-  const ctx = tokenContext(config, as, { dpop });
-  const validated = validateCallback(as, ctx.client, params, state);
-  const tokens = await exchangeCode(ctx, validated, redirectUri, pkce.verifier, nonce);
-  for (const value of [tokens.accessToken, tokens.refreshToken, tokens.idToken]) secrets.add(value);
-  return { tokens, as };
 }

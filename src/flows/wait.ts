@@ -1,4 +1,4 @@
-import { LoginError } from "../errors.js";
+import { abortedError, LoginError } from "../errors.js";
 import type { LoginReporter } from "../notebook/reporter.js";
 
 /**
@@ -35,8 +35,7 @@ export class Wait {
   /** The ABORTED error for this wait, with what was cut short as `cause`. */
   abortedError(cause?: unknown): LoginError {
     const reason: unknown = this.signal.reason;
-    if (reason instanceof LoginError && reason.code === "ABORTED") return reason;
-    return new LoginError("ABORTED", "The login was aborted before it completed.", { cause: cause ?? reason });
+    return reason instanceof LoginError && reason.code === "ABORTED" ? reason : abortedError("before it completed", cause ?? reason);
   }
 
   /**

@@ -1,5 +1,6 @@
 import type * as oauth from "oauth4webapi";
 import { LoginError } from "../errors.js";
+import type { SecretSet } from "../secrets.js";
 import { discard } from "./body.js";
 import { chooseClientAuth, clientAuthFor, mayRetryWithPost, type ClientAuthChoice, type ClientCredentials } from "./client-auth.js";
 import type { DpopKey } from "./dpop.js";
@@ -23,6 +24,8 @@ export interface TokenContext {
   transport: Transport;
   /** The sign-in's DPoP key: every request carries a proof, and only DPoP-bound tokens are accepted. */
   dpop: DpopKey | undefined;
+  /** The call's secrets: tokens and device codes join it as they arrive, so no error can show them. */
+  secrets: SecretSet | undefined;
 }
 
 /** Who the client is and how it reaches the server, and the call's own cancellation. */
@@ -35,6 +38,8 @@ export interface TokenContextOptions {
   learnedAuth?: "client_secret_post" | undefined;
   /** The sign-in's DPoP key. */
   dpop?: DpopKey | undefined;
+  /** The call's secret set: what the server sends back joins it. */
+  secrets?: SecretSet | undefined;
 }
 
 /** What every client-authenticated request of one call needs, built once. */
@@ -46,6 +51,7 @@ export function tokenContext(config: ClientSettings, as: ServerMetadata, options
     secret: config.clientSecret,
     transport: createTransport(config, "signal" in options ? options.signal : config.signal),
     dpop: options.dpop,
+    secrets: options.secrets,
   };
 }
 

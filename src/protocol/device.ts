@@ -19,6 +19,7 @@ export async function requestDeviceCode(ctx: TokenContext, scopes: readonly stri
     process: (response) => oauth.processDeviceAuthorizationResponse(ctx.as, ctx.client, response),
     refused: (cause) => deviceAuthorizationError(ctx, cause),
   });
+  ctx.secrets?.add(grant.device_code);
   // The verification links become a link in the cell and open in the browser: https only (plain
   // http on loopback), never javascript: or data:.
   for (const [name, value] of [["verification_uri", grant.verification_uri], ["verification_uri_complete", grant.verification_uri_complete]] as const) {

@@ -34,9 +34,12 @@ export function withLearnedAuth(ctx: TokenContext, tokens: TokenSet): TokenSet {
 
 /**
  * A validated token response as a TokenSet: a Bearer token, or with a DPoP key a DPoP-bound one.
- * A server that answers a proof with a Bearer token does not do DPoP: that token is not kept.
+ * A server that answers a proof with a Bearer token does not do DPoP: that token is not kept. The
+ * tokens join the call's secrets here, the one place they arrive.
  */
-export function toTokenSet(ctx: Pick<TokenContext, "dpop" | "as">, response: oauth.TokenEndpointResponse, receivedAt = Date.now()): TokenSet {
+export function toTokenSet(ctx: Pick<TokenContext, "dpop" | "as" | "secrets">, response: oauth.TokenEndpointResponse, receivedAt = Date.now()): TokenSet {
+  // Secret from the moment they arrive: no later error, log or notice can show them.
+  for (const value of [response.access_token, response.refresh_token, response.id_token]) ctx.secrets?.add(value);
   const expected = ctx.dpop ? "dpop" : "bearer";
   if (response.token_type !== expected) {
     throw new LoginError(

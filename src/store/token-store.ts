@@ -1,4 +1,4 @@
-import { LoginError } from "../errors.js";
+import { abortedError } from "../errors.js";
 import type { ResolvedConfig } from "../options/types.js";
 import type { ServerMetadata } from "../protocol/metadata.js";
 import type { TokenSet } from "../protocol/token.js";
@@ -52,7 +52,7 @@ export async function lockOrWarn(config: Pick<ResolvedConfig, "requestTimeoutMs"
     // A holder keeps the lock for at most one token request; after that it is abandoned.
     return await store.lock({ staleMs: config.requestTimeoutMs + 10_000, signal: config.signal });
   } catch (error) {
-    if (config.signal?.aborted) throw new LoginError("ABORTED", "The login was aborted while waiting for another kernel's refresh.", { cause: error });
+    if (config.signal?.aborted) throw abortedError("while waiting for another kernel's refresh", error);
     warn(`Could not lock the token cache (${(error as NodeJS.ErrnoException).code ?? (error as Error).message}); going on without coordinating with other kernels.`);
     return () => {};
   }

@@ -1,33 +1,23 @@
 import { asLoginError, LoginError } from "../../errors.js";
 import type { LoginReporter } from "../../notebook/reporter.js";
 import type { ResolvedConfig } from "../../options/types.js";
-import { authorizationSecrets, authorizationUrl, validateCallback } from "../../protocol/authorization.js";
+import { authorizationSecrets, authorizationUrl } from "../../protocol/authorization.js";
 import type { ServerMetadata } from "../../protocol/metadata.js";
-import type { DpopKey } from "../../protocol/dpop.js";
 import { pushAuthorizationRequest, usesPar } from "../../protocol/par.js";
-import { tokenContext } from "../../protocol/client-request.js";
-import { exchangeCode, type TokenSet } from "../../protocol/token.js";
-import type { SecretSet } from "../../secrets.js";
+import type { TokenSet } from "../../protocol/token.js";
 import { openBrowser, reportBrowser } from "../browser.js";
+import { flowTokenContext, redeemCallback, registerHint, type FlowContext } from "../context.js";
 import { Wait } from "../wait.js";
 import { doubtNotice, preflight, PREFLIGHT_DELAY_MS, rejectedError } from "./preflight.js";
 import { startListener, type CallbackListener } from "./listener.js";
-
-/** What an interactive flow needs: the options, where to report, and the secrets to keep out of errors. */
-export interface FlowContext {
-  config: ResolvedConfig;
-  reporter: LoginReporter;
-  secrets: SecretSet;
-  /** With `dpop`, the key the tokens will be bound to. */
-  dpop?: DpopKey | undefined;
-}
 
 /**
  * The loopback flow: authorization code + PKCE (RFC 6749 §4.1, RFC 7636) through a transient
  * loopback listener (RFC 8252), `state` and `iss` (RFC 9207) checked, the code exchanged. Returns
  * the token set (it goes to the cache with `as`).
  */
-export async function runLoopbackLogin({ config, reporter, secrets, dpop }: FlowContext, as: ServerMetadata): Promise<TokenSet> {
+export async function runLoopbackLogin(flow: FlowContext, as: ServerMetadata): Promise<TokenSet> {
+  const { config, reporter, secrets } = flow;
   let listener: CallbackListener | undefined;
   const stopPreflight = new AbortController();
   const wait = new Wait({
@@ -37,12 +27,12 @@ export async function runLoopbackLogin({ config, reporter, secrets, dpop }: Flow
   });
   try {
     if (wait.signal.aborted) throw wait.abortedError();
-    const ctx = tokenContext(config, as, { signal: wait.signal, dpop });
+    const ctx = flowTokenContext(flow, as, wait.signal);
     const pushed = usesPar(config, as);
-    const { pkce, state, nonce } = await authorizationSecrets(as, config, secrets, (message) => reporter.warn(message));
-    listener = await startListener({ redirect: config.redirect, state, onEvent: (message) => reporter.event(message) });
+    const authorization = await authorizationSecrets(as, config, secrets, (message) => reporter.warn(message));
+    listener = await startListener({ redirect: config.redirect, state: authorization.state, onEvent: (message) => reporter.event(message) });
     const redirectUri = listener.redirectUri;
-    const request = authorizationUrl(as, config, redirectUri, pkce, state, nonce);
+    const request = authorizationUrl(as, config, redirectUri, authorization.pkce, authorization.state, authorization.nonce);
     const hint = registerHint(config, redirectUri);
     // Pushed (RFC 9126): the browser gets only client_id and request_uri, and a refusal ends here.
     const registerNow = registerHint(config, redirectUri, "Register");
@@ -66,10 +56,7 @@ export async function runLoopbackLogin({ config, reporter, secrets, dpop }: Flow
     // A pushed request was already checked by the server (and its request_uri is not ours to spend).
     const refused = config.preflight && !pushed ? refusedRequest(url, config, AbortSignal.any([wait.signal, stopPreflight.signal]), hint, reporter) : NEVER;
     const params = await wait.race(Promise.race([listener.callback, refused]), { ms: config.timeoutMs, error: () => timeoutError(config, redirectUri) });
-    for (const value of params.getAll("code")) secrets.add(value);
-    const validated = validateCallback(as, ctx.client, params, state);
-    const tokens = await wait.race(exchangeCode(ctx, validated, redirectUri, pkce.verifier, nonce));
-    for (const value of [tokens.accessToken, tokens.refreshToken, tokens.idToken]) secrets.add(value);
+    const tokens = await wait.race(redeemCallback(ctx, params, redirectUri, authorization));
     await listener.finish({ ok: true, issuer: as.issuer });
     return tokens;
   } catch (caught) {
@@ -124,25 +111,3 @@ function timeoutError(config: ResolvedConfig, redirectUri: string): LoginError {
       "If your browser runs on another machine than the kernel, the redirect to this machine's loopback address cannot arrive.",
   );
 }
-
-/**
- * What to register when the provider refused the redirect URI on its own page (it cannot tell us):
- * the URI without a port for servers that allow any port (RFC 8252 §7.3), and for those that
- * compare ports too, a fixed one to register and pass as `redirectUri`.
- */
-export function registerHint(
-  config: Pick<ResolvedConfig, "redirect" | "clientId">,
-  redirectUri: string,
-  lead = "If the provider showed an error about the redirect URI, register",
-): string {
-  if (config.redirect.port !== 0) return `${lead} ${redirectUri} for client ${JSON.stringify(config.clientId)}.`;
-  const portless = redirectUri.replace(/:\d+\//, "/");
-  const fixed = redirectUri.replace(/:\d+\//, `:${SUGGESTED_PORT}/`);
-  return (
-    `${lead} ${portless} (any port) for client ${JSON.stringify(config.clientId)}; ` +
-    `if it compares ports too, register a fixed one such as ${fixed} and pass it as \`redirectUri\`.`
-  );
-}
-
-/** A port from the dynamic range, for providers that want a fixed one (rclone's, which several providers already know). */
-const SUGGESTED_PORT = 53682;

@@ -16,7 +16,7 @@ import { storeFor, type TokenStore } from "../store/token-store.js";
  * (every error leaves as a LoginError, scrubbed of secrets, shown in the cell; reused metadata is
  * dropped, since the provider may have changed).
  */
-export interface EntryContext {
+export interface CallContext {
   config: ResolvedConfig;
   reporter: LoginReporter;
   /** Every secret this call has seen: they are scrubbed from any error that leaves it. */
@@ -24,7 +24,7 @@ export interface EntryContext {
   store: TokenStore;
 }
 
-export interface EntryOptions {
+export interface CallOptions {
   /** The caller's own secret set (a session's or a pending sign-in's), else a new one. */
   secrets?: SecretSet | undefined;
   /** The caller's own reporter (a session's silent one), else the cell's display. */
@@ -50,8 +50,8 @@ export function resolveOrReport(input: LoginConfig): ResolvedConfig {
   }
 }
 
-/** Runs one call's `body` with its context; see {@link EntryContext}. */
-export async function runEntry<T>(config: ResolvedConfig, options: EntryOptions, body: (ctx: EntryContext) => Promise<T>): Promise<T> {
+/** Runs one call's `body` with its context; see {@link CallContext}. */
+export async function runCall<T>(config: ResolvedConfig, options: CallOptions, body: (ctx: CallContext) => Promise<T>): Promise<T> {
   const secrets = options.secrets ?? new SecretSet();
   secrets.add(config.clientSecret);
   for (const proxy of proxies(config)) {
@@ -73,15 +73,15 @@ export async function runEntry<T>(config: ResolvedConfig, options: EntryOptions,
     return result;
   } catch (caught) {
     forgetMetadata(config);
-    throw reportFailure(caught, reporter, secrets);
+    throw reportFailure(caught, reporter, secrets, config.signal);
   } finally {
     await reporter.flush();
     if (!keep) reporter.dispose();
   }
 }
 
-function reportFailure(caught: unknown, reporter: LoginReporter, secrets: SecretSet): LoginError {
-  const error = secrets.scrubError(asLoginError(caught));
+function reportFailure(caught: unknown, reporter: LoginReporter, secrets: SecretSet, signal?: AbortSignal): LoginError {
+  const error = secrets.scrubError(asLoginError(caught, signal));
   reporter.failed(error);
   return error;
 }
