@@ -4,11 +4,11 @@ import type { LoginReporter, SuccessInfo, TokenSource } from "../notebook/report
 import { resolveConfig } from "../options/resolve.js";
 import { savedProfiles } from "../store/profiles.js";
 import type { LoginConfig, ResolvedConfig } from "../options/types.js";
-import { forgetMetadata } from "../protocol/discovered.js";
+import { forgetMetadata } from "../protocol/metadata-memo.js";
 import type { ProxyChoice } from "../util/proxy.js";
 import { SecretSet } from "../secrets.js";
-import type { CacheEntry } from "../store/cache.js";
-import { storeFor, type TokenStore } from "../store/token-store.js";
+import { cacheKey, type CacheEntry } from "../store/cache.js";
+import { openSignIn, storeFor, type SavedSignIn, type TokenStore } from "../store/token-store.js";
 
 /**
  * The one way into the library, shared by every exported call: options validated (a bad one is
@@ -21,7 +21,8 @@ export interface CallContext {
   reporter: LoginReporter;
   /** Every secret this call has seen: they are scrubbed from any error that leaves it. */
   secrets: SecretSet;
-  store: TokenStore;
+  /** The saved sign-in these options name, in the store they name. */
+  signIn: SavedSignIn;
 }
 
 export interface CallOptions {
@@ -68,7 +69,8 @@ export async function runCall<T>(config: ResolvedConfig, options: CallOptions, b
   let keep = false;
   try {
     const store = options.store ?? (await storeFor(config));
-    const result = await body({ config, reporter, secrets, store });
+    const signIn = openSignIn(store, config, cacheKey(config), (message) => reporter.warn(message));
+    const result = await body({ config, reporter, secrets, signIn });
     keep = options.keepReporter === true;
     return result;
   } catch (caught) {

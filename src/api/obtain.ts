@@ -5,8 +5,8 @@ import type { ResolvedConfig } from "../options/types.js";
 import type { DpopKey } from "../protocol/dpop.js";
 import type { TokenSet } from "../protocol/token.js";
 import type { SecretSet } from "../secrets.js";
-import { cacheKey, isFresh, type CacheEntry, type Warn } from "../store/cache.js";
-import { lockOrWarn, toEntry, writeLocked } from "../store/token-store.js";
+import { isFresh, type CacheEntry } from "../store/cache.js";
+import { toEntry } from "../store/token-store.js";
 import type { CallContext } from "./call.js";
 
 /**
@@ -27,39 +27,29 @@ export interface ObtainOptions {
   rejected?: string | undefined;
 }
 
-/** Overlapping refreshes of one entry in this process share one promise. */
-const inflight = new Map<string, Promise<Obtained | undefined>>();
-
 export async function obtainTokens(ctx: CallContext, options: ObtainOptions = {}): Promise<Obtained> {
-  const { config, store, reporter, secrets } = ctx;
-  const warn: Warn = (message) => reporter.warn(message);
+  const { config, signIn, secrets } = ctx;
   if (config.signal?.aborted) throw abortedError("before it started", config.signal.reason);
-  const key = cacheKey(config);
-  let stored = options.skipStored ? undefined : store.read(key, warn);
+  let stored = options.skipStored ? undefined : signIn.read();
   if (stored?.dpopKey && !(await savedKey(ctx, stored))) {
-    await writeLocked(config, store, key, undefined, warn);
+    await signIn.save(undefined);
     stored = undefined;
   }
   if (stored) {
     addSecrets(secrets, stored);
     if (isFresh(stored) && stored.accessToken !== options.rejected) return { entry: stored, source: "cache" };
     if (stored.refreshToken) {
-      const id = `${store.id}#${key}`;
-      let shared = inflight.get(id);
-      if (!shared) {
-        shared = refreshUnderLock(ctx, key, options.rejected).finally(() => inflight.delete(id));
-        inflight.set(id, shared);
-      }
-      const refreshed = await shared;
+      // Overlapping refreshes of one sign-in in this process share one.
+      const refreshed = await signIn.once(() => refreshUnderLock(ctx, options.rejected));
       if (refreshed) return refreshed;
     }
   }
-  if (config.grant === "client_credentials") return serviceAccount(ctx, key, stored);
+  if (config.grant === "client_credentials") return serviceAccount(ctx, stored);
   if (!config.interactive) throw interactionRequired(config, stored !== undefined);
   const { signInInteractively } = await import("../flows/choose.js");
   const { tokens, as } = await signInInteractively(ctx);
   const entry = toEntry(config, as, tokens, undefined);
-  await writeLocked(config, store, key, entry, warn);
+  await signIn.save(entry);
   return { entry, source: "sign-in" };
 }
 
@@ -69,49 +59,48 @@ export async function obtainTokens(ctx: CallContext, options: ObtainOptions = {}
  * twice: oidc-provider and others revoke the whole grant on reuse) or signed out.
  * Resolves undefined when only the browser can help (entry gone, or the refresh token refused).
  */
-async function refreshUnderLock(ctx: CallContext, key: string, rejected: string | undefined): Promise<Obtained | undefined> {
-  const { config, store, reporter, secrets } = ctx;
-  const warn: Warn = (message) => reporter.warn(message);
+function refreshUnderLock(ctx: CallContext, rejected: string | undefined): Promise<Obtained | undefined> {
+  const { config, signIn, reporter } = ctx;
   reporter.progress(`Refreshing the token for ${config.issuerId ?? config.tokenEndpoint?.origin}…`);
-  const release = await lockOrWarn(config, store, warn);
+  return signIn.withLock(() => refreshHeld(ctx, rejected));
+}
+
+async function refreshHeld(ctx: CallContext, rejected: string | undefined): Promise<Obtained | undefined> {
+  const { config, signIn, reporter, secrets } = ctx;
+  const current = signIn.read();
+  if (!current) return undefined;
+  addSecrets(secrets, current);
+  if (isFresh(current) && current.accessToken !== rejected) return { entry: current, source: "cache" };
+  if (!current.refreshToken) return undefined;
+  const [{ refreshTokens }, { tokenContext }] = await Promise.all([import("../protocol/token.js"), import("../protocol/client-request.js")]);
+  let tokens: TokenSet;
   try {
-    const current = store.read(key, warn);
-    if (!current) return undefined;
-    addSecrets(secrets, current);
-    if (isFresh(current) && current.accessToken !== rejected) return { entry: current, source: "cache" };
-    if (!current.refreshToken) return undefined;
-    const [{ refreshTokens }, { tokenContext }] = await Promise.all([import("../protocol/token.js"), import("../protocol/client-request.js")]);
-    let tokens: TokenSet;
-    try {
-      // A DPoP-bound refresh token is refreshed with its own key (RFC 9449 §5), saved with it.
-      const dpop = current.dpopKey ? await savedKey(ctx, current) : undefined;
-      if (current.dpopKey && !dpop) {
-        store.write(key, undefined, warn);
-        return undefined;
-      }
-      tokens = await refreshTokens(tokenContext(config, current.metadata, { learnedAuth: current.clientAuthMethod, dpop, secrets }), current.refreshToken, current.sub);
-    } catch (error) {
-      secrets.scrubError(error);
-      if (config.signal?.aborted) throw abortedError("during the token refresh", error);
-      if (!(error instanceof LoginError) || error.code !== "TOKEN_REQUEST_FAILED") throw error;
-      if (isRefusal(error)) {
-        // The server said no to this refresh token, in whatever words: only a new sign-in helps.
-        store.write(key, undefined, warn);
-        reporter.notice(`The saved sign-in to ${current.metadata.issuer} was refused by the server (${refusalText(error)}), so you need to sign in again in the browser.`);
-        return undefined;
-      }
-      throw new LoginError(
-        error.code,
-        `${error.message} The saved sign-in is kept for the next try; to sign in again in the browser instead, pass \`forceLogin: true\`.`,
-        { cause: error, error: error.error, errorDescription: error.errorDescription, status: error.status },
-      );
+    // A DPoP-bound refresh token is refreshed with its own key (RFC 9449 §5), saved with it.
+    const dpop = current.dpopKey ? await savedKey(ctx, current) : undefined;
+    if (current.dpopKey && !dpop) {
+      signIn.write(undefined);
+      return undefined;
     }
-    const next = toEntry(config, current.metadata, tokens, current);
-    store.write(key, next, warn);
-    return { entry: next, source: "refresh" };
-  } finally {
-    release();
+    tokens = await refreshTokens(tokenContext(config, current.metadata, { clientAuthMethod: current.clientAuthMethod, dpop, secrets }), current.refreshToken, current.sub);
+  } catch (error) {
+    secrets.scrubError(error);
+    if (config.signal?.aborted) throw abortedError("during the token refresh", error);
+    if (!(error instanceof LoginError) || error.code !== "TOKEN_REQUEST_FAILED") throw error;
+    if (isRefusal(error)) {
+      // The server said no to this refresh token, in whatever words: only a new sign-in helps.
+      signIn.write(undefined);
+      reporter.notice(`The saved sign-in to ${current.metadata.issuer} was refused by the server (${refusalText(error)}), so you need to sign in again in the browser.`);
+      return undefined;
+    }
+    throw new LoginError(
+      error.code,
+      `${error.message} The saved sign-in is kept for the next try; to sign in again in the browser instead, pass \`forceLogin: true\`.`,
+      { cause: error, error: error.error, errorDescription: error.errorDescription, status: error.status },
+    );
   }
+  const next = toEntry(config, current.metadata, tokens, current);
+  signIn.write(next);
+  return { entry: next, source: "refresh" };
 }
 
 /**
@@ -130,12 +119,12 @@ async function savedKey(ctx: CallContext, entry: CacheEntry): Promise<DpopKey | 
 }
 
 /** A service account: a new token asked for (flows/service.ts), saved like a sign-in. */
-async function serviceAccount(ctx: CallContext, key: string, stored: CacheEntry | undefined): Promise<Obtained> {
-  const { config, store, reporter } = ctx;
+async function serviceAccount(ctx: CallContext, stored: CacheEntry | undefined): Promise<Obtained> {
+  const { config, signIn } = ctx;
   const { runServiceAccount } = await import("../flows/service.js");
   const { tokens, as } = await runServiceAccount(ctx, stored?.dpopKey);
   const entry = { ...toEntry(config, as, tokens, undefined), name: `service client ${config.clientId}` };
-  await writeLocked(config, store, key, entry, (message) => reporter.warn(message));
+  await signIn.save(entry);
   return { entry, source: "sign-in" };
 }
 

@@ -6,8 +6,7 @@ import type { LoginConfig, ResolvedConfig } from "../options/types.js";
 import { resolveMetadata } from "../protocol/discovery.js";
 import type { ServerMetadata } from "../protocol/metadata.js";
 import { SecretSet } from "../secrets.js";
-import { cacheKey } from "../store/cache.js";
-import { toEntry, writeLocked } from "../store/token-store.js";
+import { toEntry } from "../store/token-store.js";
 import { resolveOrReport, runCall, successInfo } from "./call.js";
 import { dpopNeedsSession } from "./login.js";
 import { interactionRequired } from "./obtain.js";
@@ -52,7 +51,7 @@ class PendingSignIn implements PendingLogin {
 
   async complete(redirectedTo: string): Promise<AuthHeaders> {
     const s = this.#s;
-    return runCall(s.config, { secrets: s.secrets }, async ({ reporter, store }) => {
+    return runCall(s.config, { secrets: s.secrets }, async ({ reporter, signIn }) => {
       if (this.#used) {
         throw new LoginError("INVALID_AUTHORIZATION_RESPONSE", "This sign-in was already completed (or its code already tried). Run beginLogin() again for a new one.");
       }
@@ -61,7 +60,7 @@ class PendingSignIn implements PendingLogin {
       }
       const tokens = await completePastedSignIn({ config: s.config, reporter, secrets: s.secrets }, s.as, s.link, redirectedTo, () => (this.#used = true));
       const entry = toEntry(s.config, s.as, tokens, undefined);
-      await writeLocked(s.config, store, cacheKey(s.config), entry, (message) => reporter.warn(message));
+      await signIn.save(entry);
       // The first cell's link is overwritten too: nothing of this sign-in stays there.
       s.firstReporter.succeeded(successInfo(entry, "sign-in"));
       reporter.succeeded(successInfo(entry, "sign-in"));

@@ -2,66 +2,64 @@ import { asLoginError, type LoginError } from "../errors.js";
 import { revocationFailedError } from "../protocol/oauth-errors.js";
 import { tokenContext } from "../protocol/client-request.js";
 import { revokeToken } from "../protocol/token.js";
-import { cacheKey, isFresh, type CacheEntry, type Warn } from "../store/cache.js";
-import { lockOrWarn } from "../store/token-store.js";
+import { isFresh, type CacheEntry, type Warn } from "../store/cache.js";
+import type { SavedSignIn } from "../store/token-store.js";
 import type { CallContext } from "./call.js";
 import type { LogoutResult } from "./types.js";
 
 /** Revokes (RFC 7009) and forgets the saved sign-in the options name. */
-export async function revokeEntry({ config, store, reporter, secrets }: CallContext, revoke: boolean): Promise<LogoutResult> {
-  const key = cacheKey(config);
+export function revokeEntry(ctx: CallContext, revoke: boolean): Promise<LogoutResult> {
+  return ctx.signIn.withLock(() => revokeHeld(ctx, revoke));
+}
+
+async function revokeHeld({ config, signIn, reporter, secrets }: CallContext, revoke: boolean): Promise<LogoutResult> {
   const warn: Warn = (message) => reporter.warn(message);
-  const release = await lockOrWarn(config, store, warn);
-  try {
-    const entry = store.read(key, warn);
-    const issuer = entry?.metadata.issuer ?? config.issuerId ?? config.tokenEndpoint?.origin;
-    if (!entry) {
-      reporter.signedOut(`No saved sign-in to ${issuer} for client ${config.clientId}${config.profile ? ` (profile ${config.profile})` : ""}: nothing to sign out of.`);
-      return { removed: false, revoked: [], revocationEndpoint: undefined, alsoAffected: [] };
-    }
-    secrets.add(entry.accessToken);
-    secrets.add(entry.refreshToken);
-    // An endpoint given to logout() wins over the one saved with the sign-in.
-    const metadata = config.revocationEndpoint ? { ...entry.metadata, revocation_endpoint: config.revocationEndpoint.href } : entry.metadata;
-    const endpoint = revoke ? metadata.revocation_endpoint : undefined;
-    const revoked: LogoutResult["revoked"] = [];
-    if (endpoint) {
-      const ctx = tokenContext(config, metadata, { learnedAuth: entry.clientAuthMethod });
-      if (entry.refreshToken) {
-        // Revoking the refresh token ends the grant; if that fails, keep everything for a retry.
-        await revokeToken(ctx, entry.refreshToken, "refresh_token").catch((error: unknown) => {
-          throw revocationFailedError(asLoginError(error), !config.clientSecret);
-        });
-        revoked.push("refresh_token");
-      }
-      try {
-        await revokeToken(ctx, entry.accessToken, "access_token");
-        revoked.push("access_token");
-      } catch (error) {
-        secrets.scrubError(error);
-        // Some servers revoke refresh tokens only (unsupported_token_type); the access token then
-        // lives until it expires.
-        warn(`The access token was not revoked (${(error as LoginError).error ?? (error as Error).message}); it stays valid until it expires${entry.expiresAt ? ` at ${new Date(entry.expiresAt).toLocaleTimeString()}` : ""}.`);
-      }
-    }
-    // A revoked grant may end other sign-ins of the same user with this client (at oidc-provider,
-    // those made in the same browser session share one grant, whatever their scopes).
-    const alsoAffected = revoked.length ? checkSharedGrants(store, key, entry, warn) : [];
-    if (!store.write(key, undefined, warn)) {
-      // The warning says why (a read-only directory, a link in place of the file): say what it means.
-      reporter.signedOut(`Could not remove the saved sign-in to ${issuer} from this machine${revoked.length ? ", but its tokens were revoked at the provider" : ""}.`);
-      return { removed: false, revoked, revocationEndpoint: endpoint, alsoAffected };
-    }
-    const what = revoked.length ? `; revoked the ${revoked.map((t) => t.replace("_", " ")).join(" and the ")} at ${endpoint}` : "";
-    const why = !revoke ? " (not revoked, as asked)" : !endpoint ? ` (the server advertises no revocation endpoint, so the tokens stay valid until they expire; pass \`revocationEndpoint\` if it has one)` : "";
-    const others = alsoAffected.length ? ` ${sharedGrantNote(alsoAffected, config.clientId)}` : "";
-    // The cell shows it with the outcome; a terminal, which shows no outcome, gets it on stderr.
-    if (others) reporter.notice(others.trim());
-    reporter.signedOut(`Signed out of ${issuer}: removed the saved sign-in${what}${why}.${others}`);
-    return { removed: true, revoked, revocationEndpoint: endpoint, alsoAffected };
-  } finally {
-    release();
+  const entry = signIn.read();
+  const issuer = entry?.metadata.issuer ?? config.issuerId ?? config.tokenEndpoint?.origin;
+  if (!entry) {
+    reporter.signedOut(`No saved sign-in to ${issuer} for client ${config.clientId}${config.profile ? ` (profile ${config.profile})` : ""}: nothing to sign out of.`);
+    return { removed: false, revoked: [], revocationEndpoint: undefined, alsoAffected: [] };
   }
+  secrets.add(entry.accessToken);
+  secrets.add(entry.refreshToken);
+  // An endpoint given to logout() wins over the one saved with the sign-in.
+  const metadata = config.revocationEndpoint ? { ...entry.metadata, revocation_endpoint: config.revocationEndpoint.href } : entry.metadata;
+  const endpoint = revoke ? metadata.revocation_endpoint : undefined;
+  const revoked: LogoutResult["revoked"] = [];
+  if (endpoint) {
+    const ctx = tokenContext(config, metadata, { clientAuthMethod: entry.clientAuthMethod, secrets });
+    if (entry.refreshToken) {
+      // Revoking the refresh token ends the grant; if that fails, keep everything for a retry.
+      await revokeToken(ctx, entry.refreshToken, "refresh_token").catch((error: unknown) => {
+        throw revocationFailedError(asLoginError(error), !config.clientSecret);
+      });
+      revoked.push("refresh_token");
+    }
+    try {
+      await revokeToken(ctx, entry.accessToken, "access_token");
+      revoked.push("access_token");
+    } catch (error) {
+      secrets.scrubError(error);
+      // Some servers revoke refresh tokens only (unsupported_token_type); the access token then
+      // lives until it expires.
+      warn(`The access token was not revoked (${(error as LoginError).error ?? (error as Error).message}); it stays valid until it expires${entry.expiresAt ? ` at ${new Date(entry.expiresAt).toLocaleTimeString()}` : ""}.`);
+    }
+  }
+  // A revoked grant may end other sign-ins of the same user with this client (at oidc-provider,
+  // those made in the same browser session share one grant, whatever their scopes).
+  const alsoAffected = revoked.length ? checkSharedGrants(signIn, entry, warn) : [];
+  if (!signIn.write(undefined)) {
+    // The warning says why (a read-only directory, a link in place of the file): say what it means.
+    reporter.signedOut(`Could not remove the saved sign-in to ${issuer} from this machine${revoked.length ? ", but its tokens were revoked at the provider" : ""}.`);
+    return { removed: false, revoked, revocationEndpoint: endpoint, alsoAffected };
+  }
+  const what = revoked.length ? `; revoked the ${revoked.map((t) => t.replace("_", " ")).join(" and the ")} at ${endpoint}` : "";
+  const why = !revoke ? " (not revoked, as asked)" : !endpoint ? ` (the server advertises no revocation endpoint, so the tokens stay valid until they expire; pass \`revocationEndpoint\` if it has one)` : "";
+  const others = alsoAffected.length ? ` ${sharedGrantNote(alsoAffected, config.clientId)}` : "";
+  // The cell shows it with the outcome; a terminal, which shows no outcome, gets it on stderr.
+  if (others) reporter.notice(others.trim());
+  reporter.signedOut(`Signed out of ${issuer}: removed the saved sign-in${what}${why}.${others}`);
+  return { removed: true, revoked, revocationEndpoint: endpoint, alsoAffected };
 }
 
 /**
@@ -71,10 +69,11 @@ export async function revokeEntry({ config, store, reporter, secrets }: CallCont
  * with a refresh token is marked expired (its next use refreshes, which the server refuses if the
  * grant ended, and a browser sign-in follows), one without is forgotten.
  */
-function checkSharedGrants(store: CallContext["store"], revokedKey: string, revoked: CacheEntry, warn: Warn): LogoutResult["alsoAffected"] {
+function checkSharedGrants(signIn: SavedSignIn, revoked: CacheEntry, warn: Warn): LogoutResult["alsoAffected"] {
+  const { store } = signIn;
   const affected: LogoutResult["alsoAffected"] = [];
   for (const [key, entry] of store.entries(warn)) {
-    if (key === revokedKey || entry.issuer !== revoked.issuer || entry.clientId !== revoked.clientId) continue;
+    if (key === signIn.key || entry.issuer !== revoked.issuer || entry.clientId !== revoked.clientId) continue;
     if (entry.sub !== undefined && revoked.sub !== undefined && entry.sub !== revoked.sub) continue;
     const refreshFirst = entry.refreshToken !== undefined;
     if (refreshFirst && !isFresh(entry)) continue; // its next use refreshes anyway

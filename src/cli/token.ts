@@ -9,7 +9,7 @@ import type { LoginConfig } from "../options/types.js";
 import { parseCacheDir } from "../options/parse.js";
 import { resolveConfig } from "../options/resolve.js";
 import { savedProfiles } from "../store/profiles.js";
-import { openCache, type CacheEntry } from "../store/cache.js";
+import { openCacheFile, type CacheEntry } from "../store/cache.js";
 import { formatDuration } from "../util/text.js";
 
 export interface SelectionFlags {
@@ -61,7 +61,7 @@ export async function token(flags: SelectionFlags & { header?: boolean | undefin
 
 /** Lists the saved sign-ins: what they are for, who, until when; never a token. */
 export async function status(flags: SelectionFlags): Promise<number> {
-  const cache = await openCache(parseCacheDir(flags["cache-dir"]));
+  const cache = await openCacheFile(parseCacheDir(flags["cache-dir"]));
   const entries = cache.entries((message) => process.stderr.write(`tslab-oauth: warning: ${message}\n`));
   if (entries.length === 0) process.stdout.write(`No saved sign-ins in ${cache.path}.\n`);
   for (const entry of entries) process.stdout.write(`${describe(entry)}\n`);

@@ -35,7 +35,7 @@ export interface TokenContextOptions {
   /** Cancels its requests. Default: the settings' own `signal`. */
   signal?: AbortSignal | undefined;
   /** The client authentication method a saved sign-in found to work. */
-  learnedAuth?: "client_secret_post" | undefined;
+  clientAuthMethod?: "client_secret_post" | undefined;
   /** The sign-in's DPoP key. */
   dpop?: DpopKey | undefined;
   /** The call's secret set: what the server sends back joins it. */
@@ -47,7 +47,7 @@ export function tokenContext(config: ClientSettings, as: ServerMetadata, options
   return {
     as,
     client: { client_id: config.clientId },
-    auth: chooseClientAuth(config, as, options.learnedAuth),
+    auth: chooseClientAuth(config, as, options.clientAuthMethod),
     secret: config.clientSecret,
     transport: createTransport(config, "signal" in options ? options.signal : config.signal),
     dpop: options.dpop,

@@ -3,7 +3,7 @@ import { LoginError } from "../errors.js";
 import { clip } from "../util/text.js";
 import { clientRequest, type TokenContext } from "./client-request.js";
 import { deviceAuthorizationError, devicePollOutcome } from "./oauth-errors.js";
-import { withLearnedAuth, toTokenSet, type TokenSet } from "./token.js";
+import { withClientAuthMethod, toTokenSet, type TokenSet } from "./token.js";
 import { isSafeEndpoint } from "../util/urls.js";
 
 /**
@@ -51,5 +51,5 @@ export async function pollDeviceCode(ctx: TokenContext, grant: oauth.DeviceAutho
     },
     refused: (cause) => (cause instanceof LoginError ? cause : new LoginError("TOKEN_REQUEST_FAILED", String(cause), { cause })),
   });
-  return typeof outcome === "string" ? outcome : withLearnedAuth(ctx, outcome);
+  return typeof outcome === "string" ? outcome : withClientAuthMethod(ctx, outcome);
 }

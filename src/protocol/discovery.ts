@@ -2,7 +2,7 @@ import * as oauth from "oauth4webapi";
 import { LoginError } from "../errors.js";
 import { createTransport, type NetworkOptions, type Transport } from "./http.js";
 import { isTimeout, isTransportFailure, networkReason, tooLarge, viaProxy } from "./network-errors.js";
-import { recallMetadata, rememberMetadata } from "./discovered.js";
+import { recallMetadata, rememberMetadata } from "./metadata-memo.js";
 import { checkMetadata, documentError, explicitMetadata, type ServerMetadata } from "./metadata.js";
 
 /** Where the server is: an issuer to discover, or explicit endpoints (and the revocation endpoint to use). */

@@ -21,15 +21,15 @@ export interface TokenSet {
   /** The key the tokens are bound to, with DPoP. */
   dpopKey?: DpopKey | undefined;
   /** Set when the server refused Basic credentials and accepted them in the body: keep using that. */
-  learnedAuth?: "client_secret_post" | undefined;
+  clientAuthMethod?: "client_secret_post" | undefined;
 }
 
 /**
  * Tokens from a grant, marked with the method the client was found to need (in this call or a
  * saved sign-in's), so that the saved sign-in keeps it for its refreshes and revocation.
  */
-export function withLearnedAuth(ctx: TokenContext, tokens: TokenSet): TokenSet {
-  return ctx.auth.learned ? { ...tokens, learnedAuth: "client_secret_post" } : tokens;
+export function withClientAuthMethod(ctx: TokenContext, tokens: TokenSet): TokenSet {
+  return ctx.auth.learned ? { ...tokens, clientAuthMethod: "client_secret_post" } : tokens;
 }
 
 /**
@@ -75,7 +75,7 @@ export async function exchangeCode(
       toTokenSet(ctx, await oauth.processAuthorizationCodeResponse(ctx.as, ctx.client, response, { expectedNonce: nonce ?? oauth.expectNoNonce })),
     refused: (cause) => tokenResponseError(ctx, cause, redirectUri),
   });
-  return withLearnedAuth(ctx, tokens);
+  return withClientAuthMethod(ctx, tokens);
 }
 
 /**
@@ -95,7 +95,7 @@ export async function refreshTokens(ctx: TokenContext, refreshToken: string, pre
   if (sub !== undefined && previousSub !== undefined && sub !== previousSub) {
     throw new LoginError("INVALID_TOKEN_RESPONSE", "The refreshed ID token names another user than the saved sign-in (OpenID Connect Core §12.2). Sign in again with `forceLogin: true`.");
   }
-  return withLearnedAuth(ctx, tokens);
+  return withClientAuthMethod(ctx, tokens);
 }
 
 /** A service account's token (RFC 6749 §4.4): the client signs in as itself. */
@@ -107,7 +107,7 @@ export async function clientCredentials(ctx: TokenContext, scopes: readonly stri
     process: async (response) => toTokenSet(ctx, (await oauth.processClientCredentialsResponse(ctx.as, ctx.client, response)) as oauth.TokenEndpointResponse),
     refused: (cause) => tokenResponseError(ctx, cause),
   });
-  return withLearnedAuth(ctx, tokens);
+  return withClientAuthMethod(ctx, tokens);
 }
 
 /** Revokes one token (RFC 7009). Resolves when the server confirmed; throws TOKEN_REQUEST_FAILED. */

@@ -14,7 +14,7 @@ import { defaultConfigDir, ensureOwnerDir, isSymlink, loadWriter, ownerJsonFile,
  * and display name, and the server's metadata.
  *
  * Reads go to the file every time (another kernel may have refreshed or logged out), writes are
- * read-modify-write of the whole file, so callers that write take {@link TokenCache.lock} first.
+ * read-modify-write of the whole file, so callers that write take {@link CacheFile.lock} first.
  * A damaged file never crashes a login: it is ignored with a warning and, before the next write,
  * moved aside (never silently deleted).
  */
@@ -76,23 +76,23 @@ export function isFresh(entry: Pick<CacheEntry, "expiresAt" | "obtainedAt">, now
 export type Warn = (message: string) => void;
 
 type Store = JsonFile<Record<string, unknown>>;
-const caches = new Map<string, TokenCache>();
+const caches = new Map<string, CacheFile>();
 
 /**
  * The cache in `dir` (or the default directory), created on first use. Reading needs nothing but
  * the file (a warm login stays cheap); conf, which writes it, is loaded before the first write.
  */
-export async function openCache(dir: string | undefined): Promise<TokenCache> {
+export async function openCacheFile(dir: string | undefined): Promise<CacheFile> {
   const resolved = dir ?? defaultConfigDir();
   let cache = caches.get(resolved);
   if (!cache) {
-    cache = new TokenCache(resolved, dir === undefined);
+    cache = new CacheFile(resolved, dir === undefined);
     caches.set(resolved, cache);
   }
   return cache;
 }
 
-export class TokenCache {
+export class CacheFile {
   readonly dir: string;
   readonly path: string;
   readonly #ownsDir: boolean;

@@ -2,9 +2,13 @@ import { abortedError } from "../errors.js";
 import type { ResolvedConfig } from "../options/types.js";
 import type { ServerMetadata } from "../protocol/metadata.js";
 import type { TokenSet } from "../protocol/token.js";
-import { openCache, type CacheEntry, type TokenCache, type Warn } from "./cache.js";
+import { openCacheFile, type CacheEntry, type CacheFile, type Warn } from "./cache.js";
 
-/** Where entries live: the file cache, or (with `cache: false`) a session's memory. */
+/**
+ * Where saved sign-ins live: the cache file of a folder, or (with `cache: false`) a session's
+ * memory. One object per folder for the process, so that what it coordinates (overlapping
+ * refreshes) is shared by every call that uses the folder.
+ */
 export interface TokenStore {
   readonly id: string;
   read(key: string, warn: Warn): CacheEntry | undefined;
@@ -12,20 +16,28 @@ export interface TokenStore {
   entries(warn: Warn): [string, CacheEntry][];
   write(key: string, entry: CacheEntry | undefined, warn: Warn): boolean;
   lock(options: { staleMs: number; signal?: AbortSignal | undefined }): Promise<() => void>;
+  /** Work on one key in flight in this process (a refresh): later callers share its promise. */
+  readonly inflight: Map<string, Promise<unknown>>;
 }
 
-/** The file cache, or a throwaway memory store with `cache: false`. */
+/** The folder's store, or a throwaway memory store with `cache: false`. */
 export async function storeFor(config: Pick<ResolvedConfig, "cache" | "cacheDir">): Promise<TokenStore> {
-  return config.cache ? fileStore(await openCache(config.cacheDir)) : memoryStore();
+  if (!config.cache) return memoryStore();
+  const file = await openCacheFile(config.cacheDir);
+  let store = fileStores.get(file);
+  if (!store) fileStores.set(file, (store = fileStore(file)));
+  return store;
 }
+const fileStores = new WeakMap<CacheFile, TokenStore>();
 
-function fileStore(cache: TokenCache): TokenStore {
+function fileStore(file: CacheFile): TokenStore {
   return {
-    id: cache.path,
-    read: (key, warn) => cache.read(key, warn),
-    entries: (warn) => cache.keyed(warn),
-    write: (key, entry, warn) => cache.write(key, entry, warn),
-    lock: (options) => cache.lock(options),
+    id: file.path,
+    read: (key, warn) => file.read(key, warn),
+    entries: (warn) => file.keyed(warn),
+    write: (key, entry, warn) => file.write(key, entry, warn),
+    lock: (options) => file.lock(options),
+    inflight: new Map(),
   };
 }
 
@@ -43,11 +55,57 @@ function memoryStore(): TokenStore {
       return true;
     },
     lock: async () => () => {},
+    inflight: new Map(),
   };
 }
 
+/**
+ * One saved sign-in: the call's key in its store, with the call's warnings and lock settings fixed
+ * when it is opened, so that code using it says only what it does (`read`, `write`, `withLock`).
+ */
+export interface SavedSignIn {
+  readonly key: string;
+  readonly store: TokenStore;
+  read(): CacheEntry | undefined;
+  /** Replaces (or with undefined removes) the entry; the caller holds the lock. False if it could not be written. */
+  write(entry: CacheEntry | undefined): boolean;
+  /** Runs `body` under the cross-process lock (or, if the lock file cannot be made, after a warning). */
+  withLock<T>(body: () => Promise<T> | T): Promise<T>;
+  /** `write` under the lock. */
+  save(entry: CacheEntry | undefined): Promise<void>;
+  /** `body` once for this sign-in in this process at a time: overlapping callers share its result. */
+  once<T>(body: () => Promise<T>): Promise<T>;
+}
+
+export function openSignIn(store: TokenStore, config: Pick<ResolvedConfig, "requestTimeoutMs" | "signal">, key: string, warn: Warn): SavedSignIn {
+  const signIn: SavedSignIn = {
+    key,
+    store,
+    read: () => store.read(key, warn),
+    write: (entry) => store.write(key, entry, warn),
+    async withLock(body) {
+      const release = await lockOrWarn(config, store, warn);
+      try {
+        return await body();
+      } finally {
+        release();
+      }
+    },
+    save: (entry) => signIn.withLock(() => void signIn.write(entry)),
+    once<T>(body: () => Promise<T>): Promise<T> {
+      let shared = store.inflight.get(key) as Promise<T> | undefined;
+      if (!shared) {
+        shared = body().finally(() => store.inflight.delete(key));
+        store.inflight.set(key, shared);
+      }
+      return shared;
+    },
+  };
+  return signIn;
+}
+
 /** The lock, or (if the lock file cannot be made) a warning and no coordination. */
-export async function lockOrWarn(config: Pick<ResolvedConfig, "requestTimeoutMs" | "signal">, store: TokenStore, warn: Warn): Promise<() => void> {
+async function lockOrWarn(config: Pick<ResolvedConfig, "requestTimeoutMs" | "signal">, store: TokenStore, warn: Warn): Promise<() => void> {
   try {
     // A holder keeps the lock for at most one token request; after that it is abandoned.
     return await store.lock({ staleMs: config.requestTimeoutMs + 10_000, signal: config.signal });
@@ -55,16 +113,6 @@ export async function lockOrWarn(config: Pick<ResolvedConfig, "requestTimeoutMs"
     if (config.signal?.aborted) throw abortedError("while waiting for another kernel's refresh", error);
     warn(`Could not lock the token cache (${(error as NodeJS.ErrnoException).code ?? (error as Error).message}); going on without coordinating with other kernels.`);
     return () => {};
-  }
-}
-
-/** Saves (or removes) one entry under the lock. */
-export async function writeLocked(config: Pick<ResolvedConfig, "requestTimeoutMs" | "signal">, store: TokenStore, key: string, entry: CacheEntry | undefined, warn: Warn): Promise<void> {
-  const release = await lockOrWarn(config, store, warn);
-  try {
-    store.write(key, entry, warn);
-  } finally {
-    release();
   }
 }
 
@@ -89,7 +137,7 @@ export function toEntry(config: ResolvedConfig, as: ServerMetadata, tokens: Toke
     sub: tokens.claims?.sub ?? previous?.sub,
     name: displayName(tokens) ?? previous?.name,
     metadata: as,
-    clientAuthMethod: tokens.learnedAuth ?? previous?.clientAuthMethod,
+    clientAuthMethod: tokens.clientAuthMethod ?? previous?.clientAuthMethod,
   };
 }
 

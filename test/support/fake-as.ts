@@ -4,7 +4,7 @@
 // it issues or receives is recorded as a secret, never to be visible.
 import { createHash, randomBytes } from "node:crypto";
 import type { IncomingMessage, ServerResponse } from "node:http";
-import { forgetMetadata } from "../../src/protocol/discovered.js";
+import { forgetMetadata } from "../../src/protocol/metadata-memo.js";
 import type { CaseContext } from "./hostile.js";
 import { startServer, type Handler } from "./servers.js";
 

@@ -4,7 +4,7 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { startDemoIdp } from "../../demo/idp.js";
-import { forgetMetadata } from "../../src/protocol/discovered.js";
+import { forgetMetadata } from "../../src/protocol/metadata-memo.js";
 
 export type DemoIdp = Awaited<ReturnType<typeof startDemoIdp>>;
 

@@ -14,7 +14,7 @@ import assert from "node:assert/strict";
 import { createHook } from "node:async_hooks";
 import { pathToFileURL } from "node:url";
 import { it } from "node:test";
-import { forgetMetadata } from "../../src/protocol/discovered.js";
+import { forgetMetadata } from "../../src/protocol/metadata-memo.js";
 import { LoginError, type LoginErrorCode } from "../../src/index.js";
 import { captureOutput } from "./capture.js";
 import { assertNoSecret, openHandles, visibleText } from "./leaks.js";
