@@ -72,7 +72,9 @@ try {
   // The raw side has its own grant, so that neither side ever reuses the other's refresh token.
   const ua = new ScriptedUserAgent();
   await login({ ...base, profile: "raw", openBrowser: ua.open });
-  let rawRefreshToken = (Object.values(JSON.parse(readFileSync(file, "utf8"))) as { profile?: string; refreshToken: string }[]).find((e) => e.profile === "raw")!.refreshToken;
+  let rawRefreshToken = (Object.values(JSON.parse(readFileSync(file, "utf8"))) as { profile?: string; refreshToken: string }[]).find(
+    (e) => e.profile === "raw",
+  )!.refreshToken;
   const rawRefresh = async (): Promise<void> => {
     const res = await request(`${idp.issuer}/token`, {
       method: "POST",

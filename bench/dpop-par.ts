@@ -35,7 +35,12 @@ async function time(fn: () => Promise<unknown>): Promise<number> {
   return performance.now() - t0;
 }
 /** A and B interleaved: their medians, and the median of the pairwise differences B - A. */
-async function sideBySide(pairs: number, warmup: number, a: () => Promise<unknown>, b: () => Promise<unknown>): Promise<{ a: number; b: number; overhead: number }> {
+async function sideBySide(
+  pairs: number,
+  warmup: number,
+  a: () => Promise<unknown>,
+  b: () => Promise<unknown>,
+): Promise<{ a: number; b: number; overhead: number }> {
   const as: number[] = [];
   const bs: number[] = [];
   for (let i = 0; i < pairs + warmup; i++) {
@@ -81,15 +86,30 @@ try {
     const t = await time(() => key.proof("GET", target, "an-access-token-of-the-usual-length-0123456789"));
     if (i >= 200) proofs.push(t);
   }
-  const headers = await sideBySide(PROOFS, 200, () => bearer.headers(), () => dpop.headers("GET", apiUrl));
+  const headers = await sideBySide(
+    PROOFS,
+    200,
+    () => bearer.headers(),
+    () => dpop.headers("GET", apiUrl),
+  );
 
   // 2. session().fetch, Bearer against DPoP.
   const drain = async (response: Response): Promise<void> => {
     if (response.status >= 300) throw new Error(`unexpected ${response.status}`);
     await response.arrayBuffer();
   };
-  const toBare = await sideBySide(FETCH_PAIRS, 100, async () => drain(await bearer.fetch(bareUrl)), async () => drain(await dpop.fetch(bareUrl)));
-  const toApi = await sideBySide(FETCH_PAIRS, 100, async () => drain(await bearer.fetch(apiUrl)), async () => drain(await dpop.fetch(apiUrl)));
+  const toBare = await sideBySide(
+    FETCH_PAIRS,
+    100,
+    async () => drain(await bearer.fetch(bareUrl)),
+    async () => drain(await dpop.fetch(bareUrl)),
+  );
+  const toApi = await sideBySide(
+    FETCH_PAIRS,
+    100,
+    async () => drain(await bearer.fetch(apiUrl)),
+    async () => drain(await dpop.fetch(apiUrl)),
+  );
 
   // 3. A full login with PAR against one without (each on a fresh cache: a real sign-in every time).
   let round = 0;
@@ -104,13 +124,27 @@ try {
   console.log("");
   console.log("| | Bearer | DPoP | ratio | overhead (median of pairwise differences) |");
   console.log("|---|---|---|---|---|");
-  console.log(row(`session().headers(), valid token (${PROOFS} pairs)`, ms(headers.a), ms(headers.b), `${(headers.b / headers.a).toFixed(1)}×`, ms(headers.overhead)));
-  console.log(row(`session().fetch → 204 endpoint (${FETCH_PAIRS} pairs)`, ms(toBare.a), ms(toBare.b), `${(toBare.b / toBare.a).toFixed(2)}×`, ms(toBare.overhead)));
-  console.log(row(`session().fetch → demo /api/me, proof verified (${FETCH_PAIRS} pairs)`, ms(toApi.a), ms(toApi.b), `${(toApi.b / toApi.a).toFixed(2)}×`, ms(toApi.overhead)));
+  console.log(
+    row(`session().headers(), valid token (${PROOFS} pairs)`, ms(headers.a), ms(headers.b), `${(headers.b / headers.a).toFixed(1)}×`, ms(headers.overhead)),
+  );
+  console.log(
+    row(`session().fetch → 204 endpoint (${FETCH_PAIRS} pairs)`, ms(toBare.a), ms(toBare.b), `${(toBare.b / toBare.a).toFixed(2)}×`, ms(toBare.overhead)),
+  );
+  console.log(
+    row(
+      `session().fetch → demo /api/me, proof verified (${FETCH_PAIRS} pairs)`,
+      ms(toApi.a),
+      ms(toApi.b),
+      `${(toApi.b / toApi.a).toFixed(2)}×`,
+      ms(toApi.overhead),
+    ),
+  );
   console.log("");
   console.log("| | par: false | PAR | ratio | overhead |");
   console.log("|---|---|---|---|---|");
-  console.log(row(`full login, scripted browser (${LOGIN_PAIRS} pairs)`, ms(logins.a), ms(logins.b), `${(logins.b / logins.a).toFixed(2)}×`, ms(logins.overhead)));
+  console.log(
+    row(`full login, scripted browser (${LOGIN_PAIRS} pairs)`, ms(logins.a), ms(logins.b), `${(logins.b / logins.a).toFixed(2)}×`, ms(logins.overhead)),
+  );
 } finally {
   await idp.close();
   bare.close();

@@ -285,7 +285,17 @@ try {
   console.log("\nJSON:");
   console.log(
     JSON.stringify(
-      { node: process.version, tslab: tslabVersion, cpus: cpus().length, date: new Date().toISOString(), rounds: ROUNDS, warmup: WARMUP, elapsedS, rows, samples: Object.fromEntries(samples) },
+      {
+        node: process.version,
+        tslab: tslabVersion,
+        cpus: cpus().length,
+        date: new Date().toISOString(),
+        rounds: ROUNDS,
+        warmup: WARMUP,
+        elapsedS,
+        rows,
+        samples: Object.fromEntries(samples),
+      },
       (_key, value: unknown) => (typeof value === "number" ? Math.round(value * 1000) / 1000 : value),
       1,
     ),

@@ -430,13 +430,15 @@ try {
   };
   contenders.push(baseline);
 
-  const tslabLogin = (config: LoginConfig): Contender["login"] => async (agent) => {
-    const t0 = now();
-    const headers = await login({ ...config, openBrowser: agent.open });
-    const t1 = now();
-    if (!headers.Authorization.startsWith("Bearer ")) throw new Error("no bearer token");
-    return { t0, t1 };
-  };
+  const tslabLogin =
+    (config: LoginConfig): Contender["login"] =>
+    async (agent) => {
+      const t0 = now();
+      const headers = await login({ ...config, openBrowser: agent.open });
+      const t1 = now();
+      if (!headers.Authorization.startsWith("Bearer ")) throw new Error("no bearer token");
+      return { t0, t1 };
+    };
   const tslabConfig: LoginConfig = { issuer: idp.issuer, clientId: DEMO_CLIENT_ID, scopes: SCOPES, cache: false, quiet: true };
   const tslab: Contender = {
     name: "tslab-oauth",
@@ -516,11 +518,24 @@ try {
   });
 
   const script = workerScript();
-  const env = { ...process.env, OAUTHLIB_INSECURE_TRANSPORT: "1", BROWSER: browserCommand, PEERS_HANDOFF_PORT: String((handoff.address() as AddressInfo).port) };
+  const env = {
+    ...process.env,
+    OAUTHLIB_INSECURE_TRANSPORT: "1",
+    BROWSER: browserCommand,
+    PEERS_HANDOFF_PORT: String((handoff.address() as AddressInfo).port),
+  };
   const endpoints = { authorizationEndpoint: metadata.authorization_endpoint, tokenEndpoint: metadata.token_endpoint, scopes: SCOPES };
   const python: [string, string, Record<string, unknown>][] = [
-    ["google-auth-oauthlib", "InstalledAppFlow.run_local_server: wsgiref listener, PKCE (128 chars), webbrowser; exchange with secret; Credentials", { ...endpoints, clientId: CONFIDENTIAL_CLIENT_ID, clientSecret: CLIENT_SECRET }],
-    ["requests-oauthlib", "OAuth2Session + PKCE by hand: http.server listener, webbrowser; fetch_token (public client)", { ...endpoints, clientId: DEMO_CLIENT_ID }],
+    [
+      "google-auth-oauthlib",
+      "InstalledAppFlow.run_local_server: wsgiref listener, PKCE (128 chars), webbrowser; exchange with secret; Credentials",
+      { ...endpoints, clientId: CONFIDENTIAL_CLIENT_ID, clientSecret: CLIENT_SECRET },
+    ],
+    [
+      "requests-oauthlib",
+      "OAuth2Session + PKCE by hand: http.server listener, webbrowser; fetch_token (public client)",
+      { ...endpoints, clientId: DEMO_CLIENT_ID },
+    ],
   ];
   const pythonImports: Record<string, number> = {};
   for (const [name, perLogin, config] of python) {
@@ -632,14 +647,19 @@ try {
   const imports: { name: string; command: string[] }[] = [
     { name: "bare Node (no import)", command: [process.execPath, "--input-type=module", "-e", nodeImportChild(undefined)] },
     // What users load: the published bundle (dist/, built by `npm run build`), not the test build.
-    { name: "import(tslab-oauth)", command: [process.execPath, "--input-type=module", "-e", nodeImportChild(new URL("../../dist/index.js", import.meta.url).href)] },
+    {
+      name: "import(tslab-oauth)",
+      command: [process.execPath, "--input-type=module", "-e", nodeImportChild(new URL("../../dist/index.js", import.meta.url).href)],
+    },
     { name: 'import("openid-client")', command: [process.execPath, "--input-type=module", "-e", nodeImportChild(import.meta.resolve("openid-client"))] },
     { name: 'import("@azure/msal-node")', command: [process.execPath, "--input-type=module", "-e", nodeImportChild(import.meta.resolve("@azure/msal-node"))] },
     { name: "bare Python (no import)", command: [PYTHON, "-c", pythonImportChild(undefined)] },
     { name: "Python: import google_auth_oauthlib.flow", command: [PYTHON, "-c", pythonImportChild("google_auth_oauthlib.flow")] },
     { name: "Python: import requests_oauthlib", command: [PYTHON, "-c", pythonImportChild("requests_oauthlib")] },
   ];
-  const importTimes = new Map<string, { importMs: number[]; processMs: number[]; failed?: string }>(imports.map((i) => [i.name, { importMs: [], processMs: [] }]));
+  const importTimes = new Map<string, { importMs: number[]; processMs: number[]; failed?: string }>(
+    imports.map((i) => [i.name, { importMs: [], processMs: [] }]),
+  );
   for (let run = 0; run <= IMPORT_RUNS; run++) {
     for (const { name, command } of imports) {
       const times = importTimes.get(name)!;
@@ -733,7 +753,9 @@ try {
       .filter((r) => r.hygiene && r.hygiene.checks > 0)
       .map((r) => {
         const h = r.hygiene!;
-        const types = Object.entries(h.maxNewTypes).map(([type, n]) => `${n} ${type}`).join(", ");
+        const types = Object.entries(h.maxNewTypes)
+          .map(([type, n]) => `${n} ${type}`)
+          .join(", ");
         return r.inProcess
           ? `| ${r.name} | ${h.checks} | ${h.maxNewListeningAtReturn} | ${h.maxNewListening} | ${h.maxNew}${types ? ` (${types})` : ""} | ${h.portStillOpen} |`
           : `| ${r.name} | ${h.checks} | n/a (other process) | n/a | n/a | ${h.portStillOpen} |`;
@@ -748,7 +770,12 @@ try {
           "",
           "| contender | RSS growth | per login | heap used growth | per login | heap slope (GC'd every 10 logins), per login |",
           "| --- | ---: | ---: | ---: | ---: | ---: |",
-          ...([["tslab-oauth", memory.tslab], ["baseline (same server work)", memory.baseline]] as const).map(
+          ...(
+            [
+              ["tslab-oauth", memory.tslab],
+              ["baseline (same server work)", memory.baseline],
+            ] as const
+          ).map(
             ([name, m]) =>
               `| ${name} | ${(m.rssBytes / 2 ** 20).toFixed(2)} MiB | ${(m.rssBytes / m.logins / 1024).toFixed(1)} KiB | ${(m.heapBytes / 2 ** 20).toFixed(2)} MiB | ${(m.heapBytes / m.logins / 1024).toFixed(1)} KiB | ${(m.heapSlopeBytes / 1024).toFixed(1)} KiB |`,
           ),

@@ -67,7 +67,8 @@ try {
 
   // 2. Refresh through the proxy: login() against the raw request through one ProxyAgent.
   Object.assign(process.env, corporate);
-  const entries = (): Record<string, { profile?: string; expiresAt?: number; obtainedAt: number; refreshToken: string }> => JSON.parse(readFileSync(file, "utf8"));
+  const entries = (): Record<string, { profile?: string; expiresAt?: number; obtainedAt: number; refreshToken: string }> =>
+    JSON.parse(readFileSync(file, "utf8"));
   const expire = (): void => {
     const data = entries();
     for (const entry of Object.values(data)) {

@@ -11,7 +11,12 @@ import { createServer as createTlsServer } from "node:https";
  * `npm start` should not read those as problems: exactly these are dropped; every other message
  * of oidc-provider still shows.
  */
-const EXPECTED = [/Unsupported runtime/, /development-only in-memory adapter/, /development-only feature devInteractions/, /default features\.deviceFlow\.\w+ function called/];
+const EXPECTED = [
+  /Unsupported runtime/,
+  /development-only in-memory adapter/,
+  /development-only feature devInteractions/,
+  /default features\.deviceFlow\.\w+ function called/,
+];
 for (const method of /** @type {const} */ (["warn", "info"])) {
   const original = console[method].bind(console);
   console[method] = (...args) => {

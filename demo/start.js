@@ -60,8 +60,10 @@ export function registerDenoKernel(jupyterPath) {
 
 function hasJupyterNotebook() {
   if (process.env.TSLAB_OAUTH_NO_JUPYTER) return false;
-  return spawnSync("jupyter", ["notebook", "--version"], { stdio: "ignore" }).status === 0 &&
-    spawnSync("/usr/bin/python3", ["-c", "import jupyter_client"], { stdio: "ignore" }).status === 0;
+  return (
+    spawnSync("jupyter", ["notebook", "--version"], { stdio: "ignore" }).status === 0 &&
+    spawnSync("/usr/bin/python3", ["-c", "import jupyter_client"], { stdio: "ignore" }).status === 0
+  );
 }
 
 async function main() {

@@ -4,7 +4,9 @@
 import { spawnSync } from "node:child_process";
 import { readdirSync } from "node:fs";
 
-const files = readdirSync(".build/test").filter((f) => /^hostile-.*\.test\.js$/.test(f)).map((f) => `.build/test/${f}`);
+const files = readdirSync(".build/test")
+  .filter((f) => /^hostile-.*\.test\.js$/.test(f))
+  .map((f) => `.build/test/${f}`);
 const run = spawnSync(process.execPath, ["--test", "--test-concurrency=1", ...files], { encoding: "utf8", maxBuffer: 64 * 1024 * 1024 });
 const totals = {};
 for (const [, json] of run.stdout.matchAll(/hostile-totals (\{.*\})/g)) {

@@ -78,7 +78,8 @@ export function abortedError(when: string, cause?: unknown): LoginError {
  * provider).
  */
 export function asLoginError(caught: unknown, signal?: AbortSignal): LoginError {
-  if (signal?.aborted) return abortedError("before it completed", caught instanceof LoginError && caught.code === "ABORTED" ? caught : (caught ?? signal.reason));
+  if (signal?.aborted)
+    return abortedError("before it completed", caught instanceof LoginError && caught.code === "ABORTED" ? caught : (caught ?? signal.reason));
   if (caught instanceof LoginError) return caught;
   const what = caught instanceof Error ? `${caught.name}: ${caught.message}` : String(caught);
   return new LoginError(

@@ -36,7 +36,14 @@ beforeEach(() => {
   hold = undefined;
 });
 
-const config = (extra: Partial<LoginConfig> = {}): LoginConfig => ({ issuer: idp.issuer, clientId: DEMO_CLIENT_ID, scopes: ["openid", "offline_access"], flow: "loopback", timeout: 30, ...extra });
+const config = (extra: Partial<LoginConfig> = {}): LoginConfig => ({
+  issuer: idp.issuer,
+  clientId: DEMO_CLIENT_ID,
+  scopes: ["openid", "offline_access"],
+  flow: "loopback",
+  timeout: 30,
+  ...extra,
+});
 
 /** Runs login() with `path` held, aborts once that request has arrived, and returns the error. */
 async function abortAt(path: string, extra: Partial<LoginConfig> = {}): Promise<LoginError> {
@@ -100,7 +107,9 @@ test("an abort while a saved sign-in is refreshed is ABORTED, and the saved sign
 test("an abort while the sign-in waits for the browser is ABORTED, with the listener closed", async () => {
   const controller = new AbortController();
   const before = await openHandles();
-  const call = login(config({ par: false, openBrowser: () => void setTimeout(() => controller.abort(), 50), signal: controller.signal })).catch((e: unknown) => e);
+  const call = login(config({ par: false, openBrowser: () => void setTimeout(() => controller.abort(), 50), signal: controller.signal })).catch(
+    (e: unknown) => e,
+  );
   const error = (await call) as LoginError;
   assert.ok(error instanceof LoginError);
   assertAborted(error);

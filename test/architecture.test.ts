@@ -109,7 +109,11 @@ function staticClosure(entry: string): { files: string[]; packages: string[] } {
 // Node 20 pays ~0.5 ms per module, undici alone ~15 ms. The protocol, HTTP and flows load on first use.
 test("the warm path: importing the package loads no dependency but env-paths, in a handful of files", () => {
   const { files: loaded, packages } = staticClosure(join(ROOT, "dist", "index.js"));
-  assert.deepEqual(packages.filter((name) => !name.startsWith("node:")), ["env-paths"], "a dependency is now imported statically by dist/index.js");
+  assert.deepEqual(
+    packages.filter((name) => !name.startsWith("node:")),
+    ["env-paths"],
+    "a dependency is now imported statically by dist/index.js",
+  );
   assert.ok(loaded.length <= 10, `dist/index.js now loads ${loaded.length} files statically (8 when this test was written): ${loaded.join(", ")}`);
 });
 
@@ -122,7 +126,13 @@ test("the warm path: login() with a valid saved sign-in, in a fresh process, loa
   const trace = join(mkdtempSync(join(tmpdir(), "tslab-oauth-trace-")), "modules.txt");
   const { stdout } = await promisify(execFile)(
     process.execPath,
-    ["--import", new URL("./support/load-trace.js", import.meta.url).href, fileURLToPath(new URL("./support/warm-child.js", import.meta.url)), join(ROOT, "dist", "index.js"), JSON.stringify(config)],
+    [
+      "--import",
+      new URL("./support/load-trace.js", import.meta.url).href,
+      fileURLToPath(new URL("./support/warm-child.js", import.meta.url)),
+      join(ROOT, "dist", "index.js"),
+      JSON.stringify(config),
+    ],
     { env: { ...process.env, TSLAB_OAUTH_CACHE_DIR: cacheDir, LOAD_TRACE_FILE: trace } },
   );
   assert.deepEqual(JSON.parse(stdout), { bearer: true, browserOpened: false });
@@ -142,11 +152,20 @@ test("no file in src/ is over 300 lines", () => {
 
 test("index.ts only re-exports, and one module per kernel talks to it", () => {
   const index = readFileSync(join(SRC, "index.ts"), "utf8").trim().split("\n");
-  assert.ok(index.every((line) => /^export (type )?\{[^}]+\} from "\.\/[^"]+";$/.test(line)), "src/index.ts has a line that is not a re-export");
+  assert.ok(
+    index.every((line) => /^export (type )?\{[^}]+\} from "\.\/[^"]+";$/.test(line)),
+    "src/index.ts has a line that is not a re-export",
+  );
   const tslab = files(SRC, /\.ts$/).filter((path) => readFileSync(path, "utf8").includes("__tslab__"));
-  assert.deepEqual(tslab.map((path) => relative(SRC, path)), ["notebook/tslab.ts"]);
+  assert.deepEqual(
+    tslab.map((path) => relative(SRC, path)),
+    ["notebook/tslab.ts"],
+  );
   const deno = files(SRC, /\.ts$/).filter((path) => /\bjupyter\b/.test(readFileSync(path, "utf8")) && readFileSync(path, "utf8").includes("broadcast"));
-  assert.deepEqual(deno.map((path) => relative(SRC, path)), ["notebook/deno.ts"]);
+  assert.deepEqual(
+    deno.map((path) => relative(SRC, path)),
+    ["notebook/deno.ts"],
+  );
 });
 
 test("the published types name no dependency's types (undici, conf): cells type-check only our own", () => {
@@ -160,7 +179,11 @@ test("the published types name no dependency's types (undici, conf): cells type-
   walk(join(dist, "index.d.ts"));
   for (const path of reachable) {
     const text = readFileSync(path, "utf8");
-    assert.doesNotMatch(text, /from ["'](undici|conf|env-paths|open)["']|import\(["'](undici|conf)["']\)/, `${relative(ROOT, path)} exposes a dependency's types`);
+    assert.doesNotMatch(
+      text,
+      /from ["'](undici|conf|env-paths|open)["']|import\(["'](undici|conf)["']\)/,
+      `${relative(ROOT, path)} exposes a dependency's types`,
+    );
   }
 });
 

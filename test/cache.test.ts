@@ -1,4 +1,4 @@
-// The token cache, silent refresh, sessions and logout, against a real oidc-provider. Time passing
+// The token cache, silent refresh and logout (sessions: session.test.ts), against a real oidc-provider. Time passing
 // is simulated where noted by moving a cached token's expiry into the past in the cache file (the
 // server's own expiry is exercised with a 2-second token lifetime: the server counts whole seconds, so a
 // 1-second token may live only a few milliseconds).
@@ -9,10 +9,9 @@ import { chmodSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSyn
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, beforeEach, test } from "node:test";
-import { inspect } from "node:util";
 import { request } from "undici";
 import { DEMO_CLIENT_ID, startDemoIdp } from "../demo/idp.js";
-import { login, logout, session, LoginError, type LoginConfig } from "../src/index.js";
+import { login, logout, LoginError, type LoginConfig } from "../src/index.js";
 import { closeDemoIdp, demoIdp, isolateCache, type DemoIdp } from "./support/fixtures.js";
 import { captureOutput } from "./support/capture.js";
 import { assertNoSecret, openHandles, visibleText } from "./support/leaks.js";
@@ -69,17 +68,6 @@ async function revokeAtServer(idp: DemoIdp, token: string): Promise<void> {
   });
   await res.body.dump();
   assert.equal(res.statusCode, 200);
-}
-
-/**
- * The API stops accepting one access token while its grant stays (an administrator's action, a
- * server restart that lost it). Done in the provider itself: its revocation endpoint would revoke
- * the whole grant, refresh token included (oidc-provider's revokeGrantPolicy, allowed by RFC 7009 §2.1).
- */
-async function dropAccessToken(idp: DemoIdp, token: string): Promise<void> {
-  const found = await idp.provider.AccessToken.find(token);
-  assert.ok(found, "the access token exists at the server");
-  await found.destroy();
 }
 
 function config(idp: DemoIdp, extra: Partial<LoginConfig> = {}): LoginConfig {
@@ -302,7 +290,10 @@ test("a stale lock left by a dead process is broken; a live one is waited for", 
   await login(config(idp, { openBrowser: new ScriptedUserAgent().open }));
   expireAll();
   // A kernel that died while refreshing: its pid does not exist any more.
-  writeFileSync(join(cacheDir, "tokens.lock"), JSON.stringify({ pid: 2 ** 22 + 12345, host: (await import("node:os")).hostname(), token: "x", at: Date.now() }));
+  writeFileSync(
+    join(cacheDir, "tokens.lock"),
+    JSON.stringify({ pid: 2 ** 22 + 12345, host: (await import("node:os")).hostname(), token: "x", at: Date.now() }),
+  );
   const headers = await login(config(idp, { openBrowser: noBrowser().open }));
   assert.equal(await api(idp, headers.Authorization.slice(7)), 200);
   assert.ok(!existsSync(join(cacheDir, "tokens.lock")));
@@ -408,7 +399,10 @@ test("logout() of one of two sign-ins that share a grant: the other is not hande
   assert.equal(await api(idp, before.Authorization.slice(7)), 200);
   const { value: result, stderr } = await captureOutput(() => logout(profile));
   assert.deepEqual(result.alsoAffected, [{ scopes: ["email", "openid"], profile: undefined, action: "refresh first" }]);
-  assert.match(stderr, /may have ended other sign-ins of this user with client tslab-demo along with this one, so they will be refreshed before their token is used again, scopes "email openid"/);
+  assert.match(
+    stderr,
+    /may have ended other sign-ins of this user with client tslab-demo along with this one, so they will be refreshed before their token is used again, scopes "email openid"/,
+  );
   assert.equal(await api(idp, before.Authorization.slice(7)), 401, "the provider ended it with the grant");
   // Never handed out: the check (a refresh) is refused, and one browser sign-in follows.
   const ua = new ScriptedUserAgent({ login: "grace" });
@@ -445,55 +439,6 @@ test("logout() that cannot reach the revocation endpoint removes nothing; revoke
   assert.equal(readFileSync(cacheFile(), "utf8"), saved);
   assert.deepEqual(await logout({ ...config(idp), revoke: false }), { removed: true, revoked: [], revocationEndpoint: undefined, alsoAffected: [] });
   assert.equal(readEntries().length, 0);
-});
-
-test("session(): fetch() adds the token and, on a 401, refreshes once and retries (replayable bodies only)", async () => {
-  const idp = await demoIdp();
-  const api1 = await session(config(idp, { openBrowser: new ScriptedUserAgent({ login: "frank" }).open }));
-  let res = await api1.fetch(`${idp.issuer}/api/me`);
-  assert.equal(res.status, 200);
-  assert.equal(((await res.json()) as { sub: string }).sub, "frank");
-
-  // The API stops accepting the token (revoked, or expired early): one refresh, one retry.
-  await dropAccessToken(idp, readEntries()[0]!.accessToken);
-  let calls = tokenRequests(idp);
-  res = await api1.fetch(`${idp.issuer}/api/me`, { method: "GET", headers: { accept: "application/json" } });
-  assert.equal(res.status, 200);
-  await res.body?.cancel();
-  assert.equal(tokenRequests(idp), calls + 1);
-
-  // A body that cannot be sent twice: the 401 comes back as is, no refresh.
-  await dropAccessToken(idp, readEntries()[0]!.accessToken);
-  calls = tokenRequests(idp);
-  const stream = new ReadableStream({ start: (c) => (c.enqueue(new TextEncoder().encode("{}")), c.close()) });
-  res = await api1.fetch(`${idp.issuer}/api/me`, { method: "POST", body: stream, duplex: "half" } as Parameters<typeof api1.fetch>[1]);
-  assert.equal(res.status, 401);
-  await res.body?.cancel();
-  assert.equal(tokenRequests(idp), calls);
-
-  // Printing a session shows no token.
-  for (const text of [inspect(api1), JSON.stringify(api1), String(await api1.headers())]) assertNoSecret(text, readEntries().map((e) => e.accessToken));
-});
-
-test("session() with a 2-second token: headers() refreshes when it expires, five callers share one refresh", async () => {
-  const idp = await startDemoIdp({ accessTokenTtl: 2 });
-  try {
-    const s = await session(config(idp, { cache: false, openBrowser: new ScriptedUserAgent().open }));
-    const first = await s.headers();
-    await new Promise((resolve) => setTimeout(resolve, 2100));
-    assert.equal(await api(idp, first.Authorization.slice(7)), 401);
-    const calls = tokenRequests(idp);
-    const all = await Promise.all(Array.from({ length: 5 }, () => s.headers()));
-    assert.equal(tokenRequests(idp), calls + 1, "one shared refresh");
-    assert.equal(new Set(all.map((h) => h.Authorization)).size, 1);
-    assert.notEqual(all[0]!.Authorization, first.Authorization);
-    assert.equal(await api(idp, all[0]!.Authorization.slice(7)), 200);
-    assert.ok(!existsSync(cacheFile()), "cache: false wrote nothing");
-    const out = await s.logout();
-    assert.deepEqual(out.revoked, ["refresh_token", "access_token"]);
-  } finally {
-    await idp.close();
-  }
 });
 
 test("a cache file readable by others is tightened to 0600; a symbolic link in its place is never written through", async () => {

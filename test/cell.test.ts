@@ -25,9 +25,13 @@ test("a browser that opens: 'Opening a browser tab…', then 'A browser tab was 
 test("a browser that fails to open: one honest line, never also 'was opened'", async () => {
   const { reporter, last, all } = cell();
   reporter.waiting(waiting);
-  await openBrowser("https://id.example.com/auth", () => {
-    throw new Error("no display");
-  }, reportBrowser(reporter));
+  await openBrowser(
+    "https://id.example.com/auth",
+    () => {
+      throw new Error("no display");
+    },
+    reportBrowser(reporter),
+  );
   assert.match(last(), /could not open a browser \(no display\); open the link yourself/);
   assert.doesNotMatch(last(), /was opened too|Opening a browser/);
   // A launcher that was spawned, then exited with an error: the line is taken back.

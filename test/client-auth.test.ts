@@ -39,10 +39,14 @@ async function gated(options: Parameters<typeof startDemoIdp>[0], refuseBasicFor
     req.on("data", (chunk: Buffer) => chunks.push(chunk));
     req.on("end", () => {
       const body = Buffer.concat(chunks).toString("utf8");
-      const basic = req.headers.authorization?.startsWith("Basic ") ? Buffer.from(req.headers.authorization.slice(6), "base64").toString().split(":")[0] : undefined;
+      const basic = req.headers.authorization?.startsWith("Basic ")
+        ? Buffer.from(req.headers.authorization.slice(6), "base64").toString().split(":")[0]
+        : undefined;
       (seen[path] ??= []).push(basic !== undefined ? "basic" : new URLSearchParams(body).has("client_secret") ? "post" : "none");
       if (basic !== undefined && refuseBasicFor.includes(decodeURIComponent(basic))) {
-        return void res.writeHead(401, { "content-type": "application/json", "www-authenticate": 'Basic realm="token"', connection: "close" }).end(JSON.stringify({ error: "invalid_client", error_description: "client authentication failed" }));
+        return void res
+          .writeHead(401, { "content-type": "application/json", "www-authenticate": 'Basic realm="token"', connection: "close" })
+          .end(JSON.stringify({ error: "invalid_client", error_description: "client authentication failed" }));
       }
       Object.assign(req, { body }); // oidc-provider takes an already read body from req.body
       inner.forEach((listener) => listener(req, res));
@@ -80,7 +84,14 @@ function expireSaved(): void {
 describe("a server that refuses Basic for a client_secret_post client", () => {
   test("the code exchange retries once with post; the refresh and revocation then use post at once", async () => {
     const { idp, seen } = await server();
-    const config: LoginConfig = { issuer: idp.issuer, clientId: POST_CLIENT_ID, clientSecret: secret, flow: "loopback", scopes: ["openid"], openBrowser: new ScriptedUserAgent().open };
+    const config: LoginConfig = {
+      issuer: idp.issuer,
+      clientId: POST_CLIENT_ID,
+      clientSecret: secret,
+      flow: "loopback",
+      scopes: ["openid"],
+      openBrowser: new ScriptedUserAgent().open,
+    };
     const headers = await login(config);
     assert.equal(await apiStatus(idp, headers.Authorization), 200);
     assert.deepEqual(seen["/token"], ["basic", "post"]);
@@ -93,9 +104,16 @@ describe("a server that refuses Basic for a client_secret_post client", () => {
     assert.deepEqual(seen["/token/revocation"], ["post", "post"]);
   });
 
-  test("the device flow: the device authorization request retries with post (not \"Could not reach\"), its polls use post, and the saved sign-in keeps it", async () => {
+  test('the device flow: the device authorization request retries with post (not "Could not reach"), its polls use post, and the saved sign-in keeps it', async () => {
     const { idp, seen } = await server({ deviceFlow: true });
-    const config: LoginConfig = { issuer: idp.issuer, clientId: POST_CLIENT_ID, clientSecret: secret, flow: "device", scopes: ["openid"], openBrowser: new ScriptedUserAgent().open };
+    const config: LoginConfig = {
+      issuer: idp.issuer,
+      clientId: POST_CLIENT_ID,
+      clientSecret: secret,
+      flow: "device",
+      scopes: ["openid"],
+      openBrowser: new ScriptedUserAgent().open,
+    };
     const headers = await login(config);
     assert.equal(await apiStatus(idp, headers.Authorization), 200);
     assert.deepEqual(seen["/device/auth"], ["basic", "post"]);
@@ -108,10 +126,19 @@ describe("a server that refuses Basic for a client_secret_post client", () => {
 
   test("the device flow with a wrong secret: both methods refused, worded as at the token endpoint", async () => {
     const { idp, seen } = await server({ deviceFlow: true });
-    const error = await login({ issuer: idp.issuer, clientId: POST_CLIENT_ID, clientSecret: "wrong-secret", flow: "device", openBrowser: () => assert.fail("no code to show") }).catch((e: unknown) => e);
+    const error = await login({
+      issuer: idp.issuer,
+      clientId: POST_CLIENT_ID,
+      clientSecret: "wrong-secret",
+      flow: "device",
+      openBrowser: () => assert.fail("no code to show"),
+    }).catch((e: unknown) => e);
     assert.ok(error instanceof LoginError);
     assert.equal(error.code, "TOKEN_REQUEST_FAILED");
-    assert.match(error.message, /The device authorization endpoint http:\S+\/device\/auth refused the client with its secret in the Basic header \(invalid_client\) and in the request body \(invalid_client: client authentication failed\)/);
+    assert.match(
+      error.message,
+      /The device authorization endpoint http:\S+\/device\/auth refused the client with its secret in the Basic header \(invalid_client\) and in the request body \(invalid_client: client authentication failed\)/,
+    );
     assert.match(error.message, /Check `clientId` and `clientSecret`/);
     assert.doesNotMatch(error.message, /Could not reach|wrong-secret/);
     assert.deepEqual(seen["/device/auth"], ["basic", "post"]);
@@ -126,7 +153,14 @@ describe("a server that refuses Basic for a client_secret_post client", () => {
 
   test("a pushed authorization request retries with post, and the code exchange after it uses post at once", async () => {
     const { idp, seen } = await server({ par: true });
-    const headers = await login({ issuer: idp.issuer, clientId: POST_CLIENT_ID, clientSecret: secret, flow: "loopback", scopes: ["openid"], openBrowser: new ScriptedUserAgent().open });
+    const headers = await login({
+      issuer: idp.issuer,
+      clientId: POST_CLIENT_ID,
+      clientSecret: secret,
+      flow: "loopback",
+      scopes: ["openid"],
+      openBrowser: new ScriptedUserAgent().open,
+    });
     assert.equal(await apiStatus(idp, headers.Authorization), 200);
     assert.deepEqual(seen["/request"], ["basic", "post"]);
     assert.deepEqual(seen["/token"], ["post"]);

@@ -218,6 +218,12 @@ test('flow "auto" in a fresh process: each remote signal in the environment pick
 });
 
 test("outside a notebook the reason speaks of this program, not a kernel", () => {
-  assert.equal(remoteReason({}, "linux", (p) => p === "/.dockerenv", "this program"), "this program runs in a container");
-  assert.equal(remoteReason({ SSH_CONNECTION: "1 2 3 4" }, "linux", () => false), "the kernel runs in an SSH session ($SSH_CONNECTION)");
+  assert.equal(
+    remoteReason({}, "linux", (p) => p === "/.dockerenv", "this program"),
+    "this program runs in a container",
+  );
+  assert.equal(
+    remoteReason({ SSH_CONNECTION: "1 2 3 4" }, "linux", () => false),
+    "the kernel runs in an SSH session ($SSH_CONNECTION)",
+  );
 });

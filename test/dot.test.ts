@@ -75,7 +75,10 @@ describe("django-oauth-toolkit 1.7", () => {
     const visit = await ua.last!;
     const authorization = new URL(visit.visited[0]!);
     assert.equal(authorization.searchParams.get("code_challenge_method"), "S256");
-    assert.ok(visit.visited.some((url) => new URL(url).pathname === "/accounts/login/"), "signed in on Django's login form");
+    assert.ok(
+      visit.visited.some((url) => new URL(url).pathname === "/accounts/login/"),
+      "signed in on Django's login form",
+    );
     assert.match(visit.finalBody, /signed in|close this tab/i);
     const requests = await dot.requests();
     assert.equal(requests["/o/.well-known/openid-configuration"], 1, "asked once, answered with a 301");
@@ -103,7 +106,10 @@ describe("django-oauth-toolkit 1.7", () => {
     assert.equal(failed.code, "TOKEN_REQUEST_FAILED");
     assert.equal(failed.error, "invalid_client");
     // DOT lists both methods: the secret is tried in the Basic header, then once in the body (#14).
-    assert.match(failed.message, /refused the client with its secret in the Basic header \(invalid_client\) and in the request body \(invalid_client\)\. Check `clientId` and `clientSecret`.*`tokenEndpointAuthMethod`/);
+    assert.match(
+      failed.message,
+      /refused the client with its secret in the Basic header \(invalid_client\) and in the request body \(invalid_client\)\. Check `clientId` and `clientSecret`.*`tokenEndpointAuthMethod`/,
+    );
     assert.equal(await tokenRequests(dot), before + 2);
     assertNoSecret(visibleText(failed), [SECRET, wrong]);
   });
@@ -111,7 +117,9 @@ describe("django-oauth-toolkit 1.7", () => {
   test("a client id and secret with - _ . ~ (Google-style): Basic credentials encoded minimally sign in at the first token request", async () => {
     const before = await tokenRequests(dot);
     const ua = alice();
-    const headers = await login(config(dot, { clientId: "my-app_1.0~nb", clientSecret: "GOCSPX-s3cr_et.v~1-long-enough", scopes: ["read"], openBrowser: ua.open }));
+    const headers = await login(
+      config(dot, { clientId: "my-app_1.0~nb", clientSecret: "GOCSPX-s3cr_et.v~1-long-enough", scopes: ["read"], openBrowser: ua.open }),
+    );
     assert.equal((await api(dot, headers)).body.user, "alice");
     assert.equal(await tokenRequests(dot), before + 1);
   });
@@ -172,7 +180,12 @@ describe("django-oauth-toolkit 1.7", () => {
 
     // With `openid`, DOT's ID token names its issuer (".../o"), which the endpoints alone do not
     // tell: the error says which `issuer` to set, and with it the sign-in works.
-    const endpoints = { authorizationEndpoint: `${dot.issuer}/authorize/`, tokenEndpoint: `${dot.issuer}/token/`, clientId: "notebook", scopes: ["openid", "read"] };
+    const endpoints = {
+      authorizationEndpoint: `${dot.issuer}/authorize/`,
+      tokenEndpoint: `${dot.issuer}/token/`,
+      clientId: "notebook",
+      scopes: ["openid", "read"],
+    };
     const error = await login({ ...endpoints, openBrowser: alice().open }).catch((e: unknown) => e);
     assert.ok(error instanceof LoginError);
     assert.equal(error.code, "ISSUER_MISMATCH");

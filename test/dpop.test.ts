@@ -50,7 +50,8 @@ interface SavedEntry {
 const cacheFile = (): string => join(cacheDir, "tokens.json");
 const entries = (): SavedEntry[] => Object.values(JSON.parse(readFileSync(cacheFile(), "utf8")) as Record<string, SavedEntry>);
 const tokenRequests = (idp: DemoIdp): number => idp.counts.get("/token") ?? 0;
-const thumbprint = (key: { kty: string; crv: string; x: string; y: string }): Promise<string> => calculateJwkThumbprint({ kty: key.kty, crv: key.crv, x: key.x, y: key.y });
+const thumbprint = (key: { kty: string; crv: string; x: string; y: string }): Promise<string> =>
+  calculateJwkThumbprint({ kty: key.kty, crv: key.crv, x: key.x, y: key.y });
 
 function config(idp: DemoIdp, extra: Partial<LoginConfig> = {}): LoginConfig {
   return { issuer: idp.issuer, clientId: DEMO_CLIENT_ID, scopes: ["openid", "profile"], flow: "loopback", dpop: true, ...extra };
@@ -195,7 +196,14 @@ test("the device flow and a service account get DPoP-bound tokens too, nonces in
   assert.equal(body.sub, "erin");
   assert.equal(body.jkt, await thumbprint(entries().find((e) => e.clientId === DEMO_CLIENT_ID)!.dpopKey!));
 
-  const service = await session({ issuer: idp.issuer, clientId: SERVICE_CLIENT_ID, clientSecret: idp.clientSecret, scopes: ["api"], grant: "client_credentials", dpop: true });
+  const service = await session({
+    issuer: idp.issuer,
+    clientId: SERVICE_CLIENT_ID,
+    clientSecret: idp.clientSecret,
+    scopes: ["api"],
+    grant: "client_credentials",
+    dpop: true,
+  });
   const answer = await service.fetch(`${idp.issuer}/api/me`);
   assert.equal(answer.status, 200);
   const serviceEntry = entries().find((e) => e.clientId === SERVICE_CLIENT_ID)!;
@@ -210,7 +218,10 @@ test("an API that keeps asking for a new nonce, or sends a nonce that is not one
   let answer: (n: number) => Record<string, string> = () => ({});
   const server = await startServer((req, res) => {
     const proof = String(req.headers.dpop ?? "");
-    seen.push({ nonce: JSON.parse(Buffer.from(proof.split(".")[1] ?? "", "base64url").toString() || "{}").nonce, auth: req.headers.authorization?.split(" ")[0] });
+    seen.push({
+      nonce: JSON.parse(Buffer.from(proof.split(".")[1] ?? "", "base64url").toString() || "{}").nonce,
+      auth: req.headers.authorization?.split(" ")[0],
+    });
     res.writeHead(401, { "WWW-Authenticate": 'DPoP error="use_dpop_nonce"', ...answer(seen.length) }).end();
   });
   try {
@@ -219,7 +230,10 @@ test("an API that keeps asking for a new nonce, or sends a nonce that is not one
     const tokens = tokenRequests(idp);
     const res = await api.fetch(`${server.url}/data`);
     assert.equal(res.status, 401);
-    assert.deepEqual(seen.map((s) => s.nonce), [undefined, "nonce-1", "nonce-2"]);
+    assert.deepEqual(
+      seen.map((s) => s.nonce),
+      [undefined, "nonce-1", "nonce-2"],
+    );
     assert.ok(seen.every((s) => s.auth === "DPoP"));
     assert.equal(tokenRequests(idp) - tokens, 1, "one refresh for the last 401");
 
@@ -229,7 +243,10 @@ test("an API that keeps asking for a new nonce, or sends a nonce that is not one
       answer = () => ({ "DPoP-Nonce": bad });
       const before = tokenRequests(idp);
       await (await api.fetch(`${server.url}/data`)).body?.cancel();
-      assert.ok(seen.every((s) => s.nonce === "nonce-3" || s.nonce === "nonce-2" || s.nonce === undefined), JSON.stringify(seen.map((s) => String(s.nonce).slice(0, 20))));
+      assert.ok(
+        seen.every((s) => s.nonce === "nonce-3" || s.nonce === "nonce-2" || s.nonce === undefined),
+        JSON.stringify(seen.map((s) => String(s.nonce).slice(0, 20))),
+      );
       assert.equal(seen.length, 2, "no nonce retry; one renewal");
       assert.equal(tokenRequests(idp) - before, 1);
     }
@@ -265,7 +282,11 @@ test("redirects: each hop gets a proof of its own (method and URL), as fetch wou
   const refusals = idp.apiRefusals.length;
   for (const status of [301, 302, 303, 307, 308]) {
     for (const method of ["GET", "POST"]) {
-      const res = await api.fetch(`${idp.issuer}/api/moved/${status}`, { method, body: method === "POST" ? "x=1" : undefined, headers: method === "POST" ? { "content-type": "application/x-www-form-urlencoded" } : {} });
+      const res = await api.fetch(`${idp.issuer}/api/moved/${status}`, {
+        method,
+        body: method === "POST" ? "x=1" : undefined,
+        headers: method === "POST" ? { "content-type": "application/x-www-form-urlencoded" } : {},
+      });
       assert.equal(res.status, 200, `${method} through a ${status}`);
       assert.equal(new URL(res.url).pathname, "/api/me");
       await res.body?.cancel();
@@ -320,7 +341,13 @@ test("a server that does not advertise DPoP: INVALID_CONFIG naming DPoP, before 
   assert.match(error.message, /does not advertise DPoP.*dpop_signing_alg_values_supported/);
   assert.equal(opened, 0);
   assert.equal(tokenRequests(idp), tokens);
-  const service = await session({ issuer: idp.issuer, clientId: SERVICE_CLIENT_ID, clientSecret: idp.clientSecret, grant: "client_credentials", dpop: true }).catch((e: unknown) => e);
+  const service = await session({
+    issuer: idp.issuer,
+    clientId: SERVICE_CLIENT_ID,
+    clientSecret: idp.clientSecret,
+    grant: "client_credentials",
+    dpop: true,
+  }).catch((e: unknown) => e);
   assert.ok(service instanceof LoginError && service.code === "INVALID_CONFIG");
   assert.equal(tokenRequests(idp), tokens);
 });
@@ -352,7 +379,10 @@ test("DPoP and Bearer sign-ins are kept apart; the key never shows; logout() rem
   assert.equal(result.removed, true);
   assert.deepEqual(result.revoked, ["refresh_token", "access_token"]);
   const left = entries();
-  assert.deepEqual(left.map((e) => e.tokenType), ["Bearer"]);
+  assert.deepEqual(
+    left.map((e) => e.tokenType),
+    ["Bearer"],
+  );
   assert.ok(!readFileSync(cacheFile(), "utf8").includes(key.d), "the key is gone from the file");
 });
 

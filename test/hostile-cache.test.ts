@@ -70,105 +70,113 @@ function expireAll(file: string): void {
 }
 
 describe("token cache: modes and links", () => {
-  hostileTest(tally, "the file stays 0600 in a 0700 directory after every write (sign-in, second profile, refresh, logout), even under umask 000", async (ctx) => {
-    const previous = process.umask(0);
-    try {
-      await withFakeAs(ctx, {}, async (as) => {
-        const { dir, file } = fresh();
-        const returned = new Map<string | undefined, string>();
-        const check = (what: string): void => {
-          ctx.tried();
-          assert.equal(mode(dir), "700", `${what}: directory mode`);
-          assert.equal(mode(file), "600", `${what}: file mode`);
-          assert.deepEqual(readdirSync(dir), ["tokens.json"], `${what}: no lock or temporary file left`);
-        };
-        returned.set(undefined, tokenOf(await login(config(as, dir))));
-        check("sign-in");
-        returned.set("second", tokenOf(await login(config(as, dir, { profile: "second" }))));
-        check("second profile");
-        assertSaved(ctx, file, returned);
-        expireAll(file);
-        const refreshes = as.hits.get("/token") ?? 0;
-        returned.set(undefined, tokenOf(await login(config(as, dir, { openBrowser: () => assert.fail("a browser was opened") }))));
-        assert.equal(as.hits.get("/token"), refreshes + 1, "one refresh");
-        check("refresh");
-        assertSaved(ctx, file, returned);
-        const result = await logout(config(as, dir));
-        assert.deepEqual(result.revoked, ["refresh_token", "access_token"]);
-        check("logout");
-        returned.delete(undefined);
-        assertSaved(ctx, file, returned);
-        assert.equal(Object.keys(readEntries(file)).length, 1);
-      });
-    } finally {
-      process.umask(previous);
-    }
-  });
+  hostileTest(
+    tally,
+    "the file stays 0600 in a 0700 directory after every write (sign-in, second profile, refresh, logout), even under umask 000",
+    async (ctx) => {
+      const previous = process.umask(0);
+      try {
+        await withFakeAs(ctx, {}, async (as) => {
+          const { dir, file } = fresh();
+          const returned = new Map<string | undefined, string>();
+          const check = (what: string): void => {
+            ctx.tried();
+            assert.equal(mode(dir), "700", `${what}: directory mode`);
+            assert.equal(mode(file), "600", `${what}: file mode`);
+            assert.deepEqual(readdirSync(dir), ["tokens.json"], `${what}: no lock or temporary file left`);
+          };
+          returned.set(undefined, tokenOf(await login(config(as, dir))));
+          check("sign-in");
+          returned.set("second", tokenOf(await login(config(as, dir, { profile: "second" }))));
+          check("second profile");
+          assertSaved(ctx, file, returned);
+          expireAll(file);
+          const refreshes = as.hits.get("/token") ?? 0;
+          returned.set(undefined, tokenOf(await login(config(as, dir, { openBrowser: () => assert.fail("a browser was opened") }))));
+          assert.equal(as.hits.get("/token"), refreshes + 1, "one refresh");
+          check("refresh");
+          assertSaved(ctx, file, returned);
+          const result = await logout(config(as, dir));
+          assert.deepEqual(result.revoked, ["refresh_token", "access_token"]);
+          check("logout");
+          returned.delete(undefined);
+          assertSaved(ctx, file, returned);
+          assert.equal(Object.keys(readEntries(file)).length, 1);
+        });
+      } finally {
+        process.umask(previous);
+      }
+    },
+  );
 
-  hostileTest(tally, "a symbolic link in place of tokens.json is never written through (sign-in, refresh, logout); a dangling link's target is never created; a hard link is not written through", async (ctx) => {
-    await withFakeAs(ctx, {}, async (as) => {
-      // A link to another file of the user's (say, a shell profile).
-      {
-        const { parent, dir, file } = fresh();
-        mkdirSync(dir, { mode: 0o700 });
-        const victim = join(parent, "victim.txt");
-        writeFileSync(victim, "export PATH=/usr/bin\n", { mode: 0o644 });
-        symlinkSync(victim, file);
-        const headers = await login(config(as, dir));
-        ctx.tried();
-        assert.equal(tokenOf(headers), as.accessTokens.at(-1), "the login still works");
-        assert.match(ctx.output(), /symbolic link/, "and says why the sign-in was not saved");
-        assert.equal(readFileSync(victim, "utf8"), "export PATH=/usr/bin\n");
-        assert.equal(mode(victim), "644");
-        assert.ok(lstatSync(file).isSymbolicLink(), "the link itself is left alone");
-      }
-      // A dangling link: its target must not come into existence.
-      {
-        const { parent, dir, file } = fresh();
-        mkdirSync(dir, { mode: 0o700 });
-        const target = join(parent, "created-by-tslab-oauth.json");
-        symlinkSync(target, file);
-        await login(config(as, dir));
-        ctx.tried();
-        assert.equal(existsSync(target), false, "the dangling link's target was created");
-      }
-      // A link swapped in after a sign-in, to a copy holding an expired entry: the refresh (and
-      // then logout) read through it but never write through it.
-      {
-        const { parent, dir, file } = fresh();
-        await login(config(as, dir));
-        expireAll(file);
-        const victim = join(parent, "copy.json");
-        writeFileSync(victim, readFileSync(file), { mode: 0o644 });
-        rmSync(file);
-        symlinkSync(victim, file);
-        const before = readFileSync(victim, "utf8");
-        const headers = await login(config(as, dir, { openBrowser: () => assert.fail("a browser was opened") }));
-        ctx.tried();
-        assert.equal(tokenOf(headers), as.accessTokens.at(-1), "refreshed");
-        const out = await logout({ ...config(as, dir), revoke: false });
-        ctx.tried();
-        assert.equal(out.removed, false, "logout() does not claim a removal it could not make");
-        assert.match(ctx.output(), /symbolic link/, "and the warning says why");
-        assert.equal(readFileSync(victim, "utf8"), before, "the link's target was written");
-        assert.equal(mode(victim), "644");
-        assert.ok(lstatSync(file).isSymbolicLink());
-      }
-      // A hard link to another file: the cache is replaced by rename, the other name keeps its content.
-      {
-        const { parent, dir, file } = fresh();
-        mkdirSync(dir, { mode: 0o700 });
-        const other = join(parent, "other.json");
-        writeFileSync(other, "{}", { mode: 0o644 });
-        linkSync(other, file);
-        const headers = await login(config(as, dir));
-        ctx.tried();
-        assert.equal(readFileSync(other, "utf8"), "{}", "written through the hard link");
-        assert.equal(readEntries(file)[Object.keys(readEntries(file))[0]!]?.accessToken, tokenOf(headers));
-        assert.equal(mode(file), "600");
-      }
-    });
-  });
+  hostileTest(
+    tally,
+    "a symbolic link in place of tokens.json is never written through (sign-in, refresh, logout); a dangling link's target is never created; a hard link is not written through",
+    async (ctx) => {
+      await withFakeAs(ctx, {}, async (as) => {
+        // A link to another file of the user's (say, a shell profile).
+        {
+          const { parent, dir, file } = fresh();
+          mkdirSync(dir, { mode: 0o700 });
+          const victim = join(parent, "victim.txt");
+          writeFileSync(victim, "export PATH=/usr/bin\n", { mode: 0o644 });
+          symlinkSync(victim, file);
+          const headers = await login(config(as, dir));
+          ctx.tried();
+          assert.equal(tokenOf(headers), as.accessTokens.at(-1), "the login still works");
+          assert.match(ctx.output(), /symbolic link/, "and says why the sign-in was not saved");
+          assert.equal(readFileSync(victim, "utf8"), "export PATH=/usr/bin\n");
+          assert.equal(mode(victim), "644");
+          assert.ok(lstatSync(file).isSymbolicLink(), "the link itself is left alone");
+        }
+        // A dangling link: its target must not come into existence.
+        {
+          const { parent, dir, file } = fresh();
+          mkdirSync(dir, { mode: 0o700 });
+          const target = join(parent, "created-by-tslab-oauth.json");
+          symlinkSync(target, file);
+          await login(config(as, dir));
+          ctx.tried();
+          assert.equal(existsSync(target), false, "the dangling link's target was created");
+        }
+        // A link swapped in after a sign-in, to a copy holding an expired entry: the refresh (and
+        // then logout) read through it but never write through it.
+        {
+          const { parent, dir, file } = fresh();
+          await login(config(as, dir));
+          expireAll(file);
+          const victim = join(parent, "copy.json");
+          writeFileSync(victim, readFileSync(file), { mode: 0o644 });
+          rmSync(file);
+          symlinkSync(victim, file);
+          const before = readFileSync(victim, "utf8");
+          const headers = await login(config(as, dir, { openBrowser: () => assert.fail("a browser was opened") }));
+          ctx.tried();
+          assert.equal(tokenOf(headers), as.accessTokens.at(-1), "refreshed");
+          const out = await logout({ ...config(as, dir), revoke: false });
+          ctx.tried();
+          assert.equal(out.removed, false, "logout() does not claim a removal it could not make");
+          assert.match(ctx.output(), /symbolic link/, "and the warning says why");
+          assert.equal(readFileSync(victim, "utf8"), before, "the link's target was written");
+          assert.equal(mode(victim), "644");
+          assert.ok(lstatSync(file).isSymbolicLink());
+        }
+        // A hard link to another file: the cache is replaced by rename, the other name keeps its content.
+        {
+          const { parent, dir, file } = fresh();
+          mkdirSync(dir, { mode: 0o700 });
+          const other = join(parent, "other.json");
+          writeFileSync(other, "{}", { mode: 0o644 });
+          linkSync(other, file);
+          const headers = await login(config(as, dir));
+          ctx.tried();
+          assert.equal(readFileSync(other, "utf8"), "{}", "written through the hard link");
+          assert.equal(readEntries(file)[Object.keys(readEntries(file))[0]!]?.accessToken, tokenOf(headers));
+          assert.equal(mode(file), "600");
+        }
+      });
+    },
+  );
 });
 
 describe("token cache: concurrent writers", () => {
@@ -202,7 +210,9 @@ describe("token cache: concurrent writers", () => {
     const base: LoginConfig = { issuer: idp.issuer, clientId: DEMO_CLIENT_ID, scopes: ["openid"], cacheDir: dir };
     const script = new URL("./support/cache-child.js", import.meta.url).pathname;
     const children = ["c0", "c1", "c2", "c3"].map((profile) => {
-      const child = spawn(process.execPath, [script, JSON.stringify({ ...base, profile, api: `${idp.issuer}/api/me` }), "interactive"], { stdio: ["pipe", "pipe", "pipe"] });
+      const child = spawn(process.execPath, [script, JSON.stringify({ ...base, profile, api: `${idp.issuer}/api/me` }), "interactive"], {
+        stdio: ["pipe", "pipe", "pipe"],
+      });
       let out = "";
       child.stdout.on("data", (chunk: Buffer) => (out += chunk));
       child.stderr.on("data", () => {});

@@ -111,7 +111,9 @@ test("a callback without a code: INVALID_AUTHORIZATION_RESPONSE", async () => {
       return url;
     },
   });
-  await expectFailure({ issuer: idp.issuer, clientId: DEMO_CLIENT_ID, scopes: ["openid"], openBrowser: ua.open }, "INVALID_AUTHORIZATION_RESPONSE", () => [code]);
+  await expectFailure({ issuer: idp.issuer, clientId: DEMO_CLIENT_ID, scopes: ["openid"], openBrowser: ua.open }, "INVALID_AUTHORIZATION_RESPONSE", () => [
+    code,
+  ]);
 });
 
 test("a wrong or missing iss (RFC 9207): ISSUER_MISMATCH, the code is never exchanged", async () => {
@@ -127,7 +129,9 @@ test("a wrong or missing iss (RFC 9207): ISSUER_MISMATCH, the code is never exch
       },
     });
     const tokenRequests = idp.counts.get("/token") ?? 0;
-    const error = await expectFailure({ issuer: idp.issuer, clientId: DEMO_CLIENT_ID, scopes: ["openid"], openBrowser: ua.open }, "ISSUER_MISMATCH", () => [code]);
+    const error = await expectFailure({ issuer: idp.issuer, clientId: DEMO_CLIENT_ID, scopes: ["openid"], openBrowser: ua.open }, "ISSUER_MISMATCH", () => [
+      code,
+    ]);
     assert.match(error.message, iss ? /evil\.example/ : /without the `iss`/);
     assert.equal(idp.counts.get("/token") ?? 0, tokenRequests, "no token request was made");
   }
@@ -170,9 +174,24 @@ test("abort: a signal aborted while waiting, and one aborted before the call", a
 test("token endpoint faults: 500, non-JSON, invalid_grant, a redirect, and a hang", async () => {
   const idp = await demoIdp();
   const cases: { name: string; code: LoginErrorCode; match: RegExp; handler: Parameters<typeof startServer>[0]; oauthError?: string }[] = [
-    { name: "500", code: "TOKEN_REQUEST_FAILED", match: /HTTP 500/, handler: (_q, s) => s.writeHead(500, { "content-type": "text/html" }).end("<h1>oops</h1>") },
-    { name: "non-JSON 200", code: "INVALID_TOKEN_RESPONSE", match: /did not validate/, handler: (_q, s) => s.writeHead(200, { "content-type": "text/html" }).end("<html>") },
-    { name: "truncated JSON", code: "INVALID_TOKEN_RESPONSE", match: /did not validate/, handler: (_q, s) => s.writeHead(200, { "content-type": "application/json" }).end('{"access_token":"abc') },
+    {
+      name: "500",
+      code: "TOKEN_REQUEST_FAILED",
+      match: /HTTP 500/,
+      handler: (_q, s) => s.writeHead(500, { "content-type": "text/html" }).end("<h1>oops</h1>"),
+    },
+    {
+      name: "non-JSON 200",
+      code: "INVALID_TOKEN_RESPONSE",
+      match: /did not validate/,
+      handler: (_q, s) => s.writeHead(200, { "content-type": "text/html" }).end("<html>"),
+    },
+    {
+      name: "truncated JSON",
+      code: "INVALID_TOKEN_RESPONSE",
+      match: /did not validate/,
+      handler: (_q, s) => s.writeHead(200, { "content-type": "application/json" }).end('{"access_token":"abc'),
+    },
     {
       name: "invalid_grant",
       code: "TOKEN_REQUEST_FAILED",
@@ -237,7 +256,9 @@ test("discovery faults: unreachable, 404, hanging, and a document naming another
   await mixUp.close();
 
   const parsed = JSON.parse(doc) as Record<string, unknown>;
-  const noToken = await startServer((_q, s) => s.writeHead(200, { "content-type": "application/json" }).end(JSON.stringify({ ...parsed, issuer: noTokenIssuer, token_endpoint: undefined })));
+  const noToken = await startServer((_q, s) =>
+    s.writeHead(200, { "content-type": "application/json" }).end(JSON.stringify({ ...parsed, issuer: noTokenIssuer, token_endpoint: undefined })),
+  );
   const noTokenIssuer = noToken.url;
   error = await expectFailure({ issuer: noTokenIssuer, clientId: DEMO_CLIENT_ID }, "DISCOVERY_FAILED");
   assert.match(error.message, /has no `token_endpoint`/);

@@ -61,7 +61,9 @@ async function startBent(options: BentOptions): Promise<Bent> {
   const refreshTokens = new Set<string>();
   let issuer = "";
   const registered = (uri: string): boolean =>
-    (options.redirects ?? ["http://127.0.0.1/callback"]).some((r) => r === uri || (options.anyPort !== false && r === uri.replace(/^(http:\/\/127\.0\.0\.1):\d+\//, "$1/")));
+    (options.redirects ?? ["http://127.0.0.1/callback"]).some(
+      (r) => r === uri || (options.anyPort !== false && r === uri.replace(/^(http:\/\/127\.0\.0\.1):\d+\//, "$1/")),
+    );
   const refuseClient = (res: ServerResponse): void => {
     const how = options.clientRefusal ?? "401 invalid_client";
     if (how === "401 empty") return void res.writeHead(401, { connection: "close" }).end();
@@ -128,7 +130,8 @@ async function startBent(options: BentOptions): Promise<Bent> {
     req.on("end", () => {
       const form = new URLSearchParams(Buffer.concat(chunks).toString("utf8"));
       if (url.pathname === "/revoke") {
-        if (!req.headers.authorization && !form.has("client_secret") && options.publicRevocation === "refuse") return void res.writeHead(401, { connection: "close" }).end();
+        if (!req.headers.authorization && !form.has("client_secret") && options.publicRevocation === "refuse")
+          return void res.writeHead(401, { connection: "close" }).end();
         if (authenticate(req, form, url.pathname, res) === undefined) return;
         return void res.writeHead(200, { connection: "close" }).end();
       }
@@ -140,7 +143,8 @@ async function startBent(options: BentOptions): Promise<Bent> {
       }
       const refresh = options.refresh ?? "ok";
       if (refresh === "400 empty") return void res.writeHead(400, { connection: "close" }).end();
-      if (refresh === "400 invalid_request") return json(res, 400, { error: "invalid_request", error_description: "unable to find session\u001b[31m for this token" });
+      if (refresh === "400 invalid_request")
+        return json(res, 400, { error: "invalid_request", error_description: "unable to find session\u001b[31m for this token" });
       if (refresh === "500") return json(res, 500, { error: "server_error" });
       if (!refreshTokens.delete(form.get("refresh_token") ?? "")) return json(res, 400, { error: "invalid_grant" });
       issue(res);
@@ -199,17 +203,27 @@ describe("client credentials in the Basic header (RFC 6749 §2.3.1, Appendix B)"
       try {
         const config: LoginConfig = { issuer: bent.issuer, clientId: id, clientSecret: secret, openBrowser: browser().open, timeout: 20 };
         const { stderr } = await captureOutput(() => login(config));
-        assert.deepEqual(bent.credentials.map((c) => c.how), ["basic", "post"], "Basic, then the body, once");
+        assert.deepEqual(
+          bent.credentials.map((c) => c.how),
+          ["basic", "post"],
+          "Basic, then the body, once",
+        );
         assert.equal(Object.values(cacheFile(cacheDir))[0]!.clientAuthMethod, "client_secret_post", "the saved sign-in remembers the method that worked");
         // The token lived one second: the next login refreshes, sending the secret in the body first.
         await new Promise((resolve) => setTimeout(resolve, 1100));
         const ua = browser();
         await login({ ...config, openBrowser: ua.open });
         assert.equal(ua.opened.length, 0, "refreshed silently");
-        assert.deepEqual(bent.credentials.map((c) => c.how), ["basic", "post", "post"]);
+        assert.deepEqual(
+          bent.credentials.map((c) => c.how),
+          ["basic", "post", "post"],
+        );
         const result = await logout(config);
         assert.deepEqual(result.revoked, ["refresh_token", "access_token"]);
-        assert.deepEqual(bent.credentials.slice(3).map((c) => `${c.path} ${c.how}`), ["/revoke post", "/revoke post"]);
+        assert.deepEqual(
+          bent.credentials.slice(3).map((c) => `${c.path} ${c.how}`),
+          ["/revoke post", "/revoke post"],
+        );
         assertNoSecret(stderr, [secret, ...bent.issued]);
       } finally {
         await bent.close();
@@ -221,7 +235,9 @@ describe("client credentials in the Basic header (RFC 6749 §2.3.1, Appendix B)"
     const bent = await startBent({ secrets: { webapp: "the-right-secret-0d3c" }, basic: "raw", acceptPost: true });
     const wrong = "a-wrong-secret-9b8e7";
     try {
-      const error = await login({ issuer: bent.issuer, clientId: "webapp", clientSecret: wrong, openBrowser: browser().open, timeout: 20 }).catch((e: unknown) => e);
+      const error = await login({ issuer: bent.issuer, clientId: "webapp", clientSecret: wrong, openBrowser: browser().open, timeout: 20 }).catch(
+        (e: unknown) => e,
+      );
       assert.ok(error instanceof LoginError);
       assert.equal(error.code, "TOKEN_REQUEST_FAILED");
       assert.equal(error.error, "invalid_client");
@@ -238,7 +254,13 @@ describe("client credentials in the Basic header (RFC 6749 §2.3.1, Appendix B)"
   test("no retry when the server lists only client_secret_basic, or when tokenEndpointAuthMethod was given", async () => {
     const bent = await startBent({ secrets: { webapp: "the-right-secret-0d3c" }, basic: "refuse", acceptPost: true, authMethods: ["client_secret_basic"] });
     try {
-      const listed = await login({ issuer: bent.issuer, clientId: "webapp", clientSecret: "the-right-secret-0d3c", openBrowser: browser().open, timeout: 20 }).catch((e: unknown) => e);
+      const listed = await login({
+        issuer: bent.issuer,
+        clientId: "webapp",
+        clientSecret: "the-right-secret-0d3c",
+        openBrowser: browser().open,
+        timeout: 20,
+      }).catch((e: unknown) => e);
       assert.ok(listed instanceof LoginError && listed.code === "TOKEN_REQUEST_FAILED");
       assert.equal(bent.hits["/token"], 1);
     } finally {
@@ -246,7 +268,14 @@ describe("client credentials in the Basic header (RFC 6749 §2.3.1, Appendix B)"
     }
     const asked = await startBent({ secrets: { webapp: "the-right-secret-0d3c" }, basic: "refuse", acceptPost: true });
     try {
-      const config: LoginConfig = { issuer: asked.issuer, clientId: "webapp", clientSecret: "the-right-secret-0d3c", tokenEndpointAuthMethod: "client_secret_basic", openBrowser: browser().open, timeout: 20 };
+      const config: LoginConfig = {
+        issuer: asked.issuer,
+        clientId: "webapp",
+        clientSecret: "the-right-secret-0d3c",
+        tokenEndpointAuthMethod: "client_secret_basic",
+        openBrowser: browser().open,
+        timeout: 20,
+      };
       const error = await login(config).catch((e: unknown) => e);
       assert.ok(error instanceof LoginError && error.code === "TOKEN_REQUEST_FAILED");
       assert.equal(asked.hits["/token"], 1);
@@ -270,7 +299,12 @@ describe("a refresh token refused in the server's own words", () => {
         const { value: headers, stderr } = await captureOutput(() => login({ ...config, openBrowser: ua.open }));
         assert.equal(ua.opened.length, 1, "one browser sign-in");
         assert.equal(bent.hits["/token"], 3, "the first code, the refused refresh, the new code");
-        assert.match(stderr, answer === "400 empty" ? /refused by the server \(HTTP 400 without an OAuth error\)/ : /refused by the server \(HTTP 400, invalid_request: unable to find session \[31m for this token\)/);
+        assert.match(
+          stderr,
+          answer === "400 empty"
+            ? /refused by the server \(HTTP 400 without an OAuth error\)/
+            : /refused by the server \(HTTP 400, invalid_request: unable to find session \[31m for this token\)/,
+        );
         assert.doesNotMatch(stderr, /\u001b/, "server text is cleaned of control characters");
         const after = Object.values(cacheFile(cacheDir))[0]!;
         assert.notEqual(after.refreshToken, before.refreshToken);
@@ -346,7 +380,10 @@ describe("an authorization request the server refuses on its own page", () => {
       const error = await login({ issuer: bent.issuer, clientId: "notebook", openBrowser: browser().open, timeout: 1.5 }).catch((e: unknown) => e);
       assert.ok(error instanceof LoginError);
       assert.equal(error.code, "TIMEOUT");
-      assert.match(error.message, /register http:\/\/127\.0\.0\.1\/callback \(any port\) for client "notebook"; if it compares ports too, register a fixed one such as http:\/\/127\.0\.0\.1:53682\/callback and pass it as `redirectUri`/);
+      assert.match(
+        error.message,
+        /register http:\/\/127\.0\.0\.1\/callback \(any port\) for client "notebook"; if it compares ports too, register a fixed one such as http:\/\/127\.0\.0\.1:53682\/callback and pass it as `redirectUri`/,
+      );
       const headers = await login({ issuer: bent.issuer, clientId: "notebook", redirectUri: fixed, openBrowser: browser().open, timeout: 20 });
       assert.match(headers.Authorization, /^Bearer /);
     } finally {

@@ -75,7 +75,9 @@ test("a wrong client secret fails with TOKEN_REQUEST_FAILED, invalid_client, and
   const idp = await demoIdp();
   const ua = new ScriptedUserAgent();
   const secret = "this-is-not-the-right-secret-123";
-  const error = await login({ issuer: idp.issuer, clientId: CONFIDENTIAL_CLIENT_ID, clientSecret: secret, scopes: ["openid"], openBrowser: ua.open }).catch((e: unknown) => e);
+  const error = await login({ issuer: idp.issuer, clientId: CONFIDENTIAL_CLIENT_ID, clientSecret: secret, scopes: ["openid"], openBrowser: ua.open }).catch(
+    (e: unknown) => e,
+  );
   assert.ok(error instanceof LoginError);
   assert.equal(error.code, "TOKEN_REQUEST_FAILED");
   assert.equal(error.error, "invalid_client");
@@ -91,7 +93,13 @@ test("a wrong client secret fails with TOKEN_REQUEST_FAILED, invalid_client, and
 test("redirect to localhost and to a fixed port", async () => {
   const idp = await demoIdp();
   const ua = new ScriptedUserAgent();
-  const headers = await login({ issuer: idp.issuer, clientId: DEMO_CLIENT_ID, scopes: ["openid"], redirectUri: "http://localhost:0/callback", openBrowser: ua.open });
+  const headers = await login({
+    issuer: idp.issuer,
+    clientId: DEMO_CLIENT_ID,
+    scopes: ["openid"],
+    redirectUri: "http://localhost:0/callback",
+    openBrowser: ua.open,
+  });
   assert.equal((await fetch(`${idp.issuer}/api/me`, { headers: headers })).status, 200);
   assert.equal((await ua.last!).callbackUrl!.hostname, "localhost");
 
@@ -100,7 +108,14 @@ test("redirect to localhost and to a fixed port", async () => {
   await probe.close();
   const ua2 = new ScriptedUserAgent();
   // The same client and scopes: without forceLogin the first sign-in would come from the cache.
-  const fixed = await login({ issuer: idp.issuer, clientId: DEMO_CLIENT_ID, scopes: ["openid"], redirectUri: `http://127.0.0.1:${port}/callback`, openBrowser: ua2.open, forceLogin: true });
+  const fixed = await login({
+    issuer: idp.issuer,
+    clientId: DEMO_CLIENT_ID,
+    scopes: ["openid"],
+    redirectUri: `http://127.0.0.1:${port}/callback`,
+    openBrowser: ua2.open,
+    forceLogin: true,
+  });
   assert.equal((await fetch(`${idp.issuer}/api/me`, { headers: fixed })).status, 200);
   assert.equal(Number((await ua2.last!).callbackUrl!.port), port);
   assert.ok(await portIsFree(port));

@@ -99,7 +99,13 @@ test("the waiting cell shows the redirect URI hint and the proxy line (escaped),
   const shown: string[] = [];
   const reporter = new NotebookReporter({ newEntry: () => ({ html: (markup) => void shown.push(markup) }) }, false);
   reporter.event("requests to id.example.com go through the proxy corp:3128 ($HTTPS_PROXY)");
-  reporter.waiting({ issuer: "https://id.example.com", url: "https://id.example.com/auth?x=<1>", deadline: Date.now() + 60_000, openBrowser: false, redirectHint: "register http://127.0.0.1/callback (any port) <b>" });
+  reporter.waiting({
+    issuer: "https://id.example.com",
+    url: "https://id.example.com/auth?x=<1>",
+    deadline: Date.now() + 60_000,
+    openBrowser: false,
+    redirectHint: "register http://127.0.0.1/callback (any port) <b>",
+  });
   const waiting = shown.at(-1)!;
   assert.match(waiting, /go through the proxy corp:3128/);
   assert.match(waiting, /register http:\/\/127\.0\.0\.1\/callback \(any port\) &#60;b&#62;/);

@@ -13,7 +13,10 @@ const CHECKER = join(ROOT, "test", "support", "tslab-typecheck.cjs");
 function typecheck(files: string[], cwd: string): { file: string; errors: string[] }[] {
   const result = spawnSync(process.execPath, [CHECKER, ...files], { cwd, encoding: "utf8", env: { ...process.env, NODE_PATH: join(ROOT, "node_modules") } });
   assert.equal(result.status, 0, result.stderr);
-  return result.stdout.trim().split("\n").map((line) => JSON.parse(line) as { file: string; errors: string[] });
+  return result.stdout
+    .trim()
+    .split("\n")
+    .map((line) => JSON.parse(line) as { file: string; errors: string[] });
 }
 
 const folders = [join(ROOT, "notebooks"), join(ROOT, "notebooks", "recipes"), join(ROOT, "test", "e2e", "notebooks")];
@@ -21,7 +24,9 @@ const folders = [join(ROOT, "notebooks"), join(ROOT, "notebooks", "recipes"), jo
 test("every shipped notebook type-checks in tslab's compiler", () => {
   let count = 0;
   for (const folder of folders) {
-    const files = readdirSync(folder).filter((f) => f.endsWith(".ipynb")).map((f) => join(folder, f));
+    const files = readdirSync(folder)
+      .filter((f) => f.endsWith(".ipynb"))
+      .map((f) => join(folder, f));
     for (const { file, errors } of typecheck(files, folder)) {
       assert.deepEqual(errors, [], `${file} does not type-check`);
       count++;
@@ -35,7 +40,15 @@ test("the check catches a wrong option and a missing import (it can fail)", () =
   try {
     const file = join(dir, "bad.ipynb");
     const cell = (source: string) => ({ cell_type: "code", source, metadata: {}, outputs: [], execution_count: null });
-    writeFileSync(file, JSON.stringify({ cells: [cell('import { login } from "tslab-oauth";'), cell('await login({ issuer: "https://x", clientID: "typo" });')], metadata: {}, nbformat: 4, nbformat_minor: 5 }));
+    writeFileSync(
+      file,
+      JSON.stringify({
+        cells: [cell('import { login } from "tslab-oauth";'), cell('await login({ issuer: "https://x", clientID: "typo" });')],
+        metadata: {},
+        nbformat: 4,
+        nbformat_minor: 5,
+      }),
+    );
     const [result] = typecheck([file], dir);
     assert.match(result!.errors.join("\n"), /clientID/);
   } finally {
@@ -63,7 +76,10 @@ test("every shipped notebook is nbformat 4.5 with a unique id per cell (Jupyter 
       const nb = JSON.parse(readFileSync(join(folder, f), "utf8")) as { nbformat: number; nbformat_minor: number; cells: { id?: unknown }[] };
       assert.ok(nb.nbformat > 4 || (nb.nbformat === 4 && nb.nbformat_minor >= 5), `${f}: nbformat ${nb.nbformat}.${nb.nbformat_minor}`);
       const ids = nb.cells.map((cell) => cell.id);
-      assert.ok(ids.every((id) => typeof id === "string" && /^[a-zA-Z0-9-_]{1,64}$/.test(id)), `${f}: a cell without a valid id`);
+      assert.ok(
+        ids.every((id) => typeof id === "string" && /^[a-zA-Z0-9-_]{1,64}$/.test(id)),
+        `${f}: a cell without a valid id`,
+      );
       assert.equal(new Set(ids).size, ids.length, `${f}: duplicate cell ids`);
       count++;
     }

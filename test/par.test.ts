@@ -60,7 +60,14 @@ test("par: false sends the whole request through the browser, as before", async 
   const before = pushes(idp);
   const ua = new ScriptedUserAgent();
   const opened: string[] = [];
-  await login({ issuer: idp.issuer, clientId: DEMO_CLIENT_ID, scopes: ["openid"], flow: "loopback", par: false, openBrowser: (url) => (opened.push(url), ua.open(url)) });
+  await login({
+    issuer: idp.issuer,
+    clientId: DEMO_CLIENT_ID,
+    scopes: ["openid"],
+    flow: "loopback",
+    par: false,
+    openBrowser: (url) => (opened.push(url), ua.open(url)),
+  });
   const params = new URL(opened[0]!).searchParams;
   for (const name of ["redirect_uri", "state", "code_challenge", "nonce"]) assert.ok(params.has(name), name);
   assert.equal(params.has("request_uri"), false);
@@ -93,7 +100,9 @@ test("a refused pushed request ends the login at once: the server's error, the r
   assert.equal(tokenRequests(idp), tokens);
   assert.deepEqual(await openHandles(), handles, "the listener and its timers are gone");
 
-  const unknown = await login({ issuer: idp.issuer, clientId: "nobody-registered-this", flow: "loopback", openBrowser: () => void opened++ }).catch((e: unknown) => e);
+  const unknown = await login({ issuer: idp.issuer, clientId: "nobody-registered-this", flow: "loopback", openBrowser: () => void opened++ }).catch(
+    (e: unknown) => e,
+  );
   assert.ok(unknown instanceof LoginError);
   assert.equal(unknown.code, "AUTHORIZATION_REQUEST_REJECTED");
   assert.equal(unknown.error, "invalid_client");
@@ -117,9 +126,14 @@ test("a confidential client authenticates its pushed request; a wrong secret is 
   assert.equal((await fetch(`${idp.issuer}/api/me`, { headers })).status, 200);
 
   const secret = "not-the-secret-at-all-1234";
-  const error = await login({ issuer: idp.issuer, clientId: CONFIDENTIAL_CLIENT_ID, clientSecret: secret, flow: "loopback", forceLogin: true, openBrowser: (url) => void opened.push(url) }).catch(
-    (e: unknown) => e,
-  );
+  const error = await login({
+    issuer: idp.issuer,
+    clientId: CONFIDENTIAL_CLIENT_ID,
+    clientSecret: secret,
+    flow: "loopback",
+    forceLogin: true,
+    openBrowser: (url) => void opened.push(url),
+  }).catch((e: unknown) => e);
   assert.ok(error instanceof LoginError);
   assert.equal(error.code, "AUTHORIZATION_REQUEST_REJECTED");
   assert.equal(error.error, "invalid_client");
@@ -131,7 +145,9 @@ test("a confidential client authenticates its pushed request; a wrong secret is 
 test("par: true needs a server that offers PAR; without it, INVALID_CONFIG naming the option and no browser", async () => {
   const idp = await plainIdp();
   let opened = 0;
-  const error = await login({ issuer: idp.issuer, clientId: DEMO_CLIENT_ID, flow: "loopback", par: true, openBrowser: () => void opened++ }).catch((e: unknown) => e);
+  const error = await login({ issuer: idp.issuer, clientId: DEMO_CLIENT_ID, flow: "loopback", par: true, openBrowser: () => void opened++ }).catch(
+    (e: unknown) => e,
+  );
   assert.ok(error instanceof LoginError);
   assert.equal(error.code, "INVALID_CONFIG");
   assert.match(error.message, /`par: true`.*pushed_authorization_request_endpoint/);
@@ -142,7 +158,9 @@ test("par: true needs a server that offers PAR; without it, INVALID_CONFIG namin
 
 test("beginLogin() pushes too: its link carries only client_id and request_uri, and complete() signs in", async () => {
   const idp = await parIdp();
-  const { value: pending, stderr } = await captureOutput(() => beginLogin({ issuer: idp.issuer, clientId: DEMO_CLIENT_ID, scopes: ["openid"], openBrowser: false }));
+  const { value: pending, stderr } = await captureOutput(() =>
+    beginLogin({ issuer: idp.issuer, clientId: DEMO_CLIENT_ID, scopes: ["openid"], openBrowser: false }),
+  );
   // Nothing can push it again for a pasted sign-in: the link's own lifetime is said.
   assert.match(stderr, /Sign in at: \S+ \(open it within (5[0-9]|60) s\)/);
   const link = new URL(pending.url);

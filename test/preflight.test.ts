@@ -52,10 +52,20 @@ function slowPerson(ua = new ScriptedUserAgent()): (url: string) => void {
 
 const config: LoginConfig = { issuer: idp.issuer, clientId: DEMO_CLIENT_ID, scopes: ["openid"], flow: "loopback", timeout: 30 };
 
-describe("answers that mean \"sign in first\" or \"not now\": the sign-in goes on, nothing said", () => {
+describe('answers that mean "sign in first" or "not now": the sign-in goes on, nothing said', () => {
   const cases: [string, Answer][] = [
-    ["401 JSON, as LemonLDAP::NG answers a request it takes for an API call", { status: 401, headers: { "content-type": "application/json" }, body: '{"error":9,"result":0}' }],
-    ["401 Negotiate with an HTML body (Kerberos/SPNEGO, Windows integrated authentication)", { status: 401, headers: { "www-authenticate": "Negotiate", "content-type": "text/html" }, body: "<html><body><h1>401 Unauthorized</h1><p>invalid_client</p></body></html>" }],
+    [
+      "401 JSON, as LemonLDAP::NG answers a request it takes for an API call",
+      { status: 401, headers: { "content-type": "application/json" }, body: '{"error":9,"result":0}' },
+    ],
+    [
+      "401 Negotiate with an HTML body (Kerberos/SPNEGO, Windows integrated authentication)",
+      {
+        status: 401,
+        headers: { "www-authenticate": "Negotiate", "content-type": "text/html" },
+        body: "<html><body><h1>401 Unauthorized</h1><p>invalid_client</p></body></html>",
+      },
+    ],
     ["407 from a proxy that wants credentials", { status: 407, headers: { "proxy-authenticate": "Basic" }, body: "" }],
     ["429 Too Many Requests", { status: 429, body: "slow down" }],
     ["503 with an error page", { status: 503, body: "<h1>invalid_request</h1>" }],
@@ -73,10 +83,18 @@ describe("answers that mean \"sign in first\" or \"not now\": the sign-in goes o
 
 describe("answers that look wrong but may not be: one line in the cell, and the sign-in goes on", () => {
   const cases: [string, Answer, RegExp][] = [
-    ["403 from a firewall's bot check, no OAuth words", { status: 403, headers: { "content-type": "text/html" }, body: "<html><title>Just a moment...</title><body>Checking your browser</body></html>" }, /HTTP 403 \("Just a moment\.\.\. Checking your browser"\)/],
+    [
+      "403 from a firewall's bot check, no OAuth words",
+      { status: 403, headers: { "content-type": "text/html" }, body: "<html><title>Just a moment...</title><body>Checking your browser</body></html>" },
+      /HTTP 403 \("Just a moment\.\.\. Checking your browser"\)/,
+    ],
     ["404", { status: 404, body: "Not Found" }, /HTTP 404 \("Not Found"\)/],
     ["400 without an OAuth error", { status: 400, body: "Bad Request" }, /HTTP 400 \("Bad Request"\)/],
-    ["200 with an error page naming a refusal", { status: 200, headers: { "content-type": "text/html" }, body: "<h1>Error</h1><p>invalid_request: the redirect_uri is not registered</p>" }, /HTTP 200 \("Error invalid_request: the redirect_uri is not registered"\)/],
+    [
+      "200 with an error page naming a refusal",
+      { status: 200, headers: { "content-type": "text/html" }, body: "<h1>Error</h1><p>invalid_request: the redirect_uri is not registered</p>" },
+      /HTTP 200 \("Error invalid_request: the redirect_uri is not registered"\)/,
+    ],
   ];
   for (const [name, answer, said] of cases) {
     test(name, async () => {
@@ -160,7 +178,7 @@ describe("judgePreflight: the table of docs/providers.md", () => {
   ];
   for (const [status, text] of nothing) test(`${status} "${text}" says nothing`, () => assert.equal(judgePreflight(status, text), undefined));
   test("pageText: markup, scripts and styles removed; a JSON error as its fields", () => {
-    assert.equal(pageText('<html><head><style>p{}</style></head><body><script>x()</script><h1>a &amp; b</h1></body></html>'), "a & b");
+    assert.equal(pageText("<html><head><style>p{}</style></head><body><script>x()</script><h1>a &amp; b</h1></body></html>"), "a & b");
     assert.equal(pageText('{"error":"invalid_client","error_description":"unknown"}'), "invalid_client: unknown");
   });
 });

@@ -10,11 +10,16 @@ import { authorizationUrl } from "../src/protocol/authorization.js";
 /** The authorization URL login() would open for this config (with endpoints, no request made). */
 async function signInUrl(config: LoginConfig, metadata?: { authorization_endpoint: string }): Promise<URL> {
   const resolved = resolveConfig(config);
-  const as = metadata
-    ? { issuer: resolved.issuerId!, token_endpoint: "https://unused.example/token", ...metadata }
-    : await resolveMetadata(resolved);
+  const as = metadata ? { issuer: resolved.issuerId!, token_endpoint: "https://unused.example/token", ...metadata } : await resolveMetadata(resolved);
   const redirect = `http://${resolved.redirect.host}:${resolved.redirect.port || 53682}${resolved.redirect.path}`;
-  return authorizationUrl(as, resolved, redirect, { challenge: "c".repeat(43), method: "S256" }, "state", resolved.scopes.includes("openid") ? "nonce" : undefined);
+  return authorizationUrl(
+    as,
+    resolved,
+    redirect,
+    { challenge: "c".repeat(43), method: "S256" },
+    "state",
+    resolved.scopes.includes("openid") ? "nonce" : undefined,
+  );
 }
 
 test("GitHub: explicit endpoints (no discovery), secret sent in the form, loopback callback on any port", async () => {
@@ -44,7 +49,10 @@ test("Google: discovery at accounts.google.com, offline access and consent for a
   assert.equal(preset.issuer, "https://accounts.google.com");
   assert.deepEqual(preset.scopes, ["openid", "email", "profile"]);
   assert.deepEqual(preset.extraParams, { access_type: "offline", prompt: "consent" });
-  const url = await signInUrl({ ...preset, clientId: "123.apps.googleusercontent.com" }, { authorization_endpoint: "https://accounts.google.com/o/oauth2/v2/auth" });
+  const url = await signInUrl(
+    { ...preset, clientId: "123.apps.googleusercontent.com" },
+    { authorization_endpoint: "https://accounts.google.com/o/oauth2/v2/auth" },
+  );
   assert.equal(url.searchParams.get("access_type"), "offline");
   assert.equal(url.searchParams.get("prompt"), "consent");
   assert.equal(url.searchParams.get("scope"), "openid email profile");
@@ -62,7 +70,10 @@ test("Microsoft Entra ID: the tenant in the issuer, localhost redirect, offline_
   assert.equal(resolved.redirect.host, "localhost");
   assert.equal(resolved.redirect.port, 0);
   for (const bad of ["common", "organizations", "Consumers"]) {
-    assert.throws(() => presets.entra({ tenant: bad }), (e: unknown) => e instanceof LoginError && e.code === "INVALID_CONFIG" && /Directory \(tenant\) ID/.test(e.message));
+    assert.throws(
+      () => presets.entra({ tenant: bad }),
+      (e: unknown) => e instanceof LoginError && e.code === "INVALID_CONFIG" && /Directory \(tenant\) ID/.test(e.message),
+    );
   }
   assert.throws(() => presets.entra({ tenant: "" }), /`tenant` must be/);
   assert.throws(() => presets.entra({ tenant: "a/b" }), /`tenant` must be/);
@@ -94,7 +105,11 @@ test("Keycloak: issuer from base URL and realm (trailing slashes and odd realm n
 });
 
 test("GitLab: gitlab.com by default, self-managed by URL, fixed-port redirect", () => {
-  assert.deepEqual(presets.gitlab(), { issuer: "https://gitlab.com", scopes: ["openid", "profile", "read_user"], redirectUri: "http://localhost:8400/callback" });
+  assert.deepEqual(presets.gitlab(), {
+    issuer: "https://gitlab.com",
+    scopes: ["openid", "profile", "read_user"],
+    redirectUri: "http://localhost:8400/callback",
+  });
   assert.equal(presets.gitlab({ url: "https://gitlab.example.com/" }).issuer, "https://gitlab.example.com");
 });
 

@@ -58,7 +58,16 @@ after(() => {
 
 function config(extra: Partial<LoginConfig> = {}): LoginConfig {
   const ua = new ScriptedUserAgent({ ca: certs.ca });
-  return { issuer: idp.issuer, clientId: DEMO_CLIENT_ID, scopes: ["openid", "api"], ca: certs.ca, openBrowser: ua.open, flow: "loopback", timeout: 20, ...extra };
+  return {
+    issuer: idp.issuer,
+    clientId: DEMO_CLIENT_ID,
+    scopes: ["openid", "api"],
+    ca: certs.ca,
+    openBrowser: ua.open,
+    flow: "loopback",
+    timeout: 20,
+    ...extra,
+  };
 }
 
 const tunnelsToIdp = (p: Tinyproxy): number => p.tunnels().filter((t) => t === `${TEST_HOST}:${idp.port}`).length;
@@ -111,7 +120,14 @@ describe("through a real proxy", () => {
     const dead = `http://127.0.0.1:${await freePort()}`;
     for (const name of ["HTTPS_PROXY", "HTTP_PROXY", "https_proxy", "http_proxy"]) process.env[name] = dead;
     const local = await demoIdp();
-    const headers = await login({ issuer: local.issuer, clientId: DEMO_CLIENT_ID, scopes: ["openid"], openBrowser: new ScriptedUserAgent().open, flow: "loopback", timeout: 20 });
+    const headers = await login({
+      issuer: local.issuer,
+      clientId: DEMO_CLIENT_ID,
+      scopes: ["openid"],
+      openBrowser: new ScriptedUserAgent().open,
+      flow: "loopback",
+      timeout: 20,
+    });
     assert.match(headers.Authorization, /^Bearer /);
   });
 
@@ -128,7 +144,10 @@ describe("through a real proxy", () => {
     const error = await login(config()).catch((e: unknown) => e);
     assert.ok(error instanceof LoginError);
     assert.equal(error.code, "DISCOVERY_FAILED");
-    assert.match(error.message, new RegExp(`the proxy 127\\.0\\.0\\.1:${guarded.port} \\(set by \\$HTTPS_PROXY\\) asks for credentials, or refused them \\(HTTP 40[17]\\)`));
+    assert.match(
+      error.message,
+      new RegExp(`the proxy 127\\.0\\.0\\.1:${guarded.port} \\(set by \\$HTTPS_PROXY\\) asks for credentials, or refused them \\(HTTP 40[17]\\)`),
+    );
 
     isolateCache();
     process.env.HTTPS_PROXY = `http://${PROXY_USER}:wrong-${PROXY_PASSWORD}@127.0.0.1:${guarded.port}`;
@@ -147,7 +166,12 @@ describe("through a real proxy", () => {
     assert.ok(Date.now() - started < 1000, `${Date.now() - started} ms`);
     assert.ok(error instanceof LoginError);
     assert.equal(error.code, "DISCOVERY_FAILED");
-    assert.match(error.message, new RegExp(`the proxy 127\\.0\\.0\\.1:${port} \\(set by \\$https_proxy\\) could not be reached: connection refused, ECONNREFUSED; check \\$https_proxy, or set \`proxy\``));
+    assert.match(
+      error.message,
+      new RegExp(
+        `the proxy 127\\.0\\.0\\.1:${port} \\(set by \\$https_proxy\\) could not be reached: connection refused, ECONNREFUSED; check \\$https_proxy, or set \`proxy\``,
+      ),
+    );
     assert.deepEqual(await openHandles(), handles);
   });
 });

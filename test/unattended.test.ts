@@ -27,7 +27,10 @@ beforeEach(() => {
 
 function cli(args: string[], env: NodeJS.ProcessEnv = {}): Promise<{ code: number | null; stdout: string; stderr: string; ms: number }> {
   const started = Date.now();
-  const child = spawn(process.execPath, [BIN, ...args], { env: { ...process.env, TSLAB_OAUTH_CACHE_DIR: cacheDir, ...env }, stdio: ["ignore", "pipe", "pipe"] });
+  const child = spawn(process.execPath, [BIN, ...args], {
+    env: { ...process.env, TSLAB_OAUTH_CACHE_DIR: cacheDir, ...env },
+    stdio: ["ignore", "pipe", "pipe"],
+  });
   let stdout = "";
   let stderr = "";
   child.stdout.on("data", (c: Buffer) => (stdout += c));
@@ -50,7 +53,10 @@ test("token prints the notebook's saved token and nothing else, from the cache (
   assert.equal(idp.requestCount(), requests, "served from the cache: no request to the provider");
   const listed = await cli(["status"]);
   assert.equal(listed.code, 0);
-  assert.match(listed.stdout, new RegExp(`${idp.issuer.replace(/[.:/]/g, "\\$&")}, client ${DEMO_CLIENT_ID}, scopes "openid profile", as alice, valid for \\d+ s, refresh token held`));
+  assert.match(
+    listed.stdout,
+    new RegExp(`${idp.issuer.replace(/[.:/]/g, "\\$&")}, client ${DEMO_CLIENT_ID}, scopes "openid profile", as alice, valid for \\d+ s, refresh token held`),
+  );
   assert.doesNotMatch(listed.stdout, new RegExp(headers.Authorization.slice(7)));
   assert.doesNotMatch(listed.stdout + listed.stderr, /eyJ/);
 });
@@ -83,7 +89,14 @@ test("interactive: false uses the saved sign-in and refreshes it silently; with 
 });
 
 test("a service account (client credentials): no browser; the second call is served from the cache; session().fetch works; a wrong secret is TOKEN_REQUEST_FAILED and never printed", async () => {
-  const service: LoginConfig = { issuer: idp.issuer, clientId: SERVICE_CLIENT_ID, clientSecret: SERVICE_SECRET, grant: "client_credentials", scopes: ["api"], openBrowser: () => assert.fail("no browser") };
+  const service: LoginConfig = {
+    issuer: idp.issuer,
+    clientId: SERVICE_CLIENT_ID,
+    clientSecret: SERVICE_SECRET,
+    grant: "client_credentials",
+    scopes: ["api"],
+    openBrowser: () => assert.fail("no browser"),
+  };
   const before = idp.counts.get("/token") ?? 0;
   const headers = await login(service);
   const again = await login(service);
@@ -96,7 +109,10 @@ test("a service account (client credentials): no browser; the second call is ser
   const res = await api.fetch(`${idp.issuer}/api/me`);
   assert.equal(res.status, 200);
   assert.equal((idp.counts.get("/token") ?? 0) - before, 2);
-  const cliToken = await cli(["token", "--issuer", idp.issuer, "--client-id", SERVICE_CLIENT_ID, "--scope", "api", "--grant", "client_credentials"], { TSLAB_OAUTH_INTERACTIVE: "0", [`TSLAB_OAUTH_UNUSED`]: "" });
+  const cliToken = await cli(["token", "--issuer", idp.issuer, "--client-id", SERVICE_CLIENT_ID, "--scope", "api", "--grant", "client_credentials"], {
+    TSLAB_OAUTH_INTERACTIVE: "0",
+    [`TSLAB_OAUTH_UNUSED`]: "",
+  });
   // The CLI takes the secret from a profile or the environment, like a notebook; none given here.
   assert.notEqual(cliToken.code, 0);
   assert.match(cliToken.stderr, /INVALID_CONFIG: `grant: "client_credentials"` .* needs its `clientSecret`/);

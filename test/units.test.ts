@@ -141,7 +141,10 @@ test("secret scrubbing reaches causes, nested bodies and URLSearchParams", () =>
   secrets.add("the-code-value-456");
   const inner = Object.assign(new Error("bad body"), {
     code: "OAUTH_INVALID_RESPONSE",
-    cause: { body: { access_token: "ACCESS-TOKEN-VALUE-123", nested: ["x ACCESS-TOKEN-VALUE-123 y"] }, parameters: new URLSearchParams("code=the-code-value-456&state=zzzzzzzzzz") },
+    cause: {
+      body: { access_token: "ACCESS-TOKEN-VALUE-123", nested: ["x ACCESS-TOKEN-VALUE-123 y"] },
+      parameters: new URLSearchParams("code=the-code-value-456&state=zzzzzzzzzz"),
+    },
   });
   const error = new LoginError("INVALID_TOKEN_RESPONSE", "failed", { cause: inner });
   secrets.scrubError(error);

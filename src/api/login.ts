@@ -40,6 +40,6 @@ export function dpopNeedsSession(call: string): LoginError {
   return new LoginError(
     "INVALID_CONFIG",
     `\`dpop: true\` binds the tokens to a key, so every request needs its own proof: ${call} cannot return a header that works for every request (and will not fall back to a Bearer token). ` +
-      "Use `const api = await session({ ..., dpop: true })`, then `api.fetch(url)`, or `await api.headers(\"GET\", url)` for one request with another HTTP client.",
+      'Use `const api = await session({ ..., dpop: true })`, then `api.fetch(url)`, or `await api.headers("GET", url)` for one request with another HTTP client.',
   );
 }

@@ -81,7 +81,11 @@ async function refreshHeld(ctx: CallContext, rejected: string | undefined): Prom
       signIn.write(undefined);
       return undefined;
     }
-    tokens = await refreshTokens(tokenContext(config, current.metadata, { clientAuthMethod: current.clientAuthMethod, dpop, secrets }), current.refreshToken, current.sub);
+    tokens = await refreshTokens(
+      tokenContext(config, current.metadata, { clientAuthMethod: current.clientAuthMethod, dpop, secrets }),
+      current.refreshToken,
+      current.sub,
+    );
   } catch (error) {
     secrets.scrubError(error);
     if (config.signal?.aborted) throw abortedError("during the token refresh", error);
@@ -89,7 +93,9 @@ async function refreshHeld(ctx: CallContext, rejected: string | undefined): Prom
     if (isRefusal(error)) {
       // The server said no to this refresh token, in whatever words: only a new sign-in helps.
       signIn.write(undefined);
-      reporter.notice(`The saved sign-in to ${current.metadata.issuer} was refused by the server (${refusalText(error)}), so you need to sign in again in the browser.`);
+      reporter.notice(
+        `The saved sign-in to ${current.metadata.issuer} was refused by the server (${refusalText(error)}), so you need to sign in again in the browser.`,
+      );
       return undefined;
     }
     throw new LoginError(
@@ -113,7 +119,9 @@ async function savedKey(ctx: CallContext, entry: CacheEntry): Promise<DpopKey | 
   try {
     return await importDpopKey(entry.dpopKey!, { client_id: ctx.config.clientId });
   } catch (error) {
-    ctx.reporter.notice(`The saved sign-in to ${entry.metadata.issuer} has a DPoP key that cannot be used (${(error as Error)?.message ?? String(error)}), so it was removed and you need to sign in again.`);
+    ctx.reporter.notice(
+      `The saved sign-in to ${entry.metadata.issuer} has a DPoP key that cannot be used (${(error as Error)?.message ?? String(error)}), so it was removed and you need to sign in again.`,
+    );
     return undefined;
   }
 }
@@ -146,7 +154,7 @@ export function interactionRequired(config: ResolvedConfig, hadEntry: boolean): 
  * session"). Transport failures, timeouts, 429 and 5xx are not: the saved sign-in may work later.
  */
 function isRefusal(error: LoginError): boolean {
-  return (error.error === "invalid_grant" || error.status === 400 || error.status === 401 || error.status === 403);
+  return error.error === "invalid_grant" || error.status === 400 || error.status === 401 || error.status === 403;
 }
 
 function refusalText(error: LoginError): string {
@@ -155,7 +163,10 @@ function refusalText(error: LoginError): string {
   return `HTTP ${error.status}${said}`;
 }
 
-function addSecrets(secrets: SecretSet, tokens: { accessToken: string; refreshToken: string | undefined; dpopKey?: { d: string } | { jwk: { d: string } } | undefined }): void {
+function addSecrets(
+  secrets: SecretSet,
+  tokens: { accessToken: string; refreshToken: string | undefined; dpopKey?: { d: string } | { jwk: { d: string } } | undefined },
+): void {
   secrets.add(tokens.accessToken);
   secrets.add(tokens.refreshToken);
   const key = tokens.dpopKey;

@@ -53,7 +53,10 @@ class PendingSignIn implements PendingLogin {
     const s = this.#s;
     return runCall(s.config, { secrets: s.secrets }, async ({ reporter, signIn }) => {
       if (this.#used) {
-        throw new LoginError("INVALID_AUTHORIZATION_RESPONSE", "This sign-in was already completed (or its code already tried). Run beginLogin() again for a new one.");
+        throw new LoginError(
+          "INVALID_AUTHORIZATION_RESPONSE",
+          "This sign-in was already completed (or its code already tried). Run beginLogin() again for a new one.",
+        );
       }
       if (Date.now() > s.link.deadline) {
         throw new LoginError("TIMEOUT", `This sign-in expired (it was valid for ${s.config.timeoutMs / 1000} s). Run beginLogin() again.`);

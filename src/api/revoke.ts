@@ -17,7 +17,9 @@ async function revokeHeld({ config, signIn, reporter, secrets }: CallContext, re
   const entry = signIn.read();
   const issuer = entry?.metadata.issuer ?? config.issuerId ?? config.tokenEndpoint?.origin;
   if (!entry) {
-    reporter.signedOut(`No saved sign-in to ${issuer} for client ${config.clientId}${config.profile ? ` (profile ${config.profile})` : ""}: nothing to sign out of.`);
+    reporter.signedOut(
+      `No saved sign-in to ${issuer} for client ${config.clientId}${config.profile ? ` (profile ${config.profile})` : ""}: nothing to sign out of.`,
+    );
     return { removed: false, revoked: [], revocationEndpoint: undefined, alsoAffected: [] };
   }
   secrets.add(entry.accessToken);
@@ -42,7 +44,9 @@ async function revokeHeld({ config, signIn, reporter, secrets }: CallContext, re
       secrets.scrubError(error);
       // Some servers revoke refresh tokens only (unsupported_token_type); the access token then
       // lives until it expires.
-      warn(`The access token was not revoked (${(error as LoginError).error ?? (error as Error).message}); it stays valid until it expires${entry.expiresAt ? ` at ${new Date(entry.expiresAt).toLocaleTimeString()}` : ""}.`);
+      warn(
+        `The access token was not revoked (${(error as LoginError).error ?? (error as Error).message}); it stays valid until it expires${entry.expiresAt ? ` at ${new Date(entry.expiresAt).toLocaleTimeString()}` : ""}.`,
+      );
     }
   }
   // A revoked grant may end other sign-ins of the same user with this client (at oidc-provider,
@@ -50,11 +54,17 @@ async function revokeHeld({ config, signIn, reporter, secrets }: CallContext, re
   const alsoAffected = revoked.length ? checkSharedGrants(signIn, entry, warn) : [];
   if (!signIn.write(undefined)) {
     // The warning says why (a read-only directory, a link in place of the file): say what it means.
-    reporter.signedOut(`Could not remove the saved sign-in to ${issuer} from this machine${revoked.length ? ", but its tokens were revoked at the provider" : ""}.`);
+    reporter.signedOut(
+      `Could not remove the saved sign-in to ${issuer} from this machine${revoked.length ? ", but its tokens were revoked at the provider" : ""}.`,
+    );
     return { removed: false, revoked, revocationEndpoint: endpoint, alsoAffected };
   }
   const what = revoked.length ? `; revoked the ${revoked.map((t) => t.replace("_", " ")).join(" and the ")} at ${endpoint}` : "";
-  const why = !revoke ? " (not revoked, as asked)" : !endpoint ? ` (the server advertises no revocation endpoint, so the tokens stay valid until they expire; pass \`revocationEndpoint\` if it has one)` : "";
+  const why = !revoke
+    ? " (not revoked, as asked)"
+    : !endpoint
+      ? ` (the server advertises no revocation endpoint, so the tokens stay valid until they expire; pass \`revocationEndpoint\` if it has one)`
+      : "";
   const others = alsoAffected.length ? ` ${sharedGrantNote(alsoAffected, config.clientId)}` : "";
   // The cell shows it with the outcome; a terminal, which shows no outcome, gets it on stderr.
   if (others) reporter.notice(others.trim());
@@ -86,7 +96,8 @@ function checkSharedGrants(signIn: SavedSignIn, revoked: CacheEntry, warn: Warn)
 
 /** What the cell says of the other sign-ins a logout touched. */
 function sharedGrantNote(affected: LogoutResult["alsoAffected"], clientId: string): string {
-  const named = (list: LogoutResult["alsoAffected"]): string => list.map((o) => `scopes "${o.scopes.join(" ")}"${o.profile ? ` (profile ${o.profile})` : ""}`).join(", ");
+  const named = (list: LogoutResult["alsoAffected"]): string =>
+    list.map((o) => `scopes "${o.scopes.join(" ")}"${o.profile ? ` (profile ${o.profile})` : ""}`).join(", ");
   const refreshed = affected.filter((o) => o.action === "refresh first");
   const forgotten = affected.filter((o) => o.action === "forgotten");
   const parts = [

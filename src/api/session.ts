@@ -163,7 +163,11 @@ class NotebookSession implements Session {
   /** The key a DPoP entry's tokens are bound to (imported once). */
   async #key(entry: CacheEntry): Promise<DpopKey> {
     const { importDpopKey } = await (this.#dpopModule ??= import("../protocol/dpop.js"));
-    if (!entry.dpopKey) throw new LoginError("INVALID_TOKEN_RESPONSE", "The saved sign-in has no DPoP key although `dpop: true` was asked for. Sign in again with `forceLogin: true`.");
+    if (!entry.dpopKey)
+      throw new LoginError(
+        "INVALID_TOKEN_RESPONSE",
+        "The saved sign-in has no DPoP key although `dpop: true` was asked for. Sign in again with `forceLogin: true`.",
+      );
     // Checked when the entry was read (obtain.ts, which also put its private part in the secrets
     // scrubbed from errors): this import is the one cached there.
     return importDpopKey(entry.dpopKey, { client_id: this.clientId }).catch((cause: unknown) => {

@@ -158,7 +158,10 @@ export async function main(argv: string[]): Promise<number> {
   }
   const secretArg = values["client-secret"];
   if (secretArg !== undefined && secretArg !== "-") {
-    throw new LoginError("INVALID_CONFIG", "Pass `--client-secret -` and type the secret (or pipe it): a secret on the command line stays in your shell history.");
+    throw new LoginError(
+      "INVALID_CONFIG",
+      "Pass `--client-secret -` and type the secret (or pipe it): a secret on the command line stays in your shell history.",
+    );
   }
   const settings: ProfileSettings = { ...preset(values.preset, values) };
   const set = <K extends keyof ProfileSettings>(key: K, value: ProfileSettings[K] | undefined): void => {
@@ -180,6 +183,8 @@ export async function main(argv: string[]): Promise<number> {
     settings.clientSecret = secret;
   }
   const path = await saveProfile(name, settings, options);
-  process.stdout.write(`Saved the profile ${name} in ${path}. In a notebook: await ${settings.dpop ? "session" : "login"}({ profile: ${JSON.stringify(name)} })\n`);
+  process.stdout.write(
+    `Saved the profile ${name} in ${path}. In a notebook: await ${settings.dpop ? "session" : "login"}({ profile: ${JSON.stringify(name)} })\n`,
+  );
   return 0;
 }

@@ -71,7 +71,11 @@ export async function status(flags: SelectionFlags): Promise<number> {
 function describe(entry: CacheEntry): string {
   const now = Date.now();
   const expiry =
-    entry.expiresAt === undefined ? "no expiry given" : entry.expiresAt > now ? `valid for ${formatDuration(entry.expiresAt - now)}` : `expired ${formatDuration(now - entry.expiresAt)} ago`;
+    entry.expiresAt === undefined
+      ? "no expiry given"
+      : entry.expiresAt > now
+        ? `valid for ${formatDuration(entry.expiresAt - now)}`
+        : `expired ${formatDuration(now - entry.expiresAt)} ago`;
   return [
     entry.issuer,
     `client ${entry.clientId}`,

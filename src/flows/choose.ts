@@ -27,7 +27,9 @@ export async function signInInteractively(flow: FlowContext): Promise<{ tokens: 
     // Outside a notebook there is no kernel to speak of.
     const remote = remoteReason(process.env, process.platform, undefined, inNotebook() ? "the kernel" : "this program");
     if (remote && as.device_authorization_endpoint) {
-      reporter.notice(`Using the device flow because ${remote}: a redirect to this machine could not reach it. To force the redirect, pass \`flow: "loopback"\`.`);
+      reporter.notice(
+        `Using the device flow because ${remote}: a redirect to this machine could not reach it. To force the redirect, pass \`flow: "loopback"\`.`,
+      );
       return { tokens: await runDeviceLogin(ctx, as), as };
     }
     if (remote) {

@@ -20,7 +20,11 @@ const SLOW_DOWN_S = 5;
  */
 export async function runDeviceLogin(flow: FlowContext, as: ServerMetadata): Promise<TokenSet> {
   const { config, reporter, secrets } = flow;
-  const wait = new Wait({ signal: config.signal, reporter, interrupted: () => "The cell was interrupted: the sign-in stopped. Run the cell again to sign in." });
+  const wait = new Wait({
+    signal: config.signal,
+    reporter,
+    interrupted: () => "The cell was interrupted: the sign-in stopped. Run the cell again to sign in.",
+  });
   try {
     if (!as.device_authorization_endpoint) {
       throw new LoginError(

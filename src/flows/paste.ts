@@ -105,7 +105,9 @@ export async function runPromptedLogin(flow: FlowContext, as: ServerMetadata): P
   if (!ask) throw new LoginError("INVALID_CONFIG", NO_STDIN);
   const link = await showPasteLink(flow, as, true);
   for (let attempt = 1; ; attempt++) {
-    const answer = ask(attempt === 1 ? "Paste the address your browser ended on:" : "That was not this sign-in's address; paste the one from the tab it opened:");
+    const answer = ask(
+      attempt === 1 ? "Paste the address your browser ended on:" : "That was not this sign-in's address; paste the one from the tab it opened:",
+    );
     if (answer === null) throw new LoginError("INVALID_CONFIG", NO_STDIN);
     if (answer.trim() === "") throw new LoginError("ABORTED", "No address was pasted: the sign-in stopped. Run the cell again to sign in.");
     try {

@@ -102,9 +102,7 @@ export class NotebookReporter implements LoginReporter {
   }
 
   #eventsHtml(): string {
-    const events = this.#events
-      .map((e) => `<li>${escapeHtml(e.message)}${e.count > 1 ? ` (×${e.count})` : ""}</li>`)
-      .join("");
+    const events = this.#events.map((e) => `<li>${escapeHtml(e.message)}${e.count > 1 ? ` (×${e.count})` : ""}</li>`).join("");
     return events ? `<ul style="margin:2px 0;color:#555;font-size:90%">${events}</ul>` : "";
   }
 

@@ -25,7 +25,8 @@ const warnedSecrets = new Set<string>();
  * into the call gets a one-time warning: it is published with the notebook.
  */
 export function createReporter(
-  config: Pick<ResolvedConfig, "quiet"> & Partial<Pick<ResolvedConfig, "secretInSource" | "clientSecret" | "profile" | "clientId" | "issuerId" | "tokenEndpoint">>,
+  config: Pick<ResolvedConfig, "quiet"> &
+    Partial<Pick<ResolvedConfig, "secretInSource" | "clientSecret" | "profile" | "clientId" | "issuerId" | "tokenEndpoint">>,
 ): LoginReporter {
   const display = kernelDisplay();
   if (!display) return new TerminalReporter();

@@ -50,9 +50,7 @@ export function parseServerUrl(name: string, value: unknown): URL {
     throw new LoginError("INVALID_CONFIG", `\`${name}\` is not a valid URL: ${JSON.stringify(value)}.`, { cause });
   }
   if (isSecureUrl(url)) return url;
-  throw invalid(
-    `\`${name}\` must use https (plain http is accepted only for loopback hosts such as 127.0.0.1); got ${JSON.stringify(value)}.`,
-  );
+  throw invalid(`\`${name}\` must use https (plain http is accepted only for loopback hosts such as 127.0.0.1); got ${JSON.stringify(value)}.`);
 }
 
 export function parseSeconds(name: string, value: unknown, fallback: number): number {
@@ -75,7 +73,7 @@ export function parseScopes(value: unknown): string[] {
 export function parseExtraParams(value: unknown): Record<string, string> {
   if (value === undefined) return {};
   if (value === null || typeof value !== "object" || Array.isArray(value)) {
-    throw invalid("`extraParams` must be an object of string values, e.g. { audience: \"https://api.example.com\" }.");
+    throw invalid('`extraParams` must be an object of string values, e.g. { audience: "https://api.example.com" }.');
   }
   const out: Record<string, string> = {};
   for (const [key, entry] of Object.entries(value)) {
@@ -89,7 +87,7 @@ export function parseExtraParams(value: unknown): Record<string, string> {
 
 export function parseRedirectUri(value: unknown): RedirectTarget {
   const text = value === undefined ? DEFAULTS.redirectUri : value;
-  if (typeof text !== "string") throw invalid("`redirectUri` must be a string such as \"http://127.0.0.1:0/callback\".");
+  if (typeof text !== "string") throw invalid('`redirectUri` must be a string such as "http://127.0.0.1:0/callback".');
   let url: URL;
   try {
     url = new URL(text);
@@ -115,7 +113,8 @@ export function parseRedirectUri(value: unknown): RedirectTarget {
 const FLOWS = ["auto", "loopback", "device", "manual"] as const;
 export function parseFlow(value: unknown): ResolvedConfig["flow"] {
   if (value === undefined) return "auto";
-  if (!FLOWS.includes(value as ResolvedConfig["flow"])) throw invalid(`\`flow\` must be one of ${FLOWS.map((f) => `"${f}"`).join(", ")}; got ${JSON.stringify(value)}.`);
+  if (!FLOWS.includes(value as ResolvedConfig["flow"]))
+    throw invalid(`\`flow\` must be one of ${FLOWS.map((f) => `"${f}"`).join(", ")}; got ${JSON.stringify(value)}.`);
   return value as ResolvedConfig["flow"];
 }
 
@@ -151,7 +150,9 @@ export function parseCa(value: unknown): Array<string | Buffer> | undefined {
     return blocks.length > 0;
   };
   if (list.length === 0 || !list.every(valid)) {
-    throw invalid('`ca` must be PEM certificates ("-----BEGIN CERTIFICATE-----..."), as a string, a Buffer or an array of them, e.g. fs.readFileSync("/path/to/company-ca.pem").');
+    throw invalid(
+      '`ca` must be PEM certificates ("-----BEGIN CERTIFICATE-----..."), as a string, a Buffer or an array of them, e.g. fs.readFileSync("/path/to/company-ca.pem").',
+    );
   }
   return list as Array<string | Buffer>;
 }
@@ -183,7 +184,10 @@ export function parseProxy(value: unknown): ProxySettings {
   try {
     return proxySettings(value);
   } catch (cause) {
-    if (cause instanceof ProxyUrlError) throw new LoginError("INVALID_CONFIG", cause.what === "the `proxy` option" ? cause.message.replace("the `proxy` option", "`proxy`") : cause.message, { cause });
+    if (cause instanceof ProxyUrlError)
+      throw new LoginError("INVALID_CONFIG", cause.what === "the `proxy` option" ? cause.message.replace("the `proxy` option", "`proxy`") : cause.message, {
+        cause,
+      });
     throw cause;
   }
 }

@@ -27,7 +27,10 @@ export type FieldSource = "call" | "settings" | "environment";
 
 /** `TSLAB_OAUTH_WORK_GH_CLIENT_ID` for profile "work-gh" and field clientId. */
 export function profileEnvName(profile: string, field: ProfileField): string {
-  const key = profile.toUpperCase().replace(/[^A-Z0-9]+/g, "_").replace(/^_|_$/g, "");
+  const key = profile
+    .toUpperCase()
+    .replace(/[^A-Z0-9]+/g, "_")
+    .replace(/^_|_$/g, "");
   return `TSLAB_OAUTH_${key}_${field.replace(/[A-Z]/g, (c) => `_${c}`).toUpperCase()}`;
 }
 

@@ -88,12 +88,16 @@ function withProfile(input: LoginConfig, cacheDir: string | undefined, profiles:
     typeof config.clientId !== "string" || config.clientId === "" ? "no `clientId`" : "",
     config.issuer === undefined && config.authorizationEndpoint === undefined && config.tokenEndpoint === undefined ? "no `issuer`" : "",
   ].filter(Boolean);
-  if (missing.length > 0) throw missingProfileError(input.profile, profiles.path(folder), `${missing.join(" and ")} in the call, the settings or the environment`);
+  if (missing.length > 0)
+    throw missingProfileError(input.profile, profiles.path(folder), `${missing.join(" and ")} in the call, the settings or the environment`);
   return config;
 }
 
 /** Where the server is: an issuer to discover, or explicit endpoints. */
-function resolveServer(config: LoginConfig, grant: ResolvedConfig["grant"]): Pick<ResolvedConfig, "issuer" | "issuerId" | "authorizationEndpoint" | "tokenEndpoint" | "revocationEndpoint"> {
+function resolveServer(
+  config: LoginConfig,
+  grant: ResolvedConfig["grant"],
+): Pick<ResolvedConfig, "issuer" | "issuerId" | "authorizationEndpoint" | "tokenEndpoint" | "revocationEndpoint"> {
   const url = (name: "issuer" | "authorizationEndpoint" | "tokenEndpoint" | "revocationEndpoint"): URL | undefined =>
     config[name] === undefined ? undefined : parseServerUrl(name, config[name]);
   const issuer = url("issuer");
@@ -111,7 +115,10 @@ function resolveServer(config: LoginConfig, grant: ResolvedConfig["grant"]): Pic
 }
 
 /** How the client proves itself: PKCE method, secret, and how the secret is sent. */
-function resolveClient(config: LoginConfig, grant: ResolvedConfig["grant"]): Pick<ResolvedConfig, "clientSecret" | "tokenEndpointAuthMethod" | "pkceMethod" | "par" | "dpop"> {
+function resolveClient(
+  config: LoginConfig,
+  grant: ResolvedConfig["grant"],
+): Pick<ResolvedConfig, "clientSecret" | "tokenEndpointAuthMethod" | "pkceMethod" | "par" | "dpop"> {
   for (const name of ["par", "dpop"] as const) {
     if (config[name] !== undefined && typeof config[name] !== "boolean") throw invalid(`\`${name}\` must be true or false.`);
   }
@@ -149,5 +156,12 @@ function resolveBehaviour(config: LoginConfig): Pick<ResolvedConfig, "openBrowse
   for (const name of ["quiet", "cache", "forceLogin", "preflight"] as const) {
     if (config[name] !== undefined && typeof config[name] !== "boolean") throw invalid(`\`${name}\` must be true or false.`);
   }
-  return { openBrowser, signal, quiet: config.quiet ?? false, cache: config.cache ?? true, forceLogin: config.forceLogin ?? false, preflight: config.preflight ?? true };
+  return {
+    openBrowser,
+    signal,
+    quiet: config.quiet ?? false,
+    cache: config.cache ?? true,
+    forceLogin: config.forceLogin ?? false,
+    preflight: config.preflight ?? true,
+  };
 }

@@ -174,29 +174,28 @@ export interface LoginConfig {
  * Options of {@link logout}: what identifies a saved sign-in (the same values as the login's),
  * plus `revoke`.
  */
-export interface LogoutConfig
-  extends Pick<
-    LoginConfig,
-    | "issuer"
-    | "authorizationEndpoint"
-    | "tokenEndpoint"
-    | "revocationEndpoint"
-    | "clientId"
-    | "clientSecret"
-    | "tokenEndpointAuthMethod"
-    | "scopes"
-    | "extraParams"
-    | "profile"
-    | "cache"
-    | "cacheDir"
-    | "requestTimeout"
-    | "signal"
-    | "quiet"
-    | "ca"
-    | "proxy"
-    | "grant"
-    | "dpop"
-  > {
+export interface LogoutConfig extends Pick<
+  LoginConfig,
+  | "issuer"
+  | "authorizationEndpoint"
+  | "tokenEndpoint"
+  | "revocationEndpoint"
+  | "clientId"
+  | "clientSecret"
+  | "tokenEndpointAuthMethod"
+  | "scopes"
+  | "extraParams"
+  | "profile"
+  | "cache"
+  | "cacheDir"
+  | "requestTimeout"
+  | "signal"
+  | "quiet"
+  | "ca"
+  | "proxy"
+  | "grant"
+  | "dpop"
+> {
   /** Revoke the tokens at the server's revocation endpoint before forgetting them. @default true */
   revoke?: boolean;
 }

@@ -87,4 +87,3 @@ export async function discard(response: Response | undefined): Promise<void> {
     // already read, or being read
   }
 }
-

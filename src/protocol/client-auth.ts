@@ -24,11 +24,7 @@ export interface ClientCredentials {
   tokenEndpointAuthMethod: "client_secret_basic" | "client_secret_post" | undefined;
 }
 
-export function chooseClientAuth(
-  config: Omit<ClientCredentials, "clientId">,
-  as: ServerMetadata,
-  learned?: "client_secret_post",
-): ClientAuthChoice {
+export function chooseClientAuth(config: Omit<ClientCredentials, "clientId">, as: ServerMetadata, learned?: "client_secret_post"): ClientAuthChoice {
   if (!config.clientSecret) return { method: "none", explicit: false };
   if (config.tokenEndpointAuthMethod) return { method: config.tokenEndpointAuthMethod, explicit: true };
   if (learned) return { method: learned, explicit: false, learned: true };

@@ -11,7 +11,11 @@ import { isSafeEndpoint } from "../util/urls.js";
  * requests (a Basic refusal is retried with post, as at the token endpoint), its verification
  * links held to the https rule.
  */
-export async function requestDeviceCode(ctx: TokenContext, scopes: readonly string[], extraParams: Record<string, string>): Promise<oauth.DeviceAuthorizationResponse> {
+export async function requestDeviceCode(
+  ctx: TokenContext,
+  scopes: readonly string[],
+  extraParams: Record<string, string>,
+): Promise<oauth.DeviceAuthorizationResponse> {
   const params = new URLSearchParams(extraParams);
   if (scopes.length > 0) params.set("scope", scopes.join(" "));
   const grant = await clientRequest(ctx, "device authorization", {
@@ -22,7 +26,10 @@ export async function requestDeviceCode(ctx: TokenContext, scopes: readonly stri
   ctx.secrets?.add(grant.device_code);
   // The verification links become a link in the cell and open in the browser: https only (plain
   // http on loopback), never javascript: or data:.
-  for (const [name, value] of [["verification_uri", grant.verification_uri], ["verification_uri_complete", grant.verification_uri_complete]] as const) {
+  for (const [name, value] of [
+    ["verification_uri", grant.verification_uri],
+    ["verification_uri_complete", grant.verification_uri_complete],
+  ] as const) {
     if (value !== undefined && !isSafeEndpoint(value)) {
       throw new LoginError(
         "TOKEN_REQUEST_FAILED",

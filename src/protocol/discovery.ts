@@ -38,7 +38,8 @@ async function discoverOnce(config: ServerLocation, transport: Transport): Promi
 }
 
 async function discover(config: ServerLocation, transport: Transport): Promise<ServerMetadata> {
-  if (config.tokenEndpoint && (config.authorizationEndpoint || !config.issuer)) return explicitMetadata(config, config.authorizationEndpoint, config.tokenEndpoint);
+  if (config.tokenEndpoint && (config.authorizationEndpoint || !config.issuer))
+    return explicitMetadata(config, config.authorizationEndpoint, config.tokenEndpoint);
   const issuer = config.issuer!;
   const tried: string[] = [];
   for (const algorithm of ["oidc", "oauth2"] as const) {
@@ -115,12 +116,12 @@ function discoveryNetworkError(issuer: URL, where: string, cause: unknown, trans
     );
   }
   if (tooLarge(cause)) {
-    return new LoginError("DISCOVERY_FAILED", `${where} sent an oversized answer (${networkReason(cause)}): it is not a discovery document. Check \`issuer\`.`, { cause });
+    return new LoginError(
+      "DISCOVERY_FAILED",
+      `${where} sent an oversized answer (${networkReason(cause)}): it is not a discovery document. Check \`issuer\`.`,
+      { cause },
+    );
   }
   const reason = networkReason(cause);
-  return new LoginError(
-    "DISCOVERY_FAILED",
-    `Could not reach ${where} (${reason}). Check \`issuer\` and your network connection.`,
-    { cause },
-  );
+  return new LoginError("DISCOVERY_FAILED", `Could not reach ${where} (${reason}). Check \`issuer\` and your network connection.`, { cause });
 }

@@ -87,7 +87,10 @@ export function createTransport(network: NetworkOptions, signal: AbortSignal | u
  * authorities plus `ca`. Undefined dispatcher means undici's default (nothing to add). Agents are
  * made once per proxy and set of authorities, and reused by every later request.
  */
-export async function route(target: URL, network: Pick<NetworkOptions, "ca" | "proxy">): Promise<{ dispatcher: Dispatcher | undefined; proxy: ProxyChoice | undefined }> {
+export async function route(
+  target: URL,
+  network: Pick<NetworkOptions, "ca" | "proxy">,
+): Promise<{ dispatcher: Dispatcher | undefined; proxy: ProxyChoice | undefined }> {
   const proxy = proxyFor(target, network.proxy);
   const ca = authorities(network.ca);
   if (!proxy && !ca) return { dispatcher: undefined, proxy };

@@ -35,7 +35,13 @@ export function checkMetadata(metadata: ServerMetadata, where: string): ServerMe
       );
     }
   }
-  for (const field of ["authorization_endpoint", "token_endpoint", "revocation_endpoint", "device_authorization_endpoint", "pushed_authorization_request_endpoint"] as const) {
+  for (const field of [
+    "authorization_endpoint",
+    "token_endpoint",
+    "revocation_endpoint",
+    "device_authorization_endpoint",
+    "pushed_authorization_request_endpoint",
+  ] as const) {
     const value = metadata[field];
     if (value !== undefined && !isSafeEndpoint(value)) {
       throw new LoginError(

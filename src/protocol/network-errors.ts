@@ -115,7 +115,8 @@ function proxyReason(error: ProxyRequestError): string {
   for (let e = error.cause, i = 0; e && i < 5; e = (e as { cause?: unknown }).cause, i++) {
     const code = (e as { code?: unknown }).code;
     if (typeof code === "string" && code in TLS_REASONS) return `${TLS_REASONS[code]}, ${code}, through the proxy ${label} (set by ${source})`;
-    if (typeof code === "string" && code in NETWORK_REASONS) return `the proxy ${label} (set by ${source}) could not be reached: ${NETWORK_REASONS[code]}, ${code}; ${fix}`;
+    if (typeof code === "string" && code in NETWORK_REASONS)
+      return `the proxy ${label} (set by ${source}) could not be reached: ${NETWORK_REASONS[code]}, ${code}; ${fix}`;
   }
   return `through the proxy ${label} (set by ${source}): ${messages(error.cause) || "failed"}`;
 }

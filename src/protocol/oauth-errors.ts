@@ -51,7 +51,11 @@ export function requestError(site: RequestSite, cause: unknown, which: EndpointN
     );
   }
   if (tooLarge(cause)) {
-    return new LoginError("TOKEN_REQUEST_FAILED", `The ${which} endpoint ${endpoint} sent an oversized response (${networkReason(cause)}): it is not answering as an OAuth server should.`, { cause });
+    return new LoginError(
+      "TOKEN_REQUEST_FAILED",
+      `The ${which} endpoint ${endpoint} sent an oversized response (${networkReason(cause)}): it is not answering as an OAuth server should.`,
+      { cause },
+    );
   }
   return new LoginError("TOKEN_REQUEST_FAILED", `Could not reach the ${which} endpoint ${endpoint} (${networkReason(cause)}).`, { cause });
 }
@@ -69,12 +73,16 @@ export function tokenResponseError(site: RequestSite, cause: unknown, redirectUr
         : cause.error === "invalid_grant"
           ? ` The code may have expired or been used already${redirectUri ? `, or the server expects another redirect URI than ${redirectUri}` : ""}; run login() again.`
           : "";
-    return new LoginError("TOKEN_REQUEST_FAILED", `The ${which} endpoint refused the request (HTTP ${cause.status}, ${oauthErrorText(cause.error, cause.error_description)}).${hint}`, {
-      cause,
-      error: cause.error,
-      errorDescription: cause.error_description,
-      status: cause.status,
-    });
+    return new LoginError(
+      "TOKEN_REQUEST_FAILED",
+      `The ${which} endpoint refused the request (HTTP ${cause.status}, ${oauthErrorText(cause.error, cause.error_description)}).${hint}`,
+      {
+        cause,
+        error: cause.error,
+        errorDescription: cause.error_description,
+        status: cause.status,
+      },
+    );
   }
   if (cause instanceof oauth.WWWAuthenticateChallengeError) {
     return new LoginError("TOKEN_REQUEST_FAILED", `The ${which} endpoint refused the client (HTTP ${cause.status}). Check \`clientId\` and \`clientSecret\`.`, {
@@ -90,10 +98,14 @@ export function tokenResponseError(site: RequestSite, cause: unknown, redirectUr
     cause instanceof oauth.OperationProcessingError &&
     (cause.code === oauth.RESPONSE_IS_NOT_CONFORM || (cause.code === oauth.RESPONSE_IS_NOT_JSON && typeof status === "number" && status !== 200))
   ) {
-    return new LoginError("TOKEN_REQUEST_FAILED", `The ${which} endpoint ${endpoint} failed with HTTP ${typeof status === "number" ? status : "?"} and no OAuth error. The server may be down; try again later.`, {
-      cause,
-      status: typeof status === "number" ? status : undefined,
-    });
+    return new LoginError(
+      "TOKEN_REQUEST_FAILED",
+      `The ${which} endpoint ${endpoint} failed with HTTP ${typeof status === "number" ? status : "?"} and no OAuth error. The server may be down; try again later.`,
+      {
+        cause,
+        status: typeof status === "number" ? status : undefined,
+      },
+    );
   }
   if (cause instanceof oauth.OperationProcessingError && cause.code === oauth.JWT_CLAIM_COMPARISON && (cause.cause as { claim?: string })?.claim === "iss") {
     const { expected, claims } = cause.cause as { expected?: string; claims?: { iss?: unknown } };
@@ -155,7 +167,7 @@ export function authorizationDeniedError(error: string, description: string | un
         : /redirect/i.test(description ?? "")
           ? "Check the redirect URI registered for this client (see `redirectUri`)."
           : /transform algorithm|code.?challenge|pkce/i.test(description ?? "")
-            ? "The server refused the PKCE challenge (S256, the only method that keeps the verifier secret). If it supports only plain, ask its administrators to enable S256, or accept the weaker method with `pkceMethod: \"plain\"`."
+            ? 'The server refused the PKCE challenge (S256, the only method that keeps the verifier secret). If it supports only plain, ask its administrators to enable S256, or accept the weaker method with `pkceMethod: "plain"`.'
             : "Check the client's registration and the options passed to login().";
   return new LoginError("AUTHORIZATION_DENIED", `The provider refused the sign-in (${oauthErrorText(error, description)}). ${hint}`, {
     cause,
@@ -197,11 +209,15 @@ export function devicePollOutcome(site: RequestSite, cause: unknown, grant: { us
       });
     }
     if (cause.error === "expired_token") {
-      return new LoginError("TIMEOUT", `The code ${grant.userCode} expired before the sign-in was completed (expired_token). Run the cell again for a new code.`, {
-        cause,
-        error: cause.error,
-        status: cause.status,
-      });
+      return new LoginError(
+        "TIMEOUT",
+        `The code ${grant.userCode} expired before the sign-in was completed (expired_token). Run the cell again for a new code.`,
+        {
+          cause,
+          error: cause.error,
+          status: cause.status,
+        },
+      );
     }
   }
   return tokenResponseError(site, cause);

@@ -27,7 +27,10 @@ export function usesPar(config: { par: boolean | undefined }, as: ServerMetadata
     );
   }
   if (config.par === false && offered && as.require_pushed_authorization_requests === true) {
-    throw new LoginError("INVALID_CONFIG", `${as.issuer} accepts only pushed authorization requests (RFC 9126), and \`par: false\` turns them off: leave \`par\` unset.`);
+    throw new LoginError(
+      "INVALID_CONFIG",
+      `${as.issuer} accepts only pushed authorization requests (RFC 9126), and \`par: false\` turns them off: leave \`par\` unset.`,
+    );
   }
   return offered && config.par !== false;
 }

@@ -17,13 +17,15 @@ export interface Pkce {
  * - `"S256"` asked: refused when the server lists methods without it.
  * Returns the method, or the error to throw.
  */
-export function choosePkceMethod(
-  supported: readonly string[] | undefined,
-  asked?: "S256" | "plain",
-): "S256" | "plain" | { error: LoginError } {
+export function choosePkceMethod(supported: readonly string[] | undefined, asked?: "S256" | "plain"): "S256" | "plain" | { error: LoginError } {
   const listed = supported && supported.length > 0 ? supported : undefined;
   if (asked === "plain" && listed?.includes("S256")) {
-    return { error: new LoginError("INVALID_CONFIG", "`pkceMethod: \"plain\"` was given, but the server supports S256: remove `pkceMethod` (plain would only weaken the sign-in).") };
+    return {
+      error: new LoginError(
+        "INVALID_CONFIG",
+        '`pkceMethod: "plain"` was given, but the server supports S256: remove `pkceMethod` (plain would only weaken the sign-in).',
+      ),
+    };
   }
   const method = asked ?? (!listed || listed.includes("S256") ? "S256" : "plain");
   if (listed && !listed.includes(method)) {

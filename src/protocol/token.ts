@@ -93,7 +93,10 @@ export async function refreshTokens(ctx: TokenContext, refreshToken: string, pre
   });
   const sub = tokens.claims?.sub;
   if (sub !== undefined && previousSub !== undefined && sub !== previousSub) {
-    throw new LoginError("INVALID_TOKEN_RESPONSE", "The refreshed ID token names another user than the saved sign-in (OpenID Connect Core §12.2). Sign in again with `forceLogin: true`.");
+    throw new LoginError(
+      "INVALID_TOKEN_RESPONSE",
+      "The refreshed ID token names another user than the saved sign-in (OpenID Connect Core §12.2). Sign in again with `forceLogin: true`.",
+    );
   }
   return withClientAuthMethod(ctx, tokens);
 }
@@ -113,7 +116,8 @@ export async function clientCredentials(ctx: TokenContext, scopes: readonly stri
 /** Revokes one token (RFC 7009). Resolves when the server confirmed; throws TOKEN_REQUEST_FAILED. */
 export async function revokeToken(ctx: TokenContext, token: string, hint: "refresh_token" | "access_token"): Promise<void> {
   await clientRequest(ctx, "revocation", {
-    send: (clientAuth) => oauth.revocationRequest(ctx.as, ctx.client, clientAuth, token, { ...ctx.transport.options, additionalParameters: { token_type_hint: hint } }),
+    send: (clientAuth) =>
+      oauth.revocationRequest(ctx.as, ctx.client, clientAuth, token, { ...ctx.transport.options, additionalParameters: { token_type_hint: hint } }),
     process: async (response) => {
       await oauth.processRevocationResponse(response);
       await discard(response);

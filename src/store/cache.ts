@@ -47,7 +47,17 @@ export interface CacheEntry {
 const CACHE_FILE = "tokens.json";
 const LOCK_FILE = "tokens.lock";
 /** Authorization request parameters that change the sign-in page, not the token: left out of the key. */
-const UI_ONLY_PARAMS = new Set(["prompt", "login_hint", "display", "ui_locales", "max_age", "response_mode", "access_type", "include_granted_scopes", "domain_hint"]);
+const UI_ONLY_PARAMS = new Set([
+  "prompt",
+  "login_hint",
+  "display",
+  "ui_locales",
+  "max_age",
+  "response_mode",
+  "access_type",
+  "include_granted_scopes",
+  "domain_hint",
+]);
 
 /** The entry's identity: issuer (or token endpoint), client, sorted scopes, token-changing params, profile. */
 export function cacheKey(config: ResolvedConfig): string {

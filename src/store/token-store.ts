@@ -111,7 +111,9 @@ async function lockOrWarn(config: Pick<ResolvedConfig, "requestTimeoutMs" | "sig
     return await store.lock({ staleMs: config.requestTimeoutMs + 10_000, signal: config.signal });
   } catch (error) {
     if (config.signal?.aborted) throw abortedError("while waiting for another kernel's refresh", error);
-    warn(`Could not lock the token cache (${(error as NodeJS.ErrnoException).code ?? (error as Error).message}); going on without coordinating with other kernels.`);
+    warn(
+      `Could not lock the token cache (${(error as NodeJS.ErrnoException).code ?? (error as Error).message}); going on without coordinating with other kernels.`,
+    );
     return () => {};
   }
 }

@@ -1,4 +1,3 @@
-
 /**
  * Which HTTP proxy a request goes through, decided the way curl decides: `proxy` option first,
  * else `https_proxy`/`HTTPS_PROXY` for https URLs and `http_proxy`/`HTTP_PROXY` for http ones (the
@@ -23,7 +22,10 @@ export type ProxySettings =
 
 /** A proxy URL that cannot be used: `what` names the option or variable, never the value (it may hold a password). */
 export class ProxyUrlError extends Error {
-  constructor(readonly what: string, reason: string) {
+  constructor(
+    readonly what: string,
+    reason: string,
+  ) {
     super(`${what} is not a usable proxy URL (${reason}): give http://host:port, with user:password@ before the host if the proxy asks for credentials.`);
     this.name = "ProxyUrlError";
   }

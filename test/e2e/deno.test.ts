@@ -7,7 +7,20 @@ import { join } from "node:path";
 import { after, before, beforeEach, test } from "node:test";
 import type { Browser, BrowserContext, Page } from "playwright-core";
 import { startDemoIdp } from "../../demo/idp.js";
-import { ISSUER, ROOT, interruptAndTimePortRelease, launchChromium, outputText, requireSystemParts, recordSecrets, runNotebook, startBrowserBridge, submitLoginAndConsent, tempDir, type Event } from "./harness.js";
+import {
+  ISSUER,
+  ROOT,
+  interruptAndTimePortRelease,
+  launchChromium,
+  outputText,
+  requireSystemParts,
+  recordSecrets,
+  runNotebook,
+  startBrowserBridge,
+  submitLoginAndConsent,
+  tempDir,
+  type Event,
+} from "./harness.js";
 
 let idp: Awaited<ReturnType<typeof startDemoIdp>>;
 let browser: Browser;
@@ -34,7 +47,8 @@ after(async () => {
 });
 
 const secretsIn = (text: string, extra: string[] = []): string[] => recorded.secretsIn(text, extra);
-const displays = (events: Event[], cell: number): Event[] => events.filter((e) => e.cell === cell && (e.msg_type === "display_data" || e.msg_type === "update_display_data"));
+const displays = (events: Event[], cell: number): Event[] =>
+  events.filter((e) => e.cell === cell && (e.msg_type === "display_data" || e.msg_type === "update_display_data"));
 const html = (event: Event | undefined): string => String(event?.content?.data?.["text/html"] ?? "");
 /** Everything the kernel sent after the sign-in ended (the one-line result included). */
 const afterSignIn = (events: Event[], cell: number): string => {
@@ -73,7 +87,11 @@ test("Deno: deno-quickstart.ipynb signs in through the system browser; the waiti
     const state = new URL(bridge.opened[0]!.url).searchParams.get("state")!;
     assert.deepEqual(secretsIn(run.savedText, [state]), [], "no token, code or state in the saved notebook");
     assert.deepEqual(secretsIn(afterSignIn(run.events, loginCell), [state]), [], "no secret in any iopub message after the sign-in");
-    assert.deepEqual(secretsIn(JSON.stringify(run.events.filter((e) => e.cell === loginCell))), [], "no sign-in parameter in any message of the cell, the waiting link included");
+    assert.deepEqual(
+      secretsIn(JSON.stringify(run.events.filter((e) => e.cell === loginCell))),
+      [],
+      "no sign-in parameter in any message of the cell, the waiting link included",
+    );
 
     const requests = idp.requestCount();
     const again = await runNotebook(join(ROOT, "notebooks", "deno-quickstart.ipynb"), { kernel: "deno", env: { BROWSER: bridge.browserEnv }, cacheDir });
@@ -107,7 +125,7 @@ test("Deno: interrupting a waiting sign-in stops only the sign-in: the port is f
   assert.ok(!run.savedText.includes(">Sign in</a>"));
 });
 
-test("Deno: flow \"manual\" asks for the address in the same cell (stdin answered by the client), with the same checks as complete()", async () => {
+test('Deno: flow "manual" asks for the address in the same cell (stdin answered by the client), with the same checks as complete()', async () => {
   const page: Page = await context.newPage();
   let ended: Promise<string> | undefined;
   const run = await runNotebook(join(ROOT, "test", "e2e", "notebooks", "deno-paste.ipynb"), {
@@ -160,7 +178,7 @@ test("Deno: notebooks/dpop.ipynb runs in Deno's kernel too: DPoP-bound tokens, p
   }
 });
 
-test("jslab (tslab's JavaScript kernel): require(\"tslab-oauth\") signs in with the same display and nothing secret saved", async () => {
+test('jslab (tslab\'s JavaScript kernel): require("tslab-oauth") signs in with the same display and nothing secret saved', async () => {
   const bridge = await startBrowserBridge(context, "dmitri");
   try {
     const run = await runNotebook(join(ROOT, "test", "e2e", "notebooks", "jslab.ipynb"), { kernel: "jslab", env: { BROWSER: bridge.browserEnv } });

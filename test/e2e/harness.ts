@@ -20,7 +20,8 @@ export const ISSUER = "http://127.0.0.1:9400";
 export function requireSystemParts(): void {
   const missing: string[] = [];
   if (!existsSync(CHROMIUM)) missing.push("chromium");
-  if (spawnSync("/usr/bin/python3", ["-c", "import nbclient, jupyter_client, nbformat"], { stdio: "ignore" }).status !== 0) missing.push("Jupyter (nbclient, jupyter_client)");
+  if (spawnSync("/usr/bin/python3", ["-c", "import nbclient, jupyter_client, nbformat"], { stdio: "ignore" }).status !== 0)
+    missing.push("Jupyter (nbclient, jupyter_client)");
   if (missing.length > 0) {
     throw new Error(`missing ${missing.join(" and ")}: run \`sh scripts/install-system-deps.sh\` (apt), then the tests again`);
   }
@@ -87,7 +88,10 @@ export async function signInOnPage(page: Page, name = "alice"): Promise<string> 
  * `open` package runs) is a tiny script that hands the URL to this server, which opens it in
  * Chromium like a launcher would (a tab no script opened) and signs in there, as `name`.
  */
-export async function startBrowserBridge(context: BrowserContext, name = "alice"): Promise<{ browserEnv: string; opened: { url: string; finalText: Promise<string>; callbacks: string[] }[]; close: () => Promise<void> }> {
+export async function startBrowserBridge(
+  context: BrowserContext,
+  name = "alice",
+): Promise<{ browserEnv: string; opened: { url: string; finalText: Promise<string>; callbacks: string[] }[]; close: () => Promise<void> }> {
   const opened: { url: string; finalText: Promise<string>; callbacks: string[] }[] = [];
   const server: Server = createServer((req, res) => {
     const url = new URL(req.url ?? "/", "http://127.0.0.1").searchParams.get("url");
@@ -123,7 +127,13 @@ export async function startBrowserBridge(context: BrowserContext, name = "alice"
 
 export interface NotebookRun {
   events: Event[];
-  notebook: { cells: { cell_type: string; source: string | string[]; outputs?: { output_type: string; data?: Record<string, unknown>; text?: string | string[]; name?: string }[] }[] };
+  notebook: {
+    cells: {
+      cell_type: string;
+      source: string | string[];
+      outputs?: { output_type: string; data?: Record<string, unknown>; text?: string | string[]; name?: string }[];
+    }[];
+  };
   savedText: string;
 }
 
@@ -150,10 +160,22 @@ export async function runNotebook(
   jupyterPath ??= registerKernel();
   const out = join(tempDir("tslab-oauth-nb-"), "out.ipynb");
   const cacheDir = options.cacheDir ?? tempDir("tslab-oauth-nb-cache-");
-  const child = spawn("/usr/bin/python3", [join(ROOT, "test", "e2e", "run_notebook.py"), path, out, dirname(path), String(options.timeoutSeconds ?? 90), options.kernel ?? "tslab", options.stdin ? "stdin" : "no-stdin"], {
-    env: { ...process.env, JUPYTER_PATH: jupyterPath, TSLAB_OAUTH_CACHE_DIR: cacheDir, ...options.env },
-    stdio: ["pipe", "pipe", "pipe"],
-  });
+  const child = spawn(
+    "/usr/bin/python3",
+    [
+      join(ROOT, "test", "e2e", "run_notebook.py"),
+      path,
+      out,
+      dirname(path),
+      String(options.timeoutSeconds ?? 90),
+      options.kernel ?? "tslab",
+      options.stdin ? "stdin" : "no-stdin",
+    ],
+    {
+      env: { ...process.env, JUPYTER_PATH: jupyterPath, TSLAB_OAUTH_CACHE_DIR: cacheDir, ...options.env },
+      stdio: ["pipe", "pipe", "pipe"],
+    },
+  );
   const events: Event[] = [];
   let stderr = "";
   child.stderr.on("data", (chunk: Buffer) => (stderr += chunk.toString()));
@@ -194,9 +216,7 @@ export async function interruptAndTimePortRelease(port: number, send: (command: 
 }
 
 export function outputText(run: NotebookRun, cell: number): string {
-  return (run.notebook.cells[cell]?.outputs ?? [])
-    .map((o) => [o.text, ...Object.values(o.data ?? {})].flat().filter(Boolean).join(""))
-    .join("\n");
+  return (run.notebook.cells[cell]?.outputs ?? []).map((o) => [o.text, ...Object.values(o.data ?? {})].flat().filter(Boolean).join("")).join("\n");
 }
 
 /** Any JWT (an ID token) anywhere in the text. */

@@ -8,7 +8,20 @@ import { after, before, beforeEach, test } from "node:test";
 import type { Browser, BrowserContext } from "playwright-core";
 import { startDemoIdp } from "../../demo/idp.js";
 import { ScriptedUserAgent } from "../support/user-agent.js";
-import { ISSUER, ROOT, interruptAndTimePortRelease, launchChromium, outputText, requireSystemParts, recordSecrets, runNotebook, startBrowserBridge, submitLoginAndConsent, tempDir, type Event } from "./harness.js";
+import {
+  ISSUER,
+  ROOT,
+  interruptAndTimePortRelease,
+  launchChromium,
+  outputText,
+  requireSystemParts,
+  recordSecrets,
+  runNotebook,
+  startBrowserBridge,
+  submitLoginAndConsent,
+  tempDir,
+  type Event,
+} from "./harness.js";
 
 let idp: Awaited<ReturnType<typeof startDemoIdp>>;
 let browser: Browser;
@@ -68,7 +81,11 @@ test("quickstart.ipynb runs as-is: sign in through the system browser, call the 
       assert.equal(later.msg_type, "update_display_data");
       assert.equal(later.content!.transient!.display_id, id);
     }
-    assert.deepEqual(run.events.filter((e) => e.cell === loginCell && e.msg_type === "stream"), [], "nothing written to a stream during the login");
+    assert.deepEqual(
+      run.events.filter((e) => e.cell === loginCell && e.msg_type === "stream"),
+      [],
+      "nothing written to a stream during the login",
+    );
     // The link leads through the listener's single-use launcher: no message the cell received, at
     // any moment (a notebook saved while it waited), carried a state, nonce, PKCE challenge or code.
     assert.match(String(shown[0]!.content!.data!["text/html"]), /href="http:\/\/127\.0\.0\.1:\d+\/[A-Za-z0-9_-]{32}"/);
@@ -223,7 +240,9 @@ test("device flow in a kernel: the cell shows the code in large type, the user a
     assert.match(userCode, /^[A-Z]{4}-[A-Z]{4}$/);
     const shown = displayEvents(run.events, 1);
     assert.match(String(shown[0]!.content!.data!["text/html"]), new RegExp(`font:700 200%[^>]*>${userCode}<`));
-    assert.ok(shown.slice(1).every((e) => e.msg_type === "update_display_data" && e.content!.transient!.display_id === shown[0]!.content!.transient!.display_id));
+    assert.ok(
+      shown.slice(1).every((e) => e.msg_type === "update_display_data" && e.content!.transient!.display_id === shown[0]!.content!.transient!.display_id),
+    );
     const outputs = run.notebook.cells[1]!.outputs!;
     assert.equal(outputs.length, 1, JSON.stringify(outputs));
     assert.match(outputText(run, 1), /Signed in to http:\/\/127\.0\.0\.1:9401 as <b>jo<\/b>, token valid for 60 min\./);
@@ -348,7 +367,11 @@ test("a notebook run with TSLAB_OAUTH_INTERACTIVE=0 and nothing saved: the login
   const elapsed = Date.now() - started;
   assert.match(outputText(run, 1), /Sign-in failed<\/b> <code>INTERACTION_REQUIRED<\/code>/);
   assert.ok(!run.savedText.includes(">Sign in</a>"), "no sign-in link was ever saved");
-  assert.deepEqual(displayEvents(run.events, 1).filter((e) => String(e.content?.data?.["text/html"]).includes("Sign in</a>")), [], "no link was ever shown");
+  assert.deepEqual(
+    displayEvents(run.events, 1).filter((e) => String(e.content?.data?.["text/html"]).includes("Sign in</a>")),
+    [],
+    "no link was ever shown",
+  );
   assert.equal(idp.requestCount(), requests, "no request to the provider");
   assert.ok(elapsed < 30_000, `the whole run took ${elapsed} ms (kernel start included); the cell did not wait for a sign-in`);
 });

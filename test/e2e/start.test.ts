@@ -29,7 +29,13 @@ for (const signal of ["SIGINT", "SIGTERM"] as const) {
     const jupyterPort = await freePort();
     const child = spawn(process.execPath, [join(ROOT, "demo", "start.js")], {
       cwd: ROOT,
-      env: { ...process.env, BROWSER: browser, DEMO_JUPYTER_PORT: String(jupyterPort), JUPYTER_CONFIG_DIR: join(dir, "config"), JUPYTER_RUNTIME_DIR: join(dir, "runtime") },
+      env: {
+        ...process.env,
+        BROWSER: browser,
+        DEMO_JUPYTER_PORT: String(jupyterPort),
+        JUPYTER_CONFIG_DIR: join(dir, "config"),
+        JUPYTER_RUNTIME_DIR: join(dir, "runtime"),
+      },
       stdio: ["ignore", "pipe", "pipe"],
     });
     let out = "";

@@ -36,5 +36,7 @@ try {
   const token = headers.Authorization.slice("Bearer ".length);
   process.stdout.write(`${JSON.stringify({ status: res.status, token: createHash("sha256").update(token).digest("hex").slice(0, 16), browserOpened })}\n`);
 } catch (error) {
-  process.stdout.write(`${JSON.stringify({ error: error instanceof LoginError ? error.code : String(error), message: (error as Error).message, browserOpened })}\n`);
+  process.stdout.write(
+    `${JSON.stringify({ error: error instanceof LoginError ? error.code : String(error), message: (error as Error).message, browserOpened })}\n`,
+  );
 }

@@ -21,7 +21,8 @@ export async function captureOutput<T>(fn: () => Promise<T>, onWrite?: (text: st
   const stderrWrite = process.stderr.write;
   let stdout = "";
   let stderr = "";
-  const text = (chunk: unknown): string => (typeof chunk === "string" ? chunk : Buffer.isBuffer(chunk) || chunk instanceof Uint8Array ? Buffer.from(chunk).toString("utf8") : String(chunk));
+  const text = (chunk: unknown): string =>
+    typeof chunk === "string" ? chunk : Buffer.isBuffer(chunk) || chunk instanceof Uint8Array ? Buffer.from(chunk).toString("utf8") : String(chunk);
   process.stdout.write = function (chunk: unknown, ...rest: unknown[]) {
     const written = text(chunk);
     stdout += written;

@@ -45,7 +45,9 @@ export async function startDot(spec: DotSpec): Promise<DotServer> {
   let stderr = "";
   child.stderr!.on("data", (chunk: Buffer) => (stderr += chunk.toString()));
   const exited = new Promise<never>((_, reject) => {
-    child.once("error", (error) => reject(new Error(`could not start ${PYTHON}: ${error.message}. Run: apt-get install python3-django-oauth-toolkit`, { cause: error })));
+    child.once("error", (error) =>
+      reject(new Error(`could not start ${PYTHON}: ${error.message}. Run: apt-get install python3-django-oauth-toolkit`, { cause: error })),
+    );
     child.once("exit", (code) =>
       reject(new Error(`django-oauth-toolkit exited (${code}) before serving. Install it with: apt-get install python3-django-oauth-toolkit\n${stderr}`)),
     );

@@ -167,7 +167,10 @@ export async function runCase(tally: Tally, fn: (ctx: CaseContext) => Promise<vo
     const hang = new Promise<never>((_, reject) => {
       guard = setTimeout(() => reject(new HangError(`the case did not end within ${hangMs / 1000} s`)), hangMs);
     });
-    await captureOutput(() => Promise.race([fn(ctx), hang]), (text) => (output += text));
+    await captureOutput(
+      () => Promise.race([fn(ctx), hang]),
+      (text) => (output += text),
+    );
   } catch (error) {
     failure = error;
     if (error instanceof HangError) tally.totals.hangs++;

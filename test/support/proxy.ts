@@ -21,7 +21,10 @@ export async function ensureTestHost(): Promise<void> {
   try {
     appendFileSync("/etc/hosts", `\n127.0.0.1 ${TEST_HOST}\n`);
   } catch (cause) {
-    throw new Error(`${TEST_HOST} must resolve to 127.0.0.1 for the proxy tests: run \`sudo sh scripts/install-system-deps.sh\` (it adds the line to /etc/hosts).`, { cause });
+    throw new Error(
+      `${TEST_HOST} must resolve to 127.0.0.1 for the proxy tests: run \`sudo sh scripts/install-system-deps.sh\` (it adds the line to /etc/hosts).`,
+      { cause },
+    );
   }
   if (!(await resolves())) throw new Error(`${TEST_HOST} still does not resolve to 127.0.0.1 after adding it to /etc/hosts.`);
 }

@@ -6,7 +6,14 @@
 //   - raw: bytes on a socket, for requests no HTTP client would send;
 //   - listenerPort: the loopback listener's port, read from a sign-in URL.
 // A browser that follows redirects and fills in forms is the ScriptedUserAgent (user-agent.ts).
-import { createServer as createHttpServer, request as httpClientRequest, type IncomingMessage, type OutgoingHttpHeaders, type Server, type ServerResponse } from "node:http";
+import {
+  createServer as createHttpServer,
+  request as httpClientRequest,
+  type IncomingMessage,
+  type OutgoingHttpHeaders,
+  type Server,
+  type ServerResponse,
+} from "node:http";
 import { createServer as createHttpsServer, request as httpsClientRequest } from "node:https";
 import { connect, type AddressInfo } from "node:net";
 

@@ -17,7 +17,9 @@ try {
   const res = await api.fetch(config.api);
   const headers = await api.headers("GET", config.api);
   const token = headers.Authorization.slice(headers.Authorization.indexOf(" ") + 1);
-  process.stdout.write(`${JSON.stringify({ status: res.status, body: await res.json(), token: createHash("sha256").update(token).digest("hex").slice(0, 16) })}\n`);
+  process.stdout.write(
+    `${JSON.stringify({ status: res.status, body: await res.json(), token: createHash("sha256").update(token).digest("hex").slice(0, 16) })}\n`,
+  );
 } catch (error) {
   process.stdout.write(`${JSON.stringify({ error: error instanceof LoginError ? error.code : String(error), message: (error as Error).message })}\n`);
 }

@@ -147,7 +147,12 @@ export class ScriptedUserAgent {
     throw new Error(`too many redirects, last at ${url.href}`);
   }
 
-  async #fetch(dispatcher: Dispatcher | undefined, url: URL, method: "GET" | "POST", body?: string): Promise<{ status: number; headers: Record<string, string | string[] | undefined>; body: string }> {
+  async #fetch(
+    dispatcher: Dispatcher | undefined,
+    url: URL,
+    method: "GET" | "POST",
+    body?: string,
+  ): Promise<{ status: number; headers: Record<string, string | string[] | undefined>; body: string }> {
     const headers: Record<string, string> = { "user-agent": "tslab-oauth-test" };
     // `localhost` resolved as asked: connect to the address, keep the Host the browser would send.
     let target = url;

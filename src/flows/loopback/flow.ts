@@ -23,7 +23,8 @@ export async function runLoopbackLogin(flow: FlowContext, as: ServerMetadata): P
   const wait = new Wait({
     signal: config.signal,
     reporter,
-    interrupted: () => `The cell was interrupted: the login stopped and its listener is closed. Run the cell again to sign in.${listener ? ` ${registerHint(config, listener.redirectUri)}` : ""}`,
+    interrupted: () =>
+      `The cell was interrupted: the login stopped and its listener is closed. Run the cell again to sign in.${listener ? ` ${registerHint(config, listener.redirectUri)}` : ""}`,
   });
   try {
     if (wait.signal.aborted) throw wait.abortedError();
@@ -40,7 +41,8 @@ export async function runLoopbackLogin(flow: FlowContext, as: ServerMetadata): P
     const url = push?.url ?? request;
     // A pushed request lives a minute or so; a link opened later pushes the request again.
     const launch = async (): Promise<string> => {
-      if (push && Date.now() >= push.expiresAt) push = await pushAuthorizationRequest(ctx, request, registerNow).catch((error: unknown) => Promise.reject(secrets.scrubError(error)));
+      if (push && Date.now() >= push.expiresAt)
+        push = await pushAuthorizationRequest(ctx, request, registerNow).catch((error: unknown) => Promise.reject(secrets.scrubError(error)));
       return (push?.url ?? request).href;
     };
     reporter.waiting({

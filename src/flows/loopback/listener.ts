@@ -5,7 +5,6 @@ import { LoginError } from "../../errors.js";
 import type { RedirectTarget } from "../../options/types.js";
 import { CallbackRoutes, type LaunchTarget, type PageOutcome } from "./routes.js";
 
-
 /**
  * The transient loopback listener of one login (RFC 8252 §7.3). It accepts exactly one callback:
  * a GET on the exact redirect path whose `state` matches. Everything else gets a small 4xx and

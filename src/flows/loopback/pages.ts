@@ -39,12 +39,7 @@ function page(kind: "ok" | "err", title: string, paragraphs: string[], close: bo
 
 /** Shown once the code exchange succeeded. */
 export function signedInPage(issuer: string): string {
-  return page(
-    "ok",
-    "Signed in",
-    [`You are signed in to <code>${escapeHtml(issuer)}</code>.`, "You can close this tab and return to your notebook."],
-    true,
-  );
+  return page("ok", "Signed in", [`You are signed in to <code>${escapeHtml(issuer)}</code>.`, "You can close this tab and return to your notebook."], true);
 }
 
 /** Shown when the login failed after the redirect came back. */

@@ -33,7 +33,11 @@ export interface PreflightFinding {
  * timeout), and the answer judged by {@link judgePreflight}. Never for a pushed request (PAR): its
  * `request_uri` is single use. No answer says nothing.
  */
-export async function preflight(url: URL, config: Pick<ResolvedConfig, "requestTimeoutMs" | "ca" | "proxy">, signal: AbortSignal): Promise<PreflightFinding | undefined> {
+export async function preflight(
+  url: URL,
+  config: Pick<ResolvedConfig, "requestTimeoutMs" | "ca" | "proxy">,
+  signal: AbortSignal,
+): Promise<PreflightFinding | undefined> {
   const transport = createTransport({ ...config, requestTimeoutMs: Math.min(config.requestTimeoutMs, PREFLIGHT_TIMEOUT_MS) }, signal);
   let response: Response | undefined;
   try {
