@@ -65,11 +65,12 @@ export interface LoginConfig {
    */
   flow?: "auto" | "loopback" | "device" | "manual";
   /**
-   * While the browser opens the sign-in page, request it once here too (no cookies, no redirects
-   * followed, at most 10 s): a server that refuses the request with a 4xx error page (an
-   * unregistered redirect URI, an unknown client) then ends the sign-in at once with
-   * `AUTHORIZATION_REQUEST_REJECTED` and the redirect URI to register, instead of a `TIMEOUT`
-   * after `timeout` seconds. `false` sends nothing but the browser's request.
+   * When no callback has come within 3 s, request the sign-in page once here too, as a browser
+   * would (HTML, no cookies, no redirects followed, at most 10 s): a 400 or 403 page that names an
+   * OAuth refusal (an unregistered redirect URI, an unknown client) ends the sign-in at once with
+   * `AUTHORIZATION_REQUEST_REJECTED` and the redirect URI to register, instead of a `TIMEOUT`; any
+   * other odd answer is one line in the cell while the sign-in goes on; a 401 ("sign in first",
+   * Kerberos) never stops it. `false` sends nothing but the browser's request.
    * @default true
    */
   preflight?: boolean;
