@@ -25,7 +25,7 @@ for (const method of /** @type {const} */ (["warn", "info"])) {
     original(...args);
   };
 }
-const { default: Provider } = await import("oidc-provider");
+const { default: Provider, errors } = await import("oidc-provider");
 
 /** Public client: the one the quickstart notebook uses. */
 export const DEMO_CLIENT_ID = "tslab-demo";
@@ -71,6 +71,11 @@ const ROOT_REDIRECTS = ["http://127.0.0.1/", "http://localhost/", "http://localh
  * @property {boolean} [dpop] Offer DPoP (RFC 9449), as oidc-provider does by default. Default true.
  * @property {boolean} [dpopNonce] Require server-provided DPoP nonces, at the token endpoint and at
  *   /api/me (RFC 9449 §8, §9). Default false.
+ * @property {"open" | "initial-access-token"} [registration] Offer dynamic client registration
+ *   (RFC 7591) at /reg: open to anyone, or only with an initial access token (which clients here
+ *   do not have: registration is refused). Default: not offered.
+ * @property {boolean} [resourceIndicators] Resource indicators (RFC 8707): a token asked for an API
+ *   registered with `addResource()` is a JWT for that API alone (`aud`), with its scopes. Default false.
  */
 
 /**
@@ -88,6 +93,8 @@ export async function startDemoIdp(options = {}) {
   const { privateKey } = generateKeyPairSync("rsa", { modulusLength: 2048 });
   const nonceSecret = options.dpopNonce ? randomBytes(32) : undefined;
   const jwk = { ...privateKey.export({ format: "jwk" }), use: "sig", alg: "RS256", kid: "demo" };
+  /** APIs known to the server (resource indicator → its scopes), with `resourceIndicators`. */
+  const resources = new Map();
   const native = {
     application_type: "native",
     redirect_uris: options.rootRedirects ? [...LOOPBACK_REDIRECTS, ...ROOT_REDIRECTS] : LOOPBACK_REDIRECTS,
@@ -126,6 +133,24 @@ export async function startDemoIdp(options = {}) {
       clientCredentials: { enabled: true },
       pushedAuthorizationRequests: { enabled: options.par ?? false, requirePushedAuthorizationRequests: options.requirePar ?? false },
       dPoP: { enabled: options.dpop ?? true, ...(nonceSecret ? { nonceSecret, requireNonce: () => true } : {}) },
+      registration: { enabled: options.registration !== undefined, initialAccessToken: options.registration === "initial-access-token" },
+      resourceIndicators: {
+        enabled: options.resourceIndicators ?? false,
+        // A request that names no resource gets the usual opaque token (for userinfo and /api/me).
+        defaultResource: async (_ctx, _client, oneOf) => oneOf,
+        useGrantedResource: async () => true,
+        getResourceServerInfo: async (_ctx, resource) => {
+          const api = resources.get(resource);
+          if (!api) throw new errors.InvalidTarget(`unknown resource ${resource}`);
+          return {
+            scope: api.scopes.join(" "),
+            audience: resource,
+            accessTokenTTL: options.accessTokenTtl ?? 3600,
+            accessTokenFormat: "jwt",
+            jwt: { sign: { alg: "RS256" } },
+          };
+        },
+      },
     },
     // The demo issues a refresh token to every client allowed the grant, without the
     // offline_access + prompt=consent dance of the default policy.
@@ -207,6 +232,10 @@ export async function startDemoIdp(options = {}) {
     server,
     clientSecret,
     counts,
+    /** The public key the server signs with (JWT access tokens for APIs, ID tokens). */
+    publicJwk: { kty: jwk.kty, n: jwk.n, e: jwk.e, alg: "RS256", kid: "demo", use: "sig" },
+    /** Makes an API known to the server (`resourceIndicators`): tokens for it carry these scopes and `aud`. */
+    addResource: (/** @type {string} */ resource, /** @type {string[]} */ scopes) => void resources.set(resource, { scopes }),
     /** Why /api/me refused each request it refused ("nonce", "a DPoP-bound token sent as a Bearer token"...). */
     apiRefusals: api.refusals,
     /** Total requests seen so far. */

@@ -6,6 +6,7 @@
 export type LoginErrorCode =
   | "INVALID_CONFIG"
   | "DISCOVERY_FAILED"
+  | "REGISTRATION_FAILED"
   | "ISSUER_MISMATCH"
   | "PORT_IN_USE"
   | "LISTENER_FAILED"

@@ -7,6 +7,8 @@ import type { TokenSet } from "../protocol/token.js";
 import type { SecretSet } from "../secrets.js";
 import { isFresh, type CacheEntry } from "../store/cache.js";
 import { toEntry } from "../store/token-store.js";
+import { savedTarget } from "../flows/target.js";
+import type { ServerMetadata } from "../protocol/metadata.js";
 import type { CallContext } from "./call.js";
 
 /**
@@ -44,13 +46,41 @@ export async function obtainTokens(ctx: CallContext, options: ObtainOptions = {}
       if (refreshed) return refreshed;
     }
   }
-  if (config.grant === "client_credentials") return serviceAccount(ctx, stored);
-  if (!config.interactive) throw interactionRequired(config, stored !== undefined);
-  const { signInInteractively } = await import("../flows/choose.js");
-  const { tokens, as } = await signInInteractively(ctx);
-  const entry = toEntry(config, as, tokens, undefined);
-  await signIn.save(entry);
+  if (!config.interactive && config.grant !== "client_credentials") throw interactionRequired(config, stored !== undefined);
+  const { tokens, as, used } = await signInOnce(ctx, stored);
+  const entry = toEntry(used, as, tokens, undefined);
+  await signIn.save(config.grant === "client_credentials" ? { ...entry, name: `service client ${used.clientId}` } : entry);
   return { entry, source: "sign-in" };
+}
+
+/**
+ * A new sign-in: a service account's token, or a browser sign-in. By `resource`, the API says where
+ * and with which client first (flows/api.ts); a client this machine registered that the server has
+ * forgotten (`invalid_client`) is registered anew, once.
+ */
+async function signInOnce(ctx: CallContext, stored: CacheEntry | undefined): Promise<{ tokens: TokenSet; as: ServerMetadata; used: ResolvedConfig }> {
+  const run = async (flow: CallContext): Promise<{ tokens: TokenSet; as: ServerMetadata }> => {
+    if (flow.config.grant === "client_credentials") {
+      const { runServiceAccount } = await import("../flows/service.js");
+      return runServiceAccount(flow, stored?.dpopKey);
+    }
+    const { signInInteractively } = await import("../flows/choose.js");
+    return signInInteractively(flow);
+  };
+  if (!ctx.config.resource) return { ...(await run(ctx)), used: ctx.config };
+  const { locateApi, forgetRegistration } = await import("../flows/api.js");
+  for (let attempt = 1; ; attempt++) {
+    const target = await locateApi(ctx, ctx.signIn);
+    try {
+      return { ...(await run({ ...ctx, config: target.config })), used: target.config };
+    } catch (error) {
+      if (!target.registered || attempt > 1 || !(error instanceof LoginError) || error.error !== "invalid_client") throw error;
+      ctx.reporter.notice(
+        `${target.as.issuer} no longer knows the client this machine registered there (${target.config.clientId}), so a new one is registered.`,
+      );
+      await forgetRegistration(ctx.signIn, target.as.issuer, target.config.clientId, (message) => ctx.reporter.warn(message));
+    }
+  }
 }
 
 /**
@@ -61,14 +91,16 @@ export async function obtainTokens(ctx: CallContext, options: ObtainOptions = {}
  */
 function refreshUnderLock(ctx: CallContext, rejected: string | undefined): Promise<Obtained | undefined> {
   const { config, signIn, reporter } = ctx;
-  reporter.progress(`Refreshing the token for ${config.issuerId ?? config.tokenEndpoint?.origin}…`);
+  reporter.progress(`Refreshing the token for ${config.issuerId ?? config.tokenEndpoint?.origin ?? config.resource?.host}…`);
   return signIn.withLock(() => refreshHeld(ctx, rejected));
 }
 
-async function refreshHeld(ctx: CallContext, rejected: string | undefined): Promise<Obtained | undefined> {
-  const { config, signIn, reporter, secrets } = ctx;
-  const current = signIn.read();
+async function refreshHeld(call: CallContext, rejected: string | undefined): Promise<Obtained | undefined> {
+  const current = call.signIn.read();
   if (!current) return undefined;
+  // By `resource`: the saved sign-in says which server and client it was made with.
+  const ctx = call.config.resource ? { ...call, config: savedTarget(call.config, current, call.signIn, (message) => call.reporter.warn(message)) } : call;
+  const { config, signIn, reporter, secrets } = ctx;
   addSecrets(secrets, current);
   if (isFresh(current) && current.accessToken !== rejected) return { entry: current, source: "cache" };
   if (!current.refreshToken) return undefined;
@@ -126,19 +158,9 @@ async function savedKey(ctx: CallContext, entry: CacheEntry): Promise<DpopKey | 
   }
 }
 
-/** A service account: a new token asked for (flows/service.ts), saved like a sign-in. */
-async function serviceAccount(ctx: CallContext, stored: CacheEntry | undefined): Promise<Obtained> {
-  const { config, signIn } = ctx;
-  const { runServiceAccount } = await import("../flows/service.js");
-  const { tokens, as } = await runServiceAccount(ctx, stored?.dpopKey);
-  const entry = { ...toEntry(config, as, tokens, undefined), name: `service client ${config.clientId}` };
-  await signIn.save(entry);
-  return { entry, source: "sign-in" };
-}
-
 /** `interactive: false` and no saved sign-in that works: say how to prepare such a run. */
 export function interactionRequired(config: ResolvedConfig, hadEntry: boolean): LoginError {
-  const where = config.issuerId ?? config.tokenEndpoint?.origin;
+  const where = config.issuerId ?? config.tokenEndpoint?.origin ?? config.resource?.href;
   const profile = config.profile ? ` --profile ${config.profile}` : "";
   return new LoginError(
     "INTERACTION_REQUIRED",

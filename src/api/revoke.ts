@@ -4,6 +4,7 @@ import { tokenContext } from "../protocol/client-request.js";
 import { revokeToken } from "../protocol/token.js";
 import { isFresh, type CacheEntry, type Warn } from "../store/cache.js";
 import type { SavedSignIn } from "../store/token-store.js";
+import { savedTarget } from "../flows/target.js";
 import type { CallContext } from "./call.js";
 import type { LogoutResult } from "./types.js";
 
@@ -12,10 +13,13 @@ export function revokeEntry(ctx: CallContext, revoke: boolean): Promise<LogoutRe
   return ctx.signIn.withLock(() => revokeHeld(ctx, revoke));
 }
 
-async function revokeHeld({ config, signIn, reporter, secrets }: CallContext, revoke: boolean): Promise<LogoutResult> {
+async function revokeHeld(call: CallContext, revoke: boolean): Promise<LogoutResult> {
+  const { signIn, reporter, secrets } = call;
   const warn: Warn = (message) => reporter.warn(message);
   const entry = signIn.read();
-  const issuer = entry?.metadata.issuer ?? config.issuerId ?? config.tokenEndpoint?.origin;
+  // By `resource`: the saved sign-in says which server and client it was made with.
+  const config = entry ? savedTarget(call.config, entry, signIn, warn) : call.config;
+  const issuer = entry?.metadata.issuer ?? config.issuerId ?? config.tokenEndpoint?.origin ?? config.resource?.href;
   if (!entry) {
     reporter.signedOut(
       `No saved sign-in to ${issuer} for client ${config.clientId}${config.profile ? ` (profile ${config.profile})` : ""}: nothing to sign out of.`,

@@ -6,6 +6,8 @@ import { SecretSet } from "../secrets.js";
 import { isFresh, type CacheEntry } from "../store/cache.js";
 import { storeFor, type TokenStore } from "../store/token-store.js";
 import { LoginError } from "../errors.js";
+import { bearerChallenge, scopeList } from "../protocol/challenge.js";
+import { contains } from "../util/urls.js";
 import type { DpopKey } from "../protocol/dpop.js";
 import { resolveOrReport, runCall, successInfo } from "./call.js";
 import { createAuthHeaders, createDpopHeaders, type AuthHeaders, type DpopHeaders } from "./headers.js";
@@ -32,26 +34,13 @@ export async function session(config: LoginConfig): Promise<Session> {
   return created;
 }
 
-/** Replaying a body is possible only when it is not a one-shot stream. */
-function isReplayable(body: RequestInit["body"]): boolean {
-  if (body === undefined || body === null || typeof body === "string") return true;
-  if (body instanceof URLSearchParams || body instanceof ArrayBuffer || ArrayBuffer.isView(body) || body instanceof Blob) return true;
-  return (body as { [Symbol.toStringTag]?: string })[Symbol.toStringTag] === "FormData";
-}
-
-const REDIRECTS = new Set([301, 302, 303, 307, 308]);
-/** As many as the Fetch standard follows. */
-const MAX_REDIRECTS = 20;
-
 /** A 401 whose challenge asks for the server's DPoP nonce (RFC 9449 §9). */
 function isNonceChallenge(challenge: string | null): boolean {
   return challenge !== null && /\bDPoP\b/i.test(challenge) && /error\s*=\s*"?use_dpop_nonce"?/i.test(challenge);
 }
 
 class NotebookSession implements Session {
-  readonly issuer: string;
-  readonly clientId: string;
-  readonly #config: ResolvedConfig;
+  #config: ResolvedConfig;
   readonly #store: TokenStore;
   readonly #secrets = new SecretSet();
   #entry: CacheEntry | undefined;
@@ -59,11 +48,24 @@ class NotebookSession implements Session {
   /** Loaded on the first DPoP request (a dynamic import costs ~12 µs even when loaded). */
   #dpopModule: Promise<typeof import("../protocol/dpop.js")> | undefined;
 
+  /** Scopes an `insufficient_scope` answer already led to a sign-in for: asked again, the 403 is returned. */
+  readonly #steppedUp = new Set<string>();
+
   constructor(config: ResolvedConfig, store: TokenStore) {
     this.#config = { ...config, forceLogin: false };
     this.#store = store;
-    this.issuer = config.issuerId ?? config.tokenEndpoint!.origin;
-    this.clientId = config.clientId;
+  }
+
+  get issuer(): string {
+    return this.#config.issuerId ?? (this.#config.resource ? this.#entry?.metadata.issuer : undefined) ?? this.#config.tokenEndpoint?.origin ?? "";
+  }
+
+  get clientId(): string {
+    return this.#config.clientId || (this.#entry?.clientId ?? "");
+  }
+
+  get resource(): string | undefined {
+    return this.#config.resource ? (this.#entry?.resource ?? this.#config.resourceIndicator) : undefined;
   }
 
   #run<T>(body: Parameters<typeof runCall<T>>[2], reporter?: DeferredReporter): Promise<T> {
@@ -99,65 +101,81 @@ class NotebookSession implements Session {
     if (typeof input !== "string" && !(input instanceof URL)) {
       throw new TypeError("session.fetch() takes a URL string or URL object; build the request from its parts.");
     }
-    // undici is loaded on first use: importing it costs more than a warm login (BENCHMARKS.md).
-    const { fetch, Headers } = await import("undici");
-    const { route } = await import("../protocol/http.js");
     const url = new URL(input);
-    type UndiciInit = NonNullable<Parameters<typeof fetch>[1]>;
-    // A DPoP proof is for one method and URL: redirects are followed here, a fresh proof per hop.
-    const followHere = this.#config.dpop && (init.redirect ?? "follow") === "follow";
-    let nonceGiven = false;
-    const send = async (entry: CacheEntry): Promise<Awaited<ReturnType<typeof fetch>>> => {
-      let target = url;
-      let method = (init.method ?? "GET").toUpperCase();
-      let body = init.body;
-      const headers = new Headers(init.headers as ConstructorParameters<typeof Headers>[0]);
-      for (let hop = 0; ; hop++) {
-        const { dispatcher } = await route(target, this.#config);
-        // As fetch does: the credentials go to the origin asked for, never to another one.
-        const credentials = target.origin === url.origin;
-        const key = this.#config.dpop && credentials ? await this.#key(entry) : undefined;
-        headers.delete("authorization");
-        headers.delete("dpop");
-        // RFC 9449 §7.1: a bound token goes with the DPoP scheme and a fresh proof for this request.
-        if (credentials) headers.set("authorization", `${this.#config.dpop ? "DPoP" : "Bearer"} ${entry.accessToken}`);
-        if (key) headers.set("dpop", await key.proof(method, target, entry.accessToken));
-        const response = await fetch(target, {
-          ...(init as UndiciInit),
-          method,
-          body: body as UndiciInit["body"],
-          headers,
-          ...(followHere ? { redirect: "manual" as const } : {}),
-          ...(dispatcher && !("dispatcher" in init) ? { dispatcher } : {}),
-        });
-        // A resource server may hand out the nonce for the next proof in any answer (RFC 9449 §9).
-        if (key) nonceGiven = key.rememberNonce(target, response.headers);
-        const location = response.headers.get("location");
-        if (!followHere || !REDIRECTS.has(response.status) || location === null || hop >= MAX_REDIRECTS) return response;
-        // 303, and 301/302 after a POST, become a GET without body (the Fetch standard's rules).
-        if (response.status === 303 ? method !== "HEAD" : (response.status === 301 || response.status === 302) && method === "POST") {
-          method = "GET";
-          body = undefined;
-          for (const name of ["content-type", "content-encoding", "content-language", "content-location"]) headers.delete(name);
-        } else if (!isReplayable(body)) {
-          return response; // a streamed body cannot be sent to the new address
-        }
-        await response.body?.cancel().catch(() => {});
-        target = new URL(location, target);
-      }
-    };
+    const resource = this.resource;
+    const api = resource === undefined ? undefined : new URL(resource);
+    if (api && !contains(api, url)) {
+      throw new LoginError(
+        "INVALID_CONFIG",
+        `${url.origin}${url.pathname} is outside ${api.href}, the API this session signed in to: its token is sent only to URLs within it (nothing was sent). For another API, use another \`session({ resource })\`.`,
+      );
+    }
+    // undici is loaded on first use: importing it costs more than a warm login (BENCHMARKS.md).
+    const { sendWithToken, isReplayable } = await import("./session-fetch.js");
+    const request = { url, init, config: this.#config, api, key: (entry: CacheEntry) => this.#key(entry) };
     const replayable = isReplayable(init.body);
     const entry = await this.#current();
-    let response = await send(entry);
+    let { response, nonceGiven } = await sendWithToken(request, entry);
     if (response.status === 401 && replayable && nonceGiven && isNonceChallenge(response.headers.get("www-authenticate"))) {
       // use_dpop_nonce: the same token, once more, with the nonce this answer carried.
       await response.body?.cancel().catch(() => {});
-      response = await send(entry);
+      ({ response } = await sendWithToken(request, entry));
+    }
+    if (response.status === 403 && replayable) {
+      const asked = this.#stepUpScopes(entry, response.headers.get("www-authenticate"));
+      if (!asked) return response as unknown as Response;
+      await response.body?.cancel().catch(() => {});
+      const stepped = await this.#stepUp(url, asked);
+      return (await sendWithToken({ ...request, config: this.#config }, stepped)).response as unknown as Response;
     }
     if (response.status !== 401 || !replayable) return response as unknown as Response;
     await response.body?.cancel().catch(() => {});
     const renewed = await this.#renew(entry.accessToken);
-    return (await send(renewed)) as unknown as Response;
+    return (await sendWithToken(request, renewed)).response as unknown as Response;
+  }
+
+  /**
+   * The scopes a 403 `insufficient_scope` challenge asks for (RFC 6750 §3.1) that this sign-in was
+   * not granted, or undefined: no such challenge, nothing new asked, or asked before (no loop).
+   */
+  #stepUpScopes(entry: CacheEntry, challenge: string | null): string[] | undefined {
+    const params = bearerChallenge(challenge);
+    if (params?.error !== "insufficient_scope") return undefined;
+    const granted = new Set([...scopeList(entry.scope), ...this.#config.scopes]);
+    const missing = scopeList(params.scope).filter((scope) => !granted.has(scope));
+    if (missing.length === 0 || missing.every((scope) => this.#steppedUp.has(scope))) return undefined;
+    return missing;
+  }
+
+  /** One new sign-in with the scopes the API asked for added (a refresh cannot widen scope), shown in the cell. */
+  async #stepUp(url: URL, missing: string[]): Promise<CacheEntry> {
+    for (const scope of missing) this.#steppedUp.add(scope);
+    const granted = scopeList(this.#entry?.scope);
+    const scopes = [...new Set([...this.#config.scopes, ...granted, ...missing])];
+    const previous = this.#config;
+    this.#config = { ...previous, scopes };
+    const asked = missing.map((scope) => `\`${scope}\``).join(", ");
+    try {
+      return await this.#run(
+        async (ctx) => {
+          if (!ctx.config.interactive) {
+            throw new LoginError(
+              "INTERACTION_REQUIRED",
+              `${url.host} asks for ${asked}, which this sign-in was not granted, and interactive sign-in is off: sign in once interactively with those scopes (\`scopes\`), then run again.`,
+            );
+          }
+          ctx.reporter.notice(`${url.host} asks for ${asked}: signing in again with ${missing.length === 1 ? "it" : "them"} added.`);
+          const { entry, source } = await obtainTokens(ctx, { skipStored: false });
+          this.#entry = entry;
+          ctx.reporter.succeeded(successInfo(entry, source));
+          return entry;
+        },
+        new DeferredReporter(() => createReporter(this.#config)),
+      );
+    } catch (error) {
+      this.#config = previous;
+      throw error;
+    }
   }
 
   /** The key a DPoP entry's tokens are bound to (imported once). */
@@ -212,10 +230,16 @@ class NotebookSession implements Session {
   }
 
   [INSPECT](): string {
-    return `Session { issuer: '${this.issuer}', clientId: '${this.clientId}'${this.#config.dpop ? ", dpop: true" : ""} }`;
+    const resource = this.resource ? `, resource: '${this.resource}'` : "";
+    return `Session { issuer: '${this.issuer}', clientId: '${this.clientId}'${resource}${this.#config.dpop ? ", dpop: true" : ""} }`;
   }
 
-  toJSON(): { issuer: string; clientId: string; dpop?: true } {
-    return this.#config.dpop ? { issuer: this.issuer, clientId: this.clientId, dpop: true } : { issuer: this.issuer, clientId: this.clientId };
+  toJSON(): { issuer: string; clientId: string; resource?: string; dpop?: true } {
+    return {
+      issuer: this.issuer,
+      clientId: this.clientId,
+      ...(this.resource ? { resource: this.resource } : {}),
+      ...(this.#config.dpop ? { dpop: true as const } : {}),
+    };
   }
 }

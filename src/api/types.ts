@@ -7,9 +7,12 @@ import type { AuthHeaders, DpopHeaders } from "./headers.js";
 
 /** A sign-in kept usable for as long as the notebook runs; see {@link session}. */
 export interface Session {
-  /** The issuer (or token endpoint's origin) this session signs in to. */
+  /** The issuer (or token endpoint's origin) this session signs in to; by `resource`, known once signed in. */
   readonly issuer: string;
+  /** The client; by `resource` without `clientId`, the one registered for you. */
   readonly clientId: string;
+  /** By `resource`: the API the token is for, and the only place `fetch()` sends it. */
+  readonly resource: string | undefined;
   /** Valid headers: the current token, refreshed first when it is within its expiry margin. */
   headers(): Promise<AuthHeaders>;
   /**
@@ -26,6 +29,12 @@ export interface Session {
    * answered once with the nonce it gave. With DPoP, redirects are followed by the session (a proof
    * is for one method and URL), by the Fetch standard's rules; the token is never sent to another
    * origin than the one asked for.
+   *
+   * By `resource`: the token goes only to URLs within the API (same origin, its path as a prefix by
+   * whole segments); a URL outside it is refused before anything is sent, and redirects are
+   * followed by the session, which drops the token when one leads out of the API. A 403 whose
+   * challenge is `insufficient_scope` (RFC 6750 §3.1) leads to one sign-in with the scopes the API
+   * asks for added, then one retry; asked again, the 403 is returned.
    */
   fetch(input: string | URL, init?: RequestInit): Promise<Response>;
   /** Signs out: see {@link logout}. The session cannot be used afterwards without signing in again. */

@@ -20,6 +20,12 @@ export interface FlowContext {
   dpop?: DpopKey | undefined;
 }
 
+/** What the cell names as the place to sign in: the server, or by `resource` the API and its server. */
+export function signInTitle(config: Pick<ResolvedConfig, "resource" | "resourceIndicator">, as: ServerMetadata): string {
+  if (!config.resource) return as.issuer;
+  return `${new URL(config.resourceIndicator ?? config.resource.href).host} (at ${new URL(as.issuer).host})`;
+}
+
 /** The protocol context of a flow's requests: the flow's client, key and secrets, cancelled by `signal`. */
 export function flowTokenContext(ctx: FlowContext, as: ServerMetadata, signal: AbortSignal | undefined = ctx.config.signal): TokenContext {
   return tokenContext(ctx.config, as, { signal, dpop: ctx.dpop, secrets: ctx.secrets });

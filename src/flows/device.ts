@@ -5,7 +5,7 @@ import type { TokenContext } from "../protocol/client-request.js";
 import { pollDeviceCode, requestDeviceCode } from "../protocol/device.js";
 import type { TokenSet } from "../protocol/token.js";
 import { openBrowser, reportBrowser } from "./browser.js";
-import { flowTokenContext, type FlowContext } from "./context.js";
+import { flowTokenContext, type FlowContext, signInTitle } from "./context.js";
 import { Wait } from "./wait.js";
 
 /** RFC 8628 §3.2: without `interval`, clients poll every 5 seconds. */
@@ -37,7 +37,7 @@ export async function runDeviceLogin(flow: FlowContext, as: ServerMetadata): Pro
     const lifetimeMs = Math.min(grant.expires_in * 1000, config.timeoutMs);
     const interval = (grant.interval ?? DEFAULT_INTERVAL_S) * 1000;
     reporter.waitingForCode({
-      issuer: as.issuer,
+      issuer: signInTitle(config, as),
       verificationUri: grant.verification_uri,
       verificationUriComplete: grant.verification_uri_complete,
       userCode: grant.user_code,

@@ -6,7 +6,7 @@ import { pushAuthorizationRequest, usesPar } from "../protocol/par.js";
 import type { TokenSet } from "../protocol/token.js";
 import { clip } from "../util/text.js";
 import { openBrowser, reportBrowser } from "./browser.js";
-import { flowTokenContext, redeemCallback, registerHint, type FlowContext } from "./context.js";
+import { flowTokenContext, redeemCallback, registerHint, type FlowContext, signInTitle } from "./context.js";
 
 /**
  * The two-cell flow's check of a pasted address: it must be this sign-in's redirect URI (origin
@@ -75,7 +75,7 @@ export async function showPasteLink(flow: FlowContext, as: ServerMetadata, promp
   const url = (push?.url ?? request).href;
   const deadline = Date.now() + config.timeoutMs;
   // Nothing listens here to push the request again: the link itself expires with the pushed request.
-  reporter.waitingForPaste({ issuer: as.issuer, url, deadline, redirectUri, prompted, linkExpiresAt: push?.expiresAt });
+  reporter.waitingForPaste({ issuer: signInTitle(config, as), url, deadline, redirectUri, prompted, linkExpiresAt: push?.expiresAt });
   await reporter.flush();
   void openBrowser(url, config.openBrowser, reportBrowser(reporter));
   return { redirectUri, url, authorization, deadline };

@@ -8,6 +8,7 @@ import type { LoginConfig, ProfileField, ProfileSettings } from "./types.js";
  * environment (`TSLAB_OAUTH_<PROFILE>_<FIELD>`).
  */
 export const PROFILE_FIELDS = [
+  "resource",
   "grant",
   "issuer",
   "authorizationEndpoint",

@@ -31,21 +31,32 @@ export function resolveConfig(input: LoginConfig, profiles: ProfileSource = NO_P
   }
   const cacheDir = parseCacheDir(input.cacheDir);
   const config = withProfile(input, cacheDir, profiles);
-  if (typeof config.clientId !== "string" || config.clientId.trim() === "") {
-    throw invalid("`clientId` is required: the client (application) id registered at the provider.");
+  const resource = config.resource === undefined ? undefined : parseResource(config.resource);
+  if (config.clientId !== undefined || !resource) {
+    if (typeof config.clientId !== "string" || config.clientId.trim() === "") {
+      throw invalid(
+        "`clientId` is required: the client (application) id registered at the provider (or give `resource`, the API's URL, to have one registered).",
+      );
+    }
   }
   const grant = parseGrant(config.grant);
-  const server = resolveServer(config, grant);
+  if (resource && grant === "client_credentials" && config.clientId === undefined) {
+    throw invalid('`grant: "client_credentials"` with `resource` needs the service client\'s own `clientId` and `clientSecret`.');
+  }
+  const server = resolveServer(config, grant, resource);
+  const extraParams = parseExtraParams(config.extraParams);
   const client = resolveClient(config, grant);
   const behaviour = resolveBehaviour(config);
   // Built field by field (no object spread): this runs on every call, a warm login included.
   return {
+    resource,
+    resourceIndicator: resource?.href ?? extraParams.resource,
     issuer: server.issuer,
     issuerId: server.issuerId,
     authorizationEndpoint: server.authorizationEndpoint,
     tokenEndpoint: server.tokenEndpoint,
     revocationEndpoint: server.revocationEndpoint,
-    clientId: config.clientId,
+    clientId: config.clientId ?? "",
     clientSecret: client.clientSecret,
     tokenEndpointAuthMethod: client.tokenEndpointAuthMethod,
     pkceMethod: client.pkceMethod,
@@ -60,7 +71,7 @@ export function resolveConfig(input: LoginConfig, profiles: ProfileSource = NO_P
     forceLogin: behaviour.forceLogin,
     preflight: behaviour.preflight,
     scopes: parseScopes(config.scopes),
-    extraParams: parseExtraParams(config.extraParams),
+    extraParams,
     redirect: parseRedirectUri(config.redirectUri),
     flow: parseFlow(config.flow),
     timeoutMs: parseSeconds("timeout", config.timeout, DEFAULTS.timeoutSeconds),
@@ -75,6 +86,15 @@ export function resolveConfig(input: LoginConfig, profiles: ProfileSource = NO_P
   };
 }
 
+/** `resource`: an absolute URL the API is reached at (https, or http on loopback), without a fragment (RFC 8707 §2). */
+function parseResource(value: unknown): URL {
+  const url = parseServerUrl("resource", value);
+  if (url.hash !== "" || value === "" || (typeof value === "string" && value.includes("#"))) {
+    throw invalid(`\`resource\` must not have a fragment (RFC 8707 §2): give the API's URL, e.g. "https://api.example.com/v1"; got ${JSON.stringify(value)}.`);
+  }
+  return url;
+}
+
 /** No saved profiles: only the environment's (`TSLAB_OAUTH_<PROFILE>_<FIELD>`). */
 const NO_PROFILES: ProfileSource = { folder: (dir) => dir ?? "", read: () => ({}), path: () => "(no settings file)" };
 
@@ -84,9 +104,10 @@ function withProfile(input: LoginConfig, cacheDir: string | undefined, profiles:
   const folder = profiles.folder(cacheDir);
   const { config, found } = applyProfile(input, profiles.read(folder));
   if (found) return config;
+  const byResource = config.resource !== undefined;
   const missing = [
-    typeof config.clientId !== "string" || config.clientId === "" ? "no `clientId`" : "",
-    config.issuer === undefined && config.authorizationEndpoint === undefined && config.tokenEndpoint === undefined ? "no `issuer`" : "",
+    !byResource && (typeof config.clientId !== "string" || config.clientId === "") ? "no `clientId`" : "",
+    !byResource && config.issuer === undefined && config.authorizationEndpoint === undefined && config.tokenEndpoint === undefined ? "no `issuer`" : "",
   ].filter(Boolean);
   if (missing.length > 0)
     throw missingProfileError(input.profile, profiles.path(folder), `${missing.join(" and ")} in the call, the settings or the environment`);
@@ -97,6 +118,7 @@ function withProfile(input: LoginConfig, cacheDir: string | undefined, profiles:
 function resolveServer(
   config: LoginConfig,
   grant: ResolvedConfig["grant"],
+  resource: URL | undefined,
 ): Pick<ResolvedConfig, "issuer" | "issuerId" | "authorizationEndpoint" | "tokenEndpoint" | "revocationEndpoint"> {
   const url = (name: "issuer" | "authorizationEndpoint" | "tokenEndpoint" | "revocationEndpoint"): URL | undefined =>
     config[name] === undefined ? undefined : parseServerUrl(name, config[name]);
@@ -104,7 +126,8 @@ function resolveServer(
   const authorizationEndpoint = url("authorizationEndpoint");
   const tokenEndpoint = url("tokenEndpoint");
   // A service account never goes to the authorization endpoint: the token endpoint is enough.
-  if (!issuer && !(tokenEndpoint && (authorizationEndpoint || grant === "client_credentials"))) {
+  // With `resource`, the API names its authorization server.
+  if (!issuer && !resource && !(tokenEndpoint && (authorizationEndpoint || grant === "client_credentials"))) {
     throw invalid(
       authorizationEndpoint || tokenEndpoint
         ? "Give both `authorizationEndpoint` and `tokenEndpoint` (or an `issuer` to discover them)."

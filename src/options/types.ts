@@ -8,6 +8,16 @@ import type { ProxySettings } from "../util/proxy.js";
 /** Options of {@link login}. Every option is validated when `login()` is called. */
 export interface LoginConfig {
   /**
+   * The protected API to sign in to, by its URL (an absolute https URL, or http on a loopback
+   * host), e.g. `https://api.example.com/v1`. Where to sign in is discovered from the API itself
+   * (OAuth 2.0 Protected Resource Metadata, RFC 9728, as MCP servers publish it), the client is
+   * registered there when no `clientId` is given (RFC 7591, once per server, saved), scopes come
+   * from the API when none are given, and every token request names this resource (RFC 8707), so
+   * the token is meant for it alone. `issuer` and `clientId` may then be left out. A session
+   * sends the token only to URLs within this resource. See docs/apis-by-url.md.
+   */
+  resource?: string;
+  /**
    * The authorization server's issuer identifier, e.g. `https://id.example.com`. Its metadata is
    * discovered at `/.well-known/openid-configuration`, then RFC 8414
    * `/.well-known/oauth-authorization-server`; the discovered `issuer` must equal this value.
@@ -23,7 +33,11 @@ export interface LoginConfig {
    * theirs (django-oauth-toolkit 1.7: `<issuer>/revoke_token/`). Overrides the discovered one.
    */
   revocationEndpoint?: string;
-  /** The client (application) id registered at the provider. Required, in the call or in the `profile`. */
+  /**
+   * The client (application) id registered at the provider. Required, in the call or in the
+   * `profile`, unless `resource` is given (a client is then registered for you). An https URL here
+   * is a Client ID Metadata Document, for servers that accept them.
+   */
   clientId?: string;
   /**
    * Client secret, for "desktop" clients that were given one (Google). Sent as the server
@@ -210,12 +224,23 @@ export interface RedirectTarget {
 }
 
 export interface ResolvedConfig {
+  /** `resource`: the API whose metadata says where to sign in (RFC 9728). */
+  resource: URL | undefined;
+  /**
+   * The resource indicator (RFC 8707) every request but revocation carries: the API's own
+   * identifier once discovered, `resource`, or `extraParams.resource`.
+   */
+  resourceIndicator: string | undefined;
   issuer: URL | undefined;
   /** The issuer exactly as given (URL parsing adds a trailing slash to a bare origin). */
   issuerId: string | undefined;
   authorizationEndpoint: URL | undefined;
   tokenEndpoint: URL | undefined;
   revocationEndpoint: URL | undefined;
+  /**
+   * The client id; "" only with `resource` and no `clientId` given: the sign-in then registers
+   * one (or finds the one it registered) before any request that needs it.
+   */
   clientId: string;
   clientSecret: string | undefined;
   tokenEndpointAuthMethod: "client_secret_basic" | "client_secret_post" | undefined;
@@ -250,6 +275,7 @@ export interface ResolvedConfig {
 
 /** The options a profile can hold: the client's settings, never per-call behaviour. */
 export type ProfileField =
+  | "resource"
   | "grant"
   | "issuer"
   | "authorizationEndpoint"

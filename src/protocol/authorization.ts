@@ -32,6 +32,8 @@ export interface AuthorizationRequestSettings {
   pkceMethod: "S256" | "plain" | undefined;
   /** Ask for the login page even when the provider has a session (`prompt=login`). */
   forceLogin: boolean;
+  /** The API the token is for (RFC 8707 §2.1). */
+  resourceIndicator: string | undefined;
 }
 
 export async function authorizationSecrets(
@@ -77,6 +79,7 @@ export function authorizationUrl(
   // forceLogin asks for the login page even when the provider has a session (OIDC Core §3.1.2.1).
   if (config.forceLogin) params.set("prompt", "login");
   for (const [key, value] of Object.entries(config.extraParams)) params.set(key, value);
+  if (config.resourceIndicator) params.set("resource", config.resourceIndicator);
   return url;
 }
 

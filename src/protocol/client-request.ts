@@ -26,10 +26,12 @@ export interface TokenContext {
   dpop: DpopKey | undefined;
   /** The call's secrets: tokens and device codes join it as they arrive, so no error can show them. */
   secrets: SecretSet | undefined;
+  /** The API the tokens are for (RFC 8707): every request but revocation names it. */
+  resource: string | undefined;
 }
 
-/** Who the client is and how it reaches the server, and the call's own cancellation. */
-export type ClientSettings = ClientCredentials & NetworkOptions & { signal: AbortSignal | undefined };
+/** Who the client is and how it reaches the server, the API the tokens are for, and the call's own cancellation. */
+export type ClientSettings = ClientCredentials & NetworkOptions & { signal: AbortSignal | undefined; resourceIndicator: string | undefined };
 
 export interface TokenContextOptions {
   /** Cancels its requests. Default: the settings' own `signal`. */
@@ -52,12 +54,23 @@ export function tokenContext(config: ClientSettings, as: ServerMetadata, options
     transport: createTransport(config, "signal" in options ? options.signal : config.signal),
     dpop: options.dpop,
     secrets: options.secrets,
+    resource: config.resourceIndicator,
   };
 }
 
+/**
+ * The parameters every client-authenticated request adds to its own: the resource indicator (RFC
+ * 8707 §2: the code exchange, every refresh, the device flow, client credentials; the pushed
+ * request carries the authorization request's). The one place it is added.
+ */
+export function commonParameters(ctx: Pick<TokenContext, "resource">): Record<string, string> {
+  return ctx.resource ? { resource: ctx.resource } : {};
+}
+
 /** The request options of one request: the transport's, and the DPoP handle when there is a key. */
-export function requestOptions(ctx: TokenContext): Transport["options"] & oauth.DPoPRequestOptions {
-  return ctx.dpop ? { ...ctx.transport.options, DPoP: ctx.dpop.handle } : ctx.transport.options;
+export function requestOptions(ctx: TokenContext): Transport["options"] & oauth.DPoPRequestOptions & { additionalParameters?: Record<string, string> } {
+  const options = ctx.dpop ? { ...ctx.transport.options, DPoP: ctx.dpop.handle } : ctx.transport.options;
+  return ctx.resource ? { ...options, additionalParameters: commonParameters(ctx) } : options;
 }
 
 /** One client-authenticated request: how to send it, and how to read its answer. */

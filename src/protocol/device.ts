@@ -1,7 +1,7 @@
 import * as oauth from "oauth4webapi";
 import { LoginError } from "../errors.js";
 import { clip } from "../util/text.js";
-import { clientRequest, type TokenContext } from "./client-request.js";
+import { clientRequest, commonParameters, type TokenContext } from "./client-request.js";
 import { deviceAuthorizationError, devicePollOutcome } from "./oauth-errors.js";
 import { withClientAuthMethod, toTokenSet, type TokenSet } from "./token.js";
 import { isSafeEndpoint } from "../util/urls.js";
@@ -16,7 +16,7 @@ export async function requestDeviceCode(
   scopes: readonly string[],
   extraParams: Record<string, string>,
 ): Promise<oauth.DeviceAuthorizationResponse> {
-  const params = new URLSearchParams(extraParams);
+  const params = new URLSearchParams({ ...extraParams, ...commonParameters(ctx) });
   if (scopes.length > 0) params.set("scope", scopes.join(" "));
   const grant = await clientRequest(ctx, "device authorization", {
     send: (clientAuth, options) => oauth.deviceAuthorizationRequest(ctx.as, ctx.client, clientAuth, params, options),

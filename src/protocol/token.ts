@@ -1,6 +1,6 @@
 import * as oauth from "oauth4webapi";
 import { LoginError } from "../errors.js";
-import { clientRequest, type TokenContext } from "./client-request.js";
+import { clientRequest, commonParameters, type TokenContext } from "./client-request.js";
 import { discard } from "./body.js";
 import type { DpopKey } from "./dpop.js";
 import { clip } from "../util/text.js";
@@ -103,7 +103,7 @@ export async function refreshTokens(ctx: TokenContext, refreshToken: string, pre
 
 /** A service account's token (RFC 6749 §4.4): the client signs in as itself. */
 export async function clientCredentials(ctx: TokenContext, scopes: readonly string[], extraParams: Record<string, string>): Promise<TokenSet> {
-  const params = new URLSearchParams(extraParams);
+  const params = new URLSearchParams({ ...extraParams, ...commonParameters(ctx) });
   if (scopes.length > 0) params.set("scope", scopes.join(" "));
   const tokens = await clientRequest(ctx, "token", {
     send: (clientAuth, options) => oauth.clientCredentialsGrantRequest(ctx.as, ctx.client, clientAuth, params, options),

@@ -42,6 +42,8 @@ export interface CacheEntry {
   metadata: ServerMetadata;
   /** How the client had to send its secret, when the server refused the Basic header (refresh and revocation reuse it). */
   clientAuthMethod?: "client_secret_post" | undefined;
+  /** The API the tokens are for (RFC 8707 resource indicator), when the sign-in named one. */
+  resource?: string | undefined;
 }
 
 const CACHE_FILE = "tokens.json";
@@ -64,7 +66,16 @@ export function cacheKey(config: ResolvedConfig): string {
   const params = Object.entries(config.extraParams)
     .filter(([key]) => !UI_ONLY_PARAMS.has(key))
     .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
-  const identity: unknown[] = [1, config.issuerId ?? config.tokenEndpoint!.href, config.clientId, [...config.scopes].sort(), params, config.profile ?? null];
+  const identity: unknown[] = [
+    1,
+    config.issuerId ?? config.tokenEndpoint?.href ?? "",
+    config.clientId,
+    [...config.scopes].sort(),
+    params,
+    config.profile ?? null,
+  ];
+  // Signed in by the API's URL: the API is who it is for (its server and client are found from it).
+  if (config.resource) identity.push("resource", config.resource.href);
   // A service account's token is never a person's sign-in (earlier keys stay as they were).
   if (config.grant === "client_credentials") identity.push("client_credentials");
   // A DPoP-bound sign-in is never handed out as a Bearer one, nor the other way round.
@@ -276,6 +287,7 @@ function parseEntry(value: unknown): CacheEntry | undefined {
     isOptional(e.sub, isString) &&
     isOptional(e.name, isString) &&
     (e.clientAuthMethod === undefined || e.clientAuthMethod === "client_secret_post") &&
+    isOptional(e.resource, isString) &&
     typeof metadata === "object" &&
     metadata !== null &&
     isString(metadata.issuer) &&

@@ -3,6 +3,7 @@ import type { ResolvedConfig } from "../options/types.js";
 import type { ServerMetadata } from "../protocol/metadata.js";
 import type { TokenSet } from "../protocol/token.js";
 import { openCacheFile, type CacheEntry, type CacheFile, type Warn } from "./cache.js";
+import { RegistrationFile, type Registration } from "./registrations.js";
 
 /**
  * Where saved sign-ins live: the cache file of a folder, or (with `cache: false`) a session's
@@ -18,6 +19,12 @@ export interface TokenStore {
   lock(options: { staleMs: number; signal?: AbortSignal | undefined }): Promise<() => void>;
   /** Work on one key in flight in this process (a refresh): later callers share its promise. */
   readonly inflight: Map<string, Promise<unknown>>;
+  /** The client this machine registered at `issuer` (RFC 7591), if any. */
+  registration(issuer: string, warn: Warn): Registration | undefined;
+  /** Every client this machine registered (for `status`). */
+  registrations(warn: Warn): Registration[];
+  /** Saves (or forgets) the client registered at `issuer`; the caller holds the lock. */
+  saveRegistration(issuer: string, registration: Registration | undefined, warn: Warn): boolean;
 }
 
 /** The folder's store, or a throwaway memory store with `cache: false`. */
@@ -31,6 +38,7 @@ export async function storeFor(config: Pick<ResolvedConfig, "cache" | "cacheDir"
 const fileStores = new WeakMap<CacheFile, TokenStore>();
 
 function fileStore(file: CacheFile): TokenStore {
+  const clients = new RegistrationFile(file.dir);
   return {
     id: file.path,
     read: (key, warn) => file.read(key, warn),
@@ -38,13 +46,19 @@ function fileStore(file: CacheFile): TokenStore {
     write: (key, entry, warn) => file.write(key, entry, warn),
     lock: (options) => file.lock(options),
     inflight: new Map(),
+    registration: (issuer, warn) => clients.find(issuer, warn),
+    registrations: (warn) => clients.all(warn),
+    saveRegistration: (issuer, registration, warn) => clients.write(issuer, registration, warn),
   };
 }
 
 let memoryStores = 0;
+/** With `cache: false` nothing is written, but a client registered in this process is reused by it. */
+const memoryClients = new Map<string, Registration>();
 /** A store that lives as long as its owner (a session with `cache: false`, or one login). */
 function memoryStore(): TokenStore {
   const entries = new Map<string, CacheEntry>();
+  const clients = memoryClients;
   return {
     id: `memory:${++memoryStores}`,
     read: (key) => entries.get(key),
@@ -56,6 +70,13 @@ function memoryStore(): TokenStore {
     },
     lock: async () => () => {},
     inflight: new Map(),
+    registration: (issuer) => clients.get(issuer),
+    registrations: () => [...clients.values()],
+    saveRegistration: (issuer, registration) => {
+      if (registration) clients.set(issuer, registration);
+      else clients.delete(issuer);
+      return true;
+    },
   };
 }
 
@@ -140,6 +161,7 @@ export function toEntry(config: ResolvedConfig, as: ServerMetadata, tokens: Toke
     name: displayName(tokens) ?? previous?.name,
     metadata: as,
     clientAuthMethod: tokens.clientAuthMethod ?? previous?.clientAuthMethod,
+    resource: config.resourceIndicator ?? previous?.resource,
   };
 }
 

@@ -20,3 +20,14 @@ export function isSecureUrl(url: URL): boolean {
 export function isSafeEndpoint(value: unknown): boolean {
   return typeof value === "string" && URL.canParse(value) && isSecureUrl(new URL(value));
 }
+
+/**
+ * `outer` is `inner` or contains it: same origin, and outer's path a prefix of inner's by whole
+ * path segments (`/v1` contains `/v1` and `/v1/projects`, never `/v10`). An API (RFC 8707) and
+ * the URLs its token may go to.
+ */
+export function contains(outer: URL, inner: URL): boolean {
+  if (outer.origin !== inner.origin || (outer.search !== "" && outer.search !== inner.search)) return false;
+  const base = outer.pathname.endsWith("/") ? outer.pathname : `${outer.pathname}/`;
+  return inner.pathname === outer.pathname || inner.pathname.startsWith(base);
+}

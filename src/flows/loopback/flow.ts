@@ -6,7 +6,7 @@ import type { ServerMetadata } from "../../protocol/metadata.js";
 import { pushAuthorizationRequest, usesPar } from "../../protocol/par.js";
 import type { TokenSet } from "../../protocol/token.js";
 import { openBrowser, reportBrowser } from "../browser.js";
-import { flowTokenContext, redeemCallback, registerHint, type FlowContext } from "../context.js";
+import { flowTokenContext, redeemCallback, registerHint, type FlowContext, signInTitle } from "../context.js";
 import { Wait } from "../wait.js";
 import { doubtNotice, preflight, PREFLIGHT_DELAY_MS, rejectedError } from "./preflight.js";
 import { startListener, type CallbackListener } from "./listener.js";
@@ -46,7 +46,7 @@ export async function runLoopbackLogin(flow: FlowContext, as: ServerMetadata): P
       return (push?.url ?? request).href;
     };
     reporter.waiting({
-      issuer: as.issuer,
+      issuer: signInTitle(config, as),
       // The link shown leads through the listener: nothing of this sign-in is in it.
       url: listener.launcher(launch),
       deadline: Date.now() + config.timeoutMs,
