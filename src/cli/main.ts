@@ -16,9 +16,9 @@ import { PROFILES_FILE, readProfiles } from "../store/profiles.js";
 import { signOut, status, token } from "./token.js";
 
 const USAGE = `Usage:
-  tslab-oauth token [--profile <name> | --issuer <url> --client-id <id> --scope "<a b>"] [--header]
+  tslab-oauth token [--profile <name> | --resource <api url> | --issuer <url> --client-id <id> --scope "<a b>"] [--header]
   tslab-oauth status
-  tslab-oauth logout [--profile <name> | --issuer <url> --client-id <id> --scope "<a b>" [--dpop]] [--no-revoke]
+  tslab-oauth logout [--profile <name> | --resource <api url> | --issuer <url> --client-id <id> --scope "<a b>" [--dpop]] [--no-revoke]
   tslab-oauth profile <name> [--preset <provider>] [--issuer <url>] --client-id <id> [--client-secret -] [options]
   tslab-oauth profile <name> --remove
   tslab-oauth profiles
@@ -27,7 +27,8 @@ token prints a valid access token for one sign-in, and nothing else, on stdout: 
 sign-in (the same one login() with these options uses), else a silent refresh, else a sign-in in
 this terminal (the link on stderr). --header prints "Authorization: Bearer <token>" instead.
 With TSLAB_OAUTH_INTERACTIVE=0 it never signs in: it fails at once with INTERACTION_REQUIRED.
-status lists the saved sign-ins (never a token). logout revokes and forgets one, like logout().
+--resource signs in to an API by its URL alone (its metadata says where; a client is registered
+for you there). status lists the saved sign-ins and the registered clients (never a token). logout revokes and forgets one, like logout().
 Failures exit non-zero with the error code and message on stderr.
 
 profile saves a profile in ${join("<config dir>", PROFILES_FILE)} (readable by you only); a notebook then
@@ -35,6 +36,7 @@ signs in with login({ profile: "<name>" }) and carries no client settings.
 
   --preset <provider>         github, google, gitlab, entra (--tenant), auth0 (--domain [--audience]),
                               okta (--domain [--authorization-server]), keycloak (--url --realm)
+  --resource <url>            the API to sign in to (RFC 9728): issuer and client found from it
   --issuer, --authorization-endpoint, --token-endpoint, --revocation-endpoint <url>
   --client-id <id>
   --client-secret -           read the secret from standard input (typed, hidden, or piped)
@@ -107,6 +109,7 @@ export async function main(argv: string[]): Promise<number> {
       url: { type: "string" },
       realm: { type: "string" },
       issuer: { type: "string" },
+      resource: { type: "string" },
       "authorization-endpoint": { type: "string" },
       "token-endpoint": { type: "string" },
       "revocation-endpoint": { type: "string" },
@@ -167,6 +170,7 @@ export async function main(argv: string[]): Promise<number> {
   const set = <K extends keyof ProfileSettings>(key: K, value: ProfileSettings[K] | undefined): void => {
     if (value !== undefined) settings[key] = value;
   };
+  set("resource", values.resource);
   set("issuer", values.issuer);
   set("authorizationEndpoint", values["authorization-endpoint"]);
   set("tokenEndpoint", values["token-endpoint"]);

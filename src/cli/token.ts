@@ -10,10 +10,12 @@ import { parseCacheDir } from "../options/parse.js";
 import { resolveConfig } from "../options/resolve.js";
 import { savedProfiles } from "../store/profiles.js";
 import { openCacheFile, type CacheEntry } from "../store/cache.js";
+import { RegistrationFile } from "../store/registrations.js";
 import { formatDuration } from "../util/text.js";
 
 export interface SelectionFlags {
   profile?: string | undefined;
+  resource?: string | undefined;
   issuer?: string | undefined;
   "client-id"?: string | undefined;
   scope?: string | undefined;
@@ -33,6 +35,7 @@ export function selection(flags: SelectionFlags): LoginConfig {
     if (value !== undefined) config[key] = value;
   };
   set("profile", flags.profile);
+  set("resource", flags.resource);
   set("issuer", flags.issuer);
   set("clientId", flags["client-id"]);
   set("scopes", flags.scope ?? flags.scopes);
@@ -61,10 +64,15 @@ export async function token(flags: SelectionFlags & { header?: boolean | undefin
 
 /** Lists the saved sign-ins: what they are for, who, until when; never a token. */
 export async function status(flags: SelectionFlags): Promise<number> {
+  const warn = (message: string): boolean => process.stderr.write(`tslab-oauth: warning: ${message}\n`);
   const cache = await openCacheFile(parseCacheDir(flags["cache-dir"]));
-  const entries = cache.entries((message) => process.stderr.write(`tslab-oauth: warning: ${message}\n`));
+  const entries = cache.entries(warn);
   if (entries.length === 0) process.stdout.write(`No saved sign-ins in ${cache.path}.\n`);
   for (const entry of entries) process.stdout.write(`${describe(entry)}\n`);
+  // Clients registered for sign-ins by `resource` (RFC 7591): never their secret.
+  for (const client of new RegistrationFile(cache.dir).all(warn)) {
+    process.stdout.write(`registered client ${client.clientId} at ${client.issuer} on ${new Date(client.registeredAt).toISOString().slice(0, 10)}${client.clientSecret ? " (with a secret, kept)" : ""}\n`);
+  }
   return 0;
 }
 
@@ -77,6 +85,7 @@ function describe(entry: CacheEntry): string {
         ? `valid for ${formatDuration(entry.expiresAt - now)}`
         : `expired ${formatDuration(now - entry.expiresAt)} ago`;
   return [
+    ...(entry.resource ? [`for ${entry.resource}`] : []),
     entry.issuer,
     `client ${entry.clientId}`,
     entry.scopes.length > 0 ? `scopes "${entry.scopes.join(" ")}"` : "no scopes",

@@ -189,6 +189,7 @@ export interface LoginConfig {
  */
 export interface LogoutConfig extends Pick<
   LoginConfig,
+  | "resource"
   | "issuer"
   | "authorizationEndpoint"
   | "tokenEndpoint"
