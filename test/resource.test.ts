@@ -56,7 +56,13 @@ beforeEach(() => {
   api.seen.length = 0;
 });
 
-const byUrl = (extra: Partial<LoginConfig> = {}): LoginConfig => ({ resource: api.resource, flow: "loopback", timeout: 20, openBrowser: new ScriptedUserAgent().open, ...extra });
+const byUrl = (extra: Partial<LoginConfig> = {}): LoginConfig => ({
+  resource: api.resource,
+  flow: "loopback",
+  timeout: 20,
+  openBrowser: new ScriptedUserAgent().open,
+  ...extra,
+});
 const requests = (path: string): Seen[] => idp.seen.filter((r) => r.path === path);
 const noBrowser = (): never => assert.fail("no browser may open");
 
@@ -83,7 +89,10 @@ describe("sign in by the API's URL alone", () => {
     const clients = join(cacheDir, "clients.json");
     assert.equal((statSync(clients).mode & 0o777).toString(8), "600");
     const saved = Object.values(JSON.parse(readFileSync(clients, "utf8")) as Record<string, { clientId: string; redirectUris: string[] }>);
-    assert.deepEqual(saved.map((c) => c.clientId), [me.client_id]);
+    assert.deepEqual(
+      saved.map((c) => c.clientId),
+      [me.client_id],
+    );
     assert.deepEqual(saved[0]!.redirectUris, ["http://127.0.0.1/callback", "http://[::1]/callback"], "portless loopback redirects (RFC 8252 §7.3)");
   });
 
@@ -173,7 +182,15 @@ describe("sign in by the API's URL alone", () => {
   });
 
   test("extraParams.resource with an issuer and client: the resource goes on the token requests too, not only the authorization request", async () => {
-    const headers = await login({ issuer: idp.issuer, clientId: "tslab-demo", scopes: ["api:read"], extraParams: { resource: api.resource }, flow: "loopback", openBrowser: new ScriptedUserAgent().open, timeout: 20 });
+    const headers = await login({
+      issuer: idp.issuer,
+      clientId: "tslab-demo",
+      scopes: ["api:read"],
+      extraParams: { resource: api.resource },
+      flow: "loopback",
+      openBrowser: new ScriptedUserAgent().open,
+      timeout: 20,
+    });
     assert.equal(requests("/token").at(-1)!.params.get("resource"), api.resource);
     assert.equal((await fetch(`${api.resource}/me`, { headers })).status, 200);
   });

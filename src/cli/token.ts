@@ -71,7 +71,9 @@ export async function status(flags: SelectionFlags): Promise<number> {
   for (const entry of entries) process.stdout.write(`${describe(entry)}\n`);
   // Clients registered for sign-ins by `resource` (RFC 7591): never their secret.
   for (const client of new RegistrationFile(cache.dir).all(warn)) {
-    process.stdout.write(`registered client ${client.clientId} at ${client.issuer} on ${new Date(client.registeredAt).toISOString().slice(0, 10)}${client.clientSecret ? " (with a secret, kept)" : ""}\n`);
+    process.stdout.write(
+      `registered client ${client.clientId} at ${client.issuer} on ${new Date(client.registeredAt).toISOString().slice(0, 10)}${client.clientSecret ? " (with a secret, kept)" : ""}\n`,
+    );
   }
   return 0;
 }
