@@ -26,7 +26,10 @@ export async function startDemoApi(options) {
   const { idp } = options;
   const path = options.path ?? "/v1";
   const server = createServer();
-  await new Promise((resolve) => server.listen(options.port ?? 0, "127.0.0.1", () => resolve(undefined)));
+  await new Promise((resolve, reject) => {
+    server.once("error", reject);
+    server.listen(options.port ?? 0, "127.0.0.1", () => resolve(undefined));
+  });
   const origin = `http://127.0.0.1:${/** @type {import("node:net").AddressInfo} */ (server.address()).port}`;
   const resource = `${origin}${path}`;
   idp.addResource(resource, API_SCOPES);

@@ -13,6 +13,7 @@ import { existsSync, mkdirSync, mkdtempSync, realpathSync, rmSync, writeFileSync
 import { tmpdir } from "node:os";
 import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
+import { startDemoApi } from "./api.js";
 import { DEMO_CLIENT_ID, startDemoIdp } from "./idp.js";
 
 /** The repository root: the nearest folder up with package.json (this file also runs from .build/). */
@@ -26,6 +27,8 @@ function findRoot(dir) {
 }
 const root = findRoot(dirname(fileURLToPath(import.meta.url)));
 const port = Number(process.env.DEMO_IDP_PORT ?? 9400);
+/** The demo API of notebooks/explore-an-api.ipynb, signed in to by its URL alone. */
+const apiPort = Number(process.env.DEMO_API_PORT ?? 9401);
 
 /** Registers tslab's kernel specs under ./.jupyter and returns the JUPYTER_PATH to use. */
 export function registerKernel() {
@@ -69,7 +72,7 @@ function hasJupyterNotebook() {
 async function main() {
   let idp;
   try {
-    idp = await startDemoIdp({ port, deviceFlow: true, par: true });
+    idp = await startDemoIdp({ port, deviceFlow: true, par: true, registration: "open", resourceIndicators: true });
   } catch (error) {
     if (error?.code === "EADDRINUSE") {
       console.error(`Port ${port} is in use: is another \`npm start\` running? Stop it, or set DEMO_IDP_PORT (and the issuer in the notebook).`);
@@ -79,6 +82,14 @@ async function main() {
   }
   console.log(`Demo identity provider: ${idp.issuer}  (client id "${DEMO_CLIENT_ID}"; any name and password signs in)`);
   console.log(`Protected API:          ${idp.issuer}/api/me`);
+  let api;
+  try {
+    api = await startDemoApi({ idp, port: apiPort });
+  } catch (error) {
+    if (error?.code !== "EADDRINUSE") throw error;
+    console.error(`Port ${apiPort} is in use: the API of notebooks/explore-an-api.ipynb is not started (set DEMO_API_PORT to move it).`);
+  }
+  if (api) console.log(`An API to sign in to by its URL alone: ${api.resource}  (notebooks/explore-an-api.ipynb)`);
 
   const cacheDir = mkdtempSync(join(tmpdir(), "tslab-oauth-demo-cache-"));
   process.env.TSLAB_OAUTH_CACHE_DIR = cacheDir;
@@ -93,6 +104,7 @@ async function main() {
   const stop = (code = 0) =>
     (stopping ??= (async () => {
       await Promise.all(children.map((child) => stopChild(child)));
+      await api?.close();
       await idp.close();
       rmSync(cacheDir, { recursive: true, force: true });
       process.exit(code);

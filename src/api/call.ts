@@ -98,5 +98,8 @@ function proxies(config: ResolvedConfig): ProxyChoice[] {
 
 /** The cell's last line after a sign-in: who, where, for how long. */
 export function successInfo(entry: CacheEntry, source: TokenSource): SuccessInfo {
-  return { issuer: entry.metadata.issuer, name: entry.name, expiresAt: entry.expiresAt, source };
+  // Signed in for an API (RFC 8707): named first, with the server that signed in.
+  const where =
+    entry.resource && URL.canParse(entry.resource) ? `${new URL(entry.resource).host} (at ${new URL(entry.metadata.issuer).host})` : entry.metadata.issuer;
+  return { issuer: where, name: entry.name, expiresAt: entry.expiresAt, source };
 }

@@ -2,10 +2,12 @@
 // Jupyter path) and in tslab's JavaScript kernel (jslab): a real kernel under nbclient, a real
 // Chromium, the demo provider. A missing Deno is a failure, never a skip.
 import assert from "node:assert/strict";
-import { existsSync } from "node:fs";
+import { existsSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { after, before, beforeEach, test } from "node:test";
 import type { Browser, BrowserContext, Page } from "playwright-core";
+
+import { startDemoApi } from "../../demo/api.js";
 import { startDemoIdp } from "../../demo/idp.js";
 import {
   ISSUER,
@@ -23,6 +25,7 @@ import {
 } from "./harness.js";
 
 let idp: Awaited<ReturnType<typeof startDemoIdp>>;
+let demoApi: Awaited<ReturnType<typeof startDemoApi>>;
 let browser: Browser;
 let context: BrowserContext;
 const contexts: BrowserContext[] = [];
@@ -31,8 +34,9 @@ let recorded: ReturnType<typeof recordSecrets>;
 before(async () => {
   requireSystemParts();
   if (!existsSync(join(ROOT, "node_modules", ".bin", "deno"))) throw new Error("Deno is missing: run `npm install` (the `deno` devDependency brings it).");
-  idp = await startDemoIdp({ port: 9400 });
+  idp = await startDemoIdp({ port: 9400, registration: "open", resourceIndicators: true });
   assert.equal(idp.issuer, ISSUER);
+  demoApi = await startDemoApi({ idp, port: 9401 });
   recorded = recordSecrets(idp);
   ({ browser } = await launchChromium());
 });
@@ -43,6 +47,7 @@ beforeEach(async () => {
 after(async () => {
   for (const c of contexts) await c.close().catch(() => {});
   await browser?.close();
+  await demoApi?.close();
   await idp?.close();
 });
 
@@ -189,6 +194,22 @@ test('jslab (tslab\'s JavaScript kernel): require("tslab-oauth") signs in with t
     assert.match(outputText(run, 2), /200/);
     const state = new URL(bridge.opened[0]!.url).searchParams.get("state")!;
     assert.deepEqual(secretsIn(run.savedText, [state]), []);
+  } finally {
+    await bridge.close();
+  }
+});
+
+test("Deno: notebooks/explore-an-api.ipynb signs in to an API by its URL alone in Deno's kernel too: registered client, a step-up, nothing secret saved", async () => {
+  const bridge = await startBrowserBridge(context);
+  const cacheDir = tempDir("tslab-oauth-e2e-deno-cache-");
+  try {
+    const run = await runNotebook(join(ROOT, "notebooks", "explore-an-api.ipynb"), { kernel: "deno", env: { BROWSER: bridge.browserEnv }, cacheDir });
+    assert.match(outputText(run, 2), /Signed in to 127\.0\.0\.1:9401 \(at 127\.0\.0\.1:9400\)/);
+    assert.match(outputText(run, 3), /200 \{ projects: \[ \{ id: 1, name: "notebooks" \} \], sub: "alice" \}/);
+    assert.match(outputText(run, 5), /^200$/m);
+    assert.equal(bridge.opened.length, 2, "the first sign-in and the step-up");
+    assert.deepEqual(Object.keys(JSON.parse(readFileSync(join(cacheDir, "clients.json"), "utf8")) as object), [ISSUER]);
+    assert.deepEqual(recorded.secretsIn(run.savedText), []);
   } finally {
     await bridge.close();
   }

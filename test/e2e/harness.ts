@@ -76,9 +76,22 @@ export async function submitLoginAndConsent(page: Page, name = "alice"): Promise
   await page.click('form button[type="submit"]');
 }
 
-/** Signs in in a tab that stays open, and returns the text of the page it ends on. */
+/**
+ * Signs in in a tab that stays open, and returns the text of the page it ends on. A browser that
+ * already has a session at the provider (a second sign-in, a step-up for more scopes) sees only
+ * the consent page, or nothing at all.
+ */
 export async function signInOnPage(page: Page, name = "alice"): Promise<string> {
-  await submitLoginAndConsent(page, name);
+  const first = await Promise.race([
+    page.waitForSelector('input[name="login"]', { timeout: 15_000 }).then(() => "login" as const),
+    page.waitForURL(/\/interaction\//, { timeout: 15_000 }).then(async () => {
+      await page.waitForSelector('form button[type="submit"], input[name="login"]', { timeout: 15_000 });
+      return (await page.$('input[name="login"]')) ? ("login" as const) : ("consent" as const);
+    }),
+    page.waitForURL(/\/signed-in$/, { timeout: 15_000 }).then(() => "done" as const),
+  ]);
+  if (first === "login") await submitLoginAndConsent(page, name);
+  else if (first === "consent") await page.click('form button[type="submit"]');
   await page.waitForURL(/\/signed-in$/, { timeout: 15_000 });
   return (await page.textContent("body")) ?? "";
 }

@@ -6,6 +6,7 @@ import { readFileSync, statSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { after, before, beforeEach, test } from "node:test";
 import type { Browser, BrowserContext } from "playwright-core";
+import { startDemoApi } from "../../demo/api.js";
 import { startDemoIdp } from "../../demo/idp.js";
 import { ScriptedUserAgent } from "../support/user-agent.js";
 import {
@@ -24,6 +25,8 @@ import {
 } from "./harness.js";
 
 let idp: Awaited<ReturnType<typeof startDemoIdp>>;
+/** The API of notebooks/explore-an-api.ipynb, at its `npm start` address. */
+let demoApi: Awaited<ReturnType<typeof startDemoApi>>;
 let browser: Browser;
 let context: BrowserContext;
 let contexts: BrowserContext[] = [];
@@ -34,8 +37,9 @@ const TYPED_SECRET = "e2e-secret-typed-into-the-notebook";
 
 before(async () => {
   requireSystemParts();
-  idp = await startDemoIdp({ port: 9400, clientSecret: TYPED_SECRET });
+  idp = await startDemoIdp({ port: 9400, clientSecret: TYPED_SECRET, registration: "open", resourceIndicators: true });
   assert.equal(idp.issuer, ISSUER);
+  demoApi = await startDemoApi({ idp, port: 9401 });
   recorded = recordSecrets(idp);
   ({ browser } = await launchChromium());
 });
@@ -50,6 +54,7 @@ after(async () => {
   for (const c of contexts) await c.close().catch(() => {});
   contexts = [];
   await browser?.close();
+  await demoApi?.close();
   await idp?.close();
 });
 
@@ -131,12 +136,32 @@ test("quickstart.ipynb runs as-is: sign in through the system browser, call the 
   }
 });
 
+test("notebooks/explore-an-api.ipynb signs in to an API by its URL alone: registered client, the API's scope, a step-up for writing, nothing secret saved", async () => {
+  const bridge = await startBrowserBridge(context);
+  const cacheDir = tempDir("tslab-oauth-e2e-cache-");
+  try {
+    const run = await runNotebook(join(ROOT, "notebooks", "explore-an-api.ipynb"), { env: { BROWSER: bridge.browserEnv }, cacheDir });
+    assert.match(outputText(run, 2), /Signed in to 127\.0\.0\.1:9401 \(at 127\.0\.0\.1:9400\), token valid for 60 min\./);
+    assert.match(outputText(run, 3), /200 \{ projects: \[ \{ id: 1, name: 'notebooks' \} \], sub: 'alice' \}/);
+    // Writing asked for files:write: the cell said so while it signed in again, then the request went through.
+    assert.match(JSON.stringify(displayEvents(run.events, 5)), /asks for `files:write`/);
+    assert.match(outputText(run, 5), /^200$/m);
+    assert.equal(bridge.opened.length, 2, "the first sign-in and the step-up");
+    const clients = JSON.parse(readFileSync(join(cacheDir, "clients.json"), "utf8")) as Record<string, { clientId: string }>;
+    assert.deepEqual(Object.keys(clients), [ISSUER], "one client registered at the demo provider");
+    assert.equal((statSync(join(cacheDir, "clients.json")).mode & 0o777).toString(8), "600");
+    assert.deepEqual(secretsIn(run.savedText), [], "no token (no JWT), code or state in the saved notebook");
+  } finally {
+    await bridge.close();
+  }
+});
+
 test("notebooks/dpop.ipynb: a DPoP session in tslab: fetch and one request's headers accepted, the token alone refused, nothing secret saved, logout forgets the key", async () => {
   const bridge = await startBrowserBridge(context);
   const cacheDir = tempDir("tslab-oauth-e2e-dpop-");
   try {
     const run = await runNotebook(join(ROOT, "notebooks", "dpop.ipynb"), { env: { BROWSER: bridge.browserEnv }, cacheDir });
-    assert.match(outputText(run, 2), /Signed in to http:\/\/127\.0\.0\.1:9400 as <b>alice<\/b>/);
+    assert.match(outputText(run, 2), /Signed in to 127\.0\.0\.1:9401 \(at 127\.0\.0\.1:9400\), token valid for 60 min\./);
     // The API saw a token bound to a key (its thumbprint), through session().fetch.
     assert.match(outputText(run, 4), /sub: 'alice'/);
     assert.match(outputText(run, 4), /jkt: '[A-Za-z0-9_-]{43}'/);
