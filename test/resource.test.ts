@@ -10,7 +10,10 @@ import { join } from "node:path";
 import { after, beforeEach, describe, test } from "node:test";
 import { startDemoApi } from "../demo/api.js";
 import { startDemoIdp } from "../demo/idp.js";
-import { login, logout, session, LoginError, type LoginConfig } from "../src/index.js";
+import { execFile } from "node:child_process";
+import { fileURLToPath } from "node:url";
+import { promisify } from "node:util";
+import { beginLogin, login, logout, session, LoginError, type LoginConfig } from "../src/index.js";
 import { captureOutput } from "./support/capture.js";
 import { isolateCache } from "./support/fixtures.js";
 import { visibleText } from "./support/leaks.js";
@@ -316,4 +319,21 @@ test("logout() of a sign-in by resource revokes with its own client", async () =
   const revocations = requests("/token/revocation");
   const registered = Object.values(JSON.parse(readFileSync(join(cacheDir, "clients.json"), "utf8")) as Record<string, { clientId: string }>)[0]!;
   for (const r of revocations) assert.equal(r.params.get("client_id"), registered.clientId);
+});
+
+test("beginLogin({ resource }) and the command: the two-cell flow signs in by URL, and `tslab-oauth token --resource` prints that saved sign-in's token; status names the API and the client", async () => {
+  let captured: (url: string) => void = () => {};
+  const address = new Promise<string>((resolve) => (captured = resolve));
+  const ua = new ScriptedUserAgent({ onCallback: (url) => (captured(url.href), null) });
+  const pending = await beginLogin({ resource: api.resource, openBrowser: ua.open, timeout: 20 });
+  const headers = await pending.complete(await address);
+  assert.equal((await fetch(`${api.resource}/me`, { headers })).status, 200);
+  const bin = fileURLToPath(new URL("../../dist/cli/bin.js", import.meta.url));
+  const env = { ...process.env, TSLAB_OAUTH_CACHE_DIR: cacheDir, TSLAB_OAUTH_INTERACTIVE: "0" };
+  const { stdout } = await promisify(execFile)(process.execPath, [bin, "token", "--resource", api.resource], { env });
+  assert.equal(stdout.trim(), headers.Authorization.slice("Bearer ".length), "the same saved sign-in, no browser");
+  const status = await promisify(execFile)(process.execPath, [bin, "status"], { env });
+  assert.match(status.stdout, new RegExp(`for ${api.resource.replace(/[.:/]/g, "\\$&")}`));
+  assert.match(status.stdout, /registered client \S+ at http:\/\/127\.0\.0\.1:\d+ on \d{4}-\d\d-\d\d/);
+  assert.ok(!status.stdout.includes(headers.Authorization.slice(7)));
 });

@@ -17,19 +17,26 @@ import { createAuthHeaders, type AuthHeaders } from "./headers.js";
 export async function startPendingLogin(config: LoginConfig): Promise<PendingLogin> {
   const resolved = resolveOrReport(config);
   const secrets = new SecretSet();
-  return runCall(resolved, { secrets, keepReporter: true }, async ({ reporter }) => {
+  return runCall(resolved, { secrets, keepReporter: true }, async (ctx) => {
+    const { reporter } = ctx;
     if (resolved.grant === "client_credentials") {
       throw new LoginError("INVALID_CONFIG", '`grant: "client_credentials"` needs no browser: call `login()` (or `session()`) with it.');
     }
     if (resolved.dpop) throw dpopNeedsSession("beginLogin()");
     if (!resolved.interactive) throw interactionRequired(resolved, false);
-    const as = await resolveMetadata(resolved);
-    const link = await showPasteLink({ config: resolved, reporter, secrets }, as, false);
-    return new PendingSignIn({ config: resolved, as, link, secrets, firstReporter: reporter });
+    // By `resource`: the API says where and with which client (the saved sign-in stays keyed by the API).
+    const target = resolved.resource ? await (await import("../flows/api.js")).locateApi(ctx, ctx.signIn) : undefined;
+    const config = target?.config ?? resolved;
+    const as = target?.as ?? (await resolveMetadata(resolved));
+    const link = await showPasteLink({ config, reporter, secrets }, as, false);
+    return new PendingSignIn({ key: resolved, config, as, link, secrets, firstReporter: reporter });
   });
 }
 
 interface PendingState {
+  /** The options as given: they name the saved sign-in. */
+  key: ResolvedConfig;
+  /** The options the sign-in runs with (by `resource`: the server and client found). */
   config: ResolvedConfig;
   as: ServerMetadata;
   link: PasteLink;
@@ -51,7 +58,7 @@ class PendingSignIn implements PendingLogin {
 
   async complete(redirectedTo: string): Promise<AuthHeaders> {
     const s = this.#s;
-    return runCall(s.config, { secrets: s.secrets }, async ({ reporter, signIn }) => {
+    return runCall(s.key, { secrets: s.secrets }, async ({ reporter, signIn }) => {
       if (this.#used) {
         throw new LoginError(
           "INVALID_AUTHORIZATION_RESPONSE",
