@@ -1,7 +1,7 @@
 // The scripted user agent, the one browser of the tests and benchmarks (what they pass as
 // `openBrowser`): an HTTP client with a cookie jar that follows redirects and fills in the login and
 // consent forms of oidc-provider (the demo provider), Django (django-oauth-toolkit) and the device
-// flow's pages, the way a person in a browser would. Against a provider without forms (the hostile
+// flow's pages, and LemonLDAP::NG's portal, the way a person in a browser would. Against a provider without forms (the hostile
 // suite's fake-as.ts) it simply follows the redirects: to the loopback callback, then to the result
 // page. It can trust a private certificate authority (https), resolve `localhost` to ::1 or
 // 127.0.0.1, change or withhold the callback, and run something first (a local attacker's moves).
@@ -117,13 +117,19 @@ export class ScriptedUserAgent {
         const fields = new URLSearchParams();
         for (const input of text.matchAll(/<input([^>]*)>/gi)) {
           const name = /name="([^"]*)"/.exec(input[1]!)?.[1];
-          if (!name) continue;
+          // An unticked checkbox is not sent (LemonLDAP::NG's "check my last logins").
+          if (!name || (/type="checkbox"/i.test(input[1]!) && !/\bchecked\b/i.test(input[1]!))) continue;
           const value = /value="([^"]*)"/.exec(input[1]!)?.[1] ?? "";
           fields.set(name, decode(value));
         }
         if (fields.has("login")) {
           fields.set("login", this.#options.login ?? "alice");
           fields.set("password", "any password");
+        }
+        // LemonLDAP::NG's portal: `user` and `password` (its Demo users' passwords are their names).
+        if (fields.has("user") && fields.has("password")) {
+          fields.set("user", this.#options.login ?? "dwho");
+          fields.set("password", this.#options.password ?? this.#options.login ?? "dwho");
         }
         if (fields.has("username")) {
           fields.set("username", this.#options.login ?? "alice");
