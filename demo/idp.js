@@ -119,7 +119,9 @@ export async function startDemoIdp(options = {}) {
     jwks: { keys: [jwk] },
     cookies: { keys: [randomBytes(32).toString("base64url")] },
     claims: { openid: ["sub"], profile: ["name", "preferred_username"], email: ["email", "email_verified"] },
-    scopes: ["openid", "offline_access", "profile", "email", "api"],
+    // With resource indicators, the demo API's scopes are the server's too (clients that register them, as
+    // the MCP SDK's does, are then accepted).
+    scopes: ["openid", "offline_access", "profile", "email", "api", ...(options.resourceIndicators ? ["api:read", "files:write", "mcp:tools"] : [])],
     findAccount: async (_ctx, id) => ({
       accountId: id,
       claims: async () => ({ sub: id, name: id, preferred_username: id, email: `${id}@demo.test`, email_verified: true }),
