@@ -56,7 +56,9 @@ export async function runLoopbackLogin(flow: FlowContext, as: ServerMetadata): P
     void openBrowser(url.href, config.openBrowser, reportBrowser(reporter));
 
     // A pushed request was already checked by the server (and its request_uri is not ours to spend).
-    const refused = config.preflight && !pushed ? refusedRequest(url, config, AbortSignal.any([wait.signal, stopPreflight.signal]), hint, reporter) : NEVER;
+    // Stopped when the sign-in ends either way (a cancel aborts the wait's signal, which stops it too).
+    wait.signal.addEventListener("abort", () => stopPreflight.abort(), { once: true });
+    const refused = config.preflight && !pushed ? refusedRequest(url, config, stopPreflight.signal, hint, reporter) : NEVER;
     const params = await wait.race(Promise.race([listener.callback, refused]), { ms: config.timeoutMs, error: () => timeoutError(config, redirectUri) });
     const tokens = await wait.race(redeemCallback(ctx, params, redirectUri, authorization));
     await listener.finish({ ok: true, issuer: as.issuer });

@@ -70,10 +70,12 @@ function worthReading(status: number): boolean {
 const NEVER_REFUSED = new Set([401, 407, 408, 429]);
 
 /**
- * The words with which the servers of the suite refuse an authorization request on their own page
- * (RFC 6749 §4.1.2.1 error codes, and what they say of the redirect URI or client): oidc-provider's
- * `invalid_redirect_uri` / `invalid_client` pages, django-oauth-toolkit's and LemonLDAP::NG's error
- * pages, the interop suite's bent servers. See docs/providers.md#the-early-refusal-check.
+ * The words with which servers refuse an authorization request on their own page (RFC 6749
+ * §4.1.2.1 error codes, and what they say of the redirect URI or client): oidc-provider's 400
+ * `invalid_redirect_uri` / `invalid_client` pages and the interop suite's bent servers, to a request
+ * without cookies; django-oauth-toolkit's 400 "invalid_request Mismatching redirect URI" (to a
+ * signed-in browser only: without cookies it answers 302 to its login page, and LemonLDAP::NG 200
+ * with its login form, both left alone). See docs/providers.md#the-early-refusal-check.
  */
 const REFUSAL_WORDS =
   /\b(?:invalid[_ ]request|invalid[_ ]client|unauthorized[_ ]client|unauthorised[_ ]client|invalid[_ ]redirect[_ ]uri|redirect[_ ]uri[_ ]mismatch|unsupported[_ ]response[_ ]type|invalid[_ ]scope|redirect[_ ]?uris?\b[^.]{0,80}\b(?:not|invalid|mismatch|unregistered)|(?:unknown|invalid) client)/i;
