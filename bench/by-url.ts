@@ -63,7 +63,13 @@ async function mcpSdk(): Promise<void> {
       return redirectUrl;
     },
     get clientMetadata() {
-      return { client_name: "bench", redirect_uris: [redirectUrl], grant_types: ["authorization_code", "refresh_token"], response_types: ["code"], token_endpoint_auth_method: "none" };
+      return {
+        client_name: "bench",
+        redirect_uris: [redirectUrl],
+        grant_types: ["authorization_code", "refresh_token"],
+        response_types: ["code"],
+        token_endpoint_auth_method: "none",
+      };
     },
     clientInformation: () => store.client as never,
     saveClientInformation: (info) => void (store.client = info),
