@@ -308,6 +308,26 @@ test("a client the server forgot (invalid_client) is registered anew, once", asy
   assert.equal(requests("/reg").length, 2);
 });
 
+test("a forgotten client found at the refresh (401 invalid_client): the registration is dropped with the sign-in, and the browser signs in with a new one", async () => {
+  await login(byUrl());
+  const registered = () => Object.values(JSON.parse(readFileSync(join(cacheDir, "clients.json"), "utf8")) as Record<string, { clientId: string }>);
+  const forgotten = registered()[0]!.clientId;
+  const adapter = (idp.provider as unknown as { Client: { adapter: { destroy(id: string): Promise<void> } } }).Client.adapter;
+  await adapter.destroy(forgotten);
+  const file = join(cacheDir, "tokens.json");
+  const data = JSON.parse(readFileSync(file, "utf8")) as Record<string, { expiresAt: number }>;
+  for (const entry of Object.values(data)) entry.expiresAt = Date.now() - 1000;
+  (await import("node:fs")).writeFileSync(file, JSON.stringify(data));
+  const { value: headers, stderr } = await captureOutput(() => login(byUrl()));
+  assert.match(stderr, /was refused by the server \(HTTP 401, invalid_client/);
+  const me = (await (await fetch(`${api.resource}/me`, { headers })).json()) as { client_id: string };
+  assert.notEqual(me.client_id, forgotten);
+  assert.deepEqual(
+    registered().map((c) => c.clientId),
+    [me.client_id],
+  );
+});
+
 test("logout() of a sign-in by resource revokes with its own client", async () => {
   await login(byUrl());
   const { value: result, stderr } = await captureOutput(() => logout({ resource: api.resource }));

@@ -125,6 +125,16 @@ async function refreshHeld(call: CallContext, rejected: string | undefined): Pro
     if (isRefusal(error)) {
       // The server said no to this refresh token, in whatever words: only a new sign-in helps.
       signIn.write(undefined);
+      // A client this machine registered that the server no longer knows: the sign-in registers anew (the lock is held).
+      const warn = (message: string): void => reporter.warn(message);
+      if (
+        error.error === "invalid_client" &&
+        config.resource &&
+        !call.config.clientId &&
+        signIn.store.registration(current.metadata.issuer, warn)?.clientId === config.clientId
+      ) {
+        signIn.store.saveRegistration(current.metadata.issuer, undefined, warn);
+      }
       reporter.notice(
         `The saved sign-in to ${current.metadata.issuer} was refused by the server (${refusalText(error)}), so you need to sign in again in the browser.`,
       );

@@ -161,7 +161,7 @@ test("notebooks/dpop.ipynb: a DPoP session in tslab: fetch and one request's hea
   const cacheDir = tempDir("tslab-oauth-e2e-dpop-");
   try {
     const run = await runNotebook(join(ROOT, "notebooks", "dpop.ipynb"), { env: { BROWSER: bridge.browserEnv }, cacheDir });
-    assert.match(outputText(run, 2), /Signed in to 127\.0\.0\.1:9401 \(at 127\.0\.0\.1:9400\), token valid for 60 min\./);
+    assert.match(outputText(run, 2), /Signed in to http:\/\/127\.0\.0\.1:9400 as <b>alice<\/b>/);
     // The API saw a token bound to a key (its thumbprint), through session().fetch.
     assert.match(outputText(run, 4), /sub: 'alice'/);
     assert.match(outputText(run, 4), /jkt: '[A-Za-z0-9_-]{43}'/);
@@ -243,7 +243,7 @@ test("interrupting a login cell frees the port within 2 s, and the next login() 
 });
 
 test("device flow in a kernel: the cell shows the code in large type, the user approves elsewhere, the entry is overwritten with one line", async () => {
-  const deviceIdp = await startDemoIdp({ port: 9401, deviceFlow: true, deviceInterval: 1 });
+  const deviceIdp = await startDemoIdp({ port: 9402, deviceFlow: true, deviceInterval: 1 });
   const tokens: string[] = [];
   deviceIdp.server.prependListener("request", (req) => {
     const auth = req.headers.authorization;
@@ -270,7 +270,7 @@ test("device flow in a kernel: the cell shows the code in large type, the user a
     );
     const outputs = run.notebook.cells[1]!.outputs!;
     assert.equal(outputs.length, 1, JSON.stringify(outputs));
-    assert.match(outputText(run, 1), /Signed in to http:\/\/127\.0\.0\.1:9401 as <b>jo<\/b>, token valid for 60 min\./);
+    assert.match(outputText(run, 1), /Signed in to http:\/\/127\.0\.0\.1:9402 as <b>jo<\/b>, token valid for 60 min\./);
     assert.match(outputText(run, 2), /200/);
     assert.ok(!run.savedText.includes(userCode), "the code is gone from the saved notebook");
     assert.deepEqual(secretsIn(run.savedText, tokens), []);
