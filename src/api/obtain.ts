@@ -171,10 +171,11 @@ async function savedKey(ctx: CallContext, entry: CacheEntry): Promise<DpopKey | 
 /** `interactive: false` and no saved sign-in that works: say how to prepare such a run. */
 export function interactionRequired(config: ResolvedConfig, hadEntry: boolean): LoginError {
   const where = config.issuerId ?? config.tokenEndpoint?.origin ?? config.resource?.href;
-  const profile = config.profile ? ` --profile ${config.profile}` : "";
+  const profile = config.profile ? ` --profile ${config.profile}` : config.resource ? ` --resource ${config.resource.href}` : "";
+  const client = config.clientId ? ` for client ${JSON.stringify(config.clientId)}` : "";
   return new LoginError(
     "INTERACTION_REQUIRED",
-    `${hadEntry ? "The saved sign-in" : "No saved sign-in"} to ${where} for client ${JSON.stringify(config.clientId)}${hadEntry ? " could not be renewed" : " exists on this machine"}, and interactive sign-in is off (\`interactive: false\` or $TSLAB_OAUTH_INTERACTIVE=0). ` +
+    `${hadEntry ? "The saved sign-in" : "No saved sign-in"} to ${where}${client}${hadEntry ? " could not be renewed" : " exists on this machine"}, and interactive sign-in is off (\`interactive: false\` or $TSLAB_OAUTH_INTERACTIVE=0). ` +
       `Prepare this machine once: run the same login interactively here (in a notebook, or \`npx tslab-oauth token${profile}\` in a terminal), then run again; ` +
       'or, for a scheduled job, sign in as a service account: `grant: "client_credentials"` with the client\'s secret in a profile or the environment.',
   );
