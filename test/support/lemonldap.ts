@@ -107,8 +107,7 @@ function nginxConfig(dir: string, port: number, socket: string): string {
   return `daemon off;
 master_process off;
 worker_processes 1;
-user root;
-pid ${join(dir, "nginx.pid")};
+${process.getuid?.() === 0 ? "user root;\n" : ""}pid ${join(dir, "nginx.pid")};
 error_log ${join(dir, "nginx-error.log")} warn;
 events { worker_connections 256; }
 http {
@@ -188,7 +187,9 @@ export async function startLemonldap(clients: LemonldapClient[]): Promise<Lemonl
     );
     rmSync(dir, { recursive: true, force: true });
   };
-  start(FASTCGI, ["--foreground", "-u", "nobody", "-g", "nogroup", "-n", "2", "-s", socket, "-p", join(dir, "run", "llng.pid")]);
+  // It refuses to run as root: as root (containers, CI), it drops to nobody.
+  const asUser = process.getuid?.() === 0 ? ["-u", "nobody", "-g", "nogroup"] : [];
+  start(FASTCGI, ["--foreground", ...asUser, "-n", "2", "-s", socket, "-p", join(dir, "run", "llng.pid")]);
   start(NGINX, ["-c", join(dir, "nginx.conf"), "-e", join(dir, "nginx-error.log")]);
   // Ready when the discovery document answers (the FastCGI server loads the portal on first use).
   const deadline = Date.now() + 30_000;
