@@ -5,13 +5,13 @@
 // the way a slow or stuck provider does. Each time: the code, no listener or timer left, the saved
 // sign-in untouched.
 import assert from "node:assert/strict";
-import { readFileSync, writeFileSync } from "node:fs";
+import { readFileSync } from "node:fs";
 import type { IncomingMessage, ServerResponse } from "node:http";
 import { join } from "node:path";
 import { after, beforeEach, test } from "node:test";
 import { DEMO_CLIENT_ID, startDemoIdp } from "../demo/idp.js";
 import { login, LoginError, type LoginConfig } from "../src/index.js";
-import { isolateCache } from "./support/fixtures.js";
+import { expireSavedSignIns, isolateCache } from "./support/fixtures.js";
 import { openHandles, visibleText } from "./support/leaks.js";
 import { ScriptedUserAgent } from "./support/user-agent.js";
 
@@ -94,10 +94,8 @@ test("an abort while the code is exchanged is ABORTED; the code is not in the er
 
 test("an abort while a saved sign-in is refreshed is ABORTED, and the saved sign-in is kept byte for byte", async () => {
   await login(config({ openBrowser: new ScriptedUserAgent().open }));
+  expireSavedSignIns(cacheDir);
   const file = join(cacheDir, "tokens.json");
-  const data = JSON.parse(readFileSync(file, "utf8")) as Record<string, { expiresAt: number }>;
-  for (const entry of Object.values(data)) entry.expiresAt = Date.now() - 1000;
-  writeFileSync(file, JSON.stringify(data), { mode: 0o600 });
   const saved = readFileSync(file, "utf8");
   const error = await abortAt("/token", { openBrowser: () => assert.fail("no browser for an aborted refresh") });
   assertAborted(error);

@@ -6,13 +6,13 @@
 // port; confidential clients' Basic credentials; a refresh token whose session is gone; no
 // revocation endpoint; `localhost` redirects.
 import assert from "node:assert/strict";
-import { readFileSync, writeFileSync } from "node:fs";
+import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { after, beforeEach, test } from "node:test";
 import { judgePreflight, pageText, PREFLIGHT_DELAY_MS } from "../src/flows/loopback/preflight.js";
 import { login, logout, LoginError, type LoginConfig } from "../src/index.js";
 import { captureOutput } from "./support/capture.js";
-import { isolateCache } from "./support/fixtures.js";
+import { expireSavedSignIns, isolateCache } from "./support/fixtures.js";
 import { startLemonldap } from "./support/lemonldap.js";
 import { ScriptedUserAgent } from "./support/user-agent.js";
 
@@ -88,12 +88,7 @@ test("a confidential client whose secret has + / = : : LemonLDAP::NG compares Ba
 
 test("a refresh token whose SSO session is gone: the server's refusal is said in the cell, and the browser signs in again", async () => {
   await login(config());
-  const file = join(cacheDir, "tokens.json");
-  const data = JSON.parse(readFileSync(file, "utf8")) as Record<string, { expiresAt: number; refreshToken?: string }>;
-  const entry = Object.values(data)[0]!;
-  assert.ok(entry.refreshToken, "offline_access gave a refresh token");
-  entry.expiresAt = Date.now() - 1000;
-  writeFileSync(file, JSON.stringify(data));
+  assert.ok(expireSavedSignIns(cacheDir)[0]!.refreshToken, "offline_access gave a refresh token");
   llng.dropSessions();
   const ua = new ScriptedUserAgent();
   const { value: headers, stderr } = await captureOutput(() => login(config({ openBrowser: ua.open })));

@@ -15,7 +15,7 @@ import { fileURLToPath } from "node:url";
 import { promisify } from "node:util";
 import { beginLogin, login, logout, session, LoginError, type LoginConfig } from "../src/index.js";
 import { captureOutput } from "./support/capture.js";
-import { isolateCache } from "./support/fixtures.js";
+import { expireSavedSignIns, isolateCache } from "./support/fixtures.js";
 import { visibleText } from "./support/leaks.js";
 import { startServer } from "./support/servers.js";
 import { ScriptedUserAgent } from "./support/user-agent.js";
@@ -114,12 +114,7 @@ describe("sign in by the API's URL alone", () => {
 
   test("a saved sign-in by resource refreshes with its own client and resource", async () => {
     await login(byUrl());
-    const file = join(cacheDir, "tokens.json");
-    const data = JSON.parse(readFileSync(file, "utf8")) as Record<string, { expiresAt: number; refreshToken?: string }>;
-    const entry = Object.values(data)[0]!;
-    assert.ok(entry.refreshToken, "offline_access was asked for, as the server lists it");
-    entry.expiresAt = Date.now() - 1000;
-    (await import("node:fs")).writeFileSync(file, JSON.stringify(data));
+    assert.ok(expireSavedSignIns(cacheDir)[0]!.refreshToken, "offline_access was asked for, as the server lists it");
     idp.seen.length = 0;
     const headers = await login(byUrl({ openBrowser: noBrowser }));
     const refresh = requests("/token");
@@ -314,10 +309,7 @@ test("a forgotten client found at the refresh (401 invalid_client): the registra
   const forgotten = registered()[0]!.clientId;
   const adapter = (idp.provider as unknown as { Client: { adapter: { destroy(id: string): Promise<void> } } }).Client.adapter;
   await adapter.destroy(forgotten);
-  const file = join(cacheDir, "tokens.json");
-  const data = JSON.parse(readFileSync(file, "utf8")) as Record<string, { expiresAt: number }>;
-  for (const entry of Object.values(data)) entry.expiresAt = Date.now() - 1000;
-  (await import("node:fs")).writeFileSync(file, JSON.stringify(data));
+  expireSavedSignIns(cacheDir);
   const { value: headers, stderr } = await captureOutput(() => login(byUrl()));
   assert.match(stderr, /was refused by the server \(HTTP 401, invalid_client/);
   const me = (await (await fetch(`${api.resource}/me`, { headers })).json()) as { client_id: string };

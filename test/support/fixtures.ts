@@ -1,6 +1,6 @@
 // Per-file fixtures: the real demo provider (oidc-provider, in this process) shared by a test
 // file's tests, and an isolated token cache directory per test.
-import { mkdtempSync, rmSync } from "node:fs";
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { startDemoIdp } from "../../demo/idp.js";
@@ -37,3 +37,15 @@ const createdCacheDirs: string[] = [];
 process.once("exit", () => {
   for (const dir of createdCacheDirs) rmSync(dir, { recursive: true, force: true });
 });
+
+/**
+ * Moves the expiry of every sign-in saved in `dir` into the past (what an hour of the notebook doing
+ * other things does), owner-only as the library writes it. Returns the saved entries.
+ */
+export function expireSavedSignIns(dir: string): { expiresAt: number; refreshToken?: string }[] {
+  const file = join(dir, "tokens.json");
+  const data = JSON.parse(readFileSync(file, "utf8")) as Record<string, { expiresAt: number; refreshToken?: string }>;
+  for (const entry of Object.values(data)) entry.expiresAt = Date.now() - 1000;
+  writeFileSync(file, JSON.stringify(data), { mode: 0o600 });
+  return Object.values(data);
+}
