@@ -24,6 +24,7 @@ import { startDemoApi } from "../demo/api.js";
 import { startDemoIdp } from "../demo/idp.js";
 import { login, session } from "../src/index.js";
 import { forgetMetadata } from "../src/protocol/metadata-memo.js";
+import { forgetMemoryClients } from "../src/store/token-store.js";
 import { ScriptedUserAgent } from "../test/support/user-agent.js";
 
 const ROUNDS = Number(process.env.BENCH_BY_URL_ROUNDS ?? 30);
@@ -36,10 +37,11 @@ const idp = await startDemoIdp({ registration: "open", resourceIndicators: true 
 const api = await startDemoApi({ idp });
 const requestsSoFar = (): number => [...idp.counts.values()].reduce((a, b) => a + b, 0) + api.seen.length;
 
-async function tslabOauth(): Promise<void> {
+async function tslabOauth(cache = true): Promise<void> {
   process.env.TSLAB_OAUTH_CACHE_DIR = mkdtempSync(join(tmpdir(), "bench-by-url-"));
   forgetMetadata();
-  const s = await session({ resource: api.resource, flow: "loopback", openBrowser: new ScriptedUserAgent().open, quiet: true, timeout: 20 });
+  if (!cache) forgetMemoryClients();
+  const s = await session({ resource: api.resource, flow: "loopback", openBrowser: new ScriptedUserAgent().open, quiet: true, timeout: 20, cache });
   const res = await s.fetch(`${api.resource}/me`);
   if (res.status !== 200) throw new Error(`tslab-oauth: the API answered ${res.status}`);
   await res.body?.cancel();
@@ -94,6 +96,12 @@ async function mcpSdk(): Promise<void> {
 
 const contenders = [
   { name: "tslab-oauth `session({ resource })` + `fetch()`", run: tslabOauth, times: [] as number[], requests: [] as number[] },
+  {
+    name: "tslab-oauth, kept in memory (`cache: false`), as the SDK's provider here",
+    run: () => tslabOauth(false),
+    times: [] as number[],
+    requests: [] as number[],
+  },
   { name: "MCP TypeScript SDK `auth()` (1.32) + fetch", run: mcpSdk, times: [] as number[], requests: [] as number[] },
 ];
 for (let round = 0; round < ROUNDS + WARMUP; round++) {
@@ -118,7 +126,7 @@ await login({ resource: api.resource, flow: "loopback", openBrowser: () => Promi
 const second = performance.now() - t0;
 const secondRequests = requestsSoFar() - before;
 
-const base = median(contenders[1]!.times);
+const base = median(contenders[2]!.times);
 const lines = [
   `### A first sign-in by URL (\`bench/by-url.ts\`): ${ROUNDS} rounds each, interleaved, ${WARMUP} warm-up rounds, Node ${process.version}, ${cpus().length} × ${cpus()[0]?.model.trim()}`,
   "",

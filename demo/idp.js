@@ -76,6 +76,14 @@ const ROOT_REDIRECTS = ["http://127.0.0.1/", "http://localhost/", "http://localh
  *   do not have: registration is refused). Default: not offered.
  * @property {boolean} [resourceIndicators] Resource indicators (RFC 8707): a token asked for an API
  *   registered with `addResource()` is a JWT for that API alone (`aud`), with its scopes. Default false.
+ * @property {boolean} [grantKnownResources] With `resourceIndicators`: a sign-in for one API the server
+ *   knows is a grant for all of them (as servers that group APIs under one consent do), so its refresh
+ *   token can get a token for any of them (RFC 8707 §2.2). Default false: a refresh names only the APIs
+ *   of its sign-in, and oidc-provider refuses another with `invalid_target`.
+ * @property {{ ca: string }} [clientIdMetadataDocuments] Accept an https URL as `client_id`: the Client
+ *   ID Metadata Document it names is fetched and is the client (oidc-provider's draft-02 feature;
+ *   the metadata lists `client_id_metadata_document_supported`). The documents are fetched with this
+ *   authority trusted, and from loopback too, which a public server's SSRF protection refuses.
  */
 
 /**
@@ -136,6 +144,7 @@ export async function startDemoIdp(options = {}) {
       pushedAuthorizationRequests: { enabled: options.par ?? false, requirePushedAuthorizationRequests: options.requirePar ?? false },
       dPoP: { enabled: options.dpop ?? true, ...(nonceSecret ? { nonceSecret, requireNonce: () => true } : {}) },
       registration: { enabled: options.registration !== undefined, initialAccessToken: options.registration === "initial-access-token" },
+      clientIdMetadataDocument: { enabled: options.clientIdMetadataDocuments !== undefined, ack: "draft-02" },
       resourceIndicators: {
         enabled: options.resourceIndicators ?? false,
         // A request that names no resource gets the usual opaque token (for userinfo and /api/me).
@@ -154,6 +163,7 @@ export async function startDemoIdp(options = {}) {
         },
       },
     },
+    ...(options.clientIdMetadataDocuments ? { fetch: await loopbackFetch(options.clientIdMetadataDocuments.ca) } : {}),
     // The demo issues a refresh token to every client allowed the grant, without the
     // offline_access + prompt=consent dance of the default policy.
     issueRefreshToken: async (_ctx, client) => client.grantTypeAllowed("refresh_token"),
@@ -183,6 +193,33 @@ export async function startDemoIdp(options = {}) {
     });
   }
   const api = resourceServer(provider, issuer, options.dpopNonce ?? false);
+  /**
+   * `grantKnownResources`: an authorization request (or its pushed form) naming one known API names them all.
+   * @param {import("node:http").IncomingMessage & { body?: string }} req
+   * @param {string} path
+   */
+  const grantAll = async (req, path) => {
+    const widen = (/** @type {URLSearchParams} */ params) => {
+      if (!params.getAll("resource").some((r) => resources.has(r))) return params;
+      params.delete("resource");
+      for (const resource of resources.keys()) params.append("resource", resource);
+      return params;
+    };
+    if (path === "/auth") {
+      const url = new URL(req.url ?? "/", issuer);
+      req.url = `${url.pathname}?${widen(url.searchParams)}`;
+      return;
+    }
+    if (req.method !== "POST") return;
+    let body = req.body;
+    if (typeof body !== "string") {
+      const chunks = [];
+      for await (const chunk of req) chunks.push(chunk);
+      body = Buffer.concat(chunks).toString();
+    }
+    // The body was read here: oidc-provider then takes it from req.body.
+    Object.assign(req, { body: widen(new URLSearchParams(body)).toString() });
+  };
   /** Device codes already answered with slow_down (slowDownOnce). */
   const slowedDown = new Set();
 
@@ -209,6 +246,7 @@ export async function startDemoIdp(options = {}) {
       res.writeHead(Number(moved[1]), { Location: "/api/me" }).end();
       return;
     }
+    if (options.grantKnownResources && (path === "/auth" || path === "/request")) await grantAll(req, path);
     if (options.slowDownOnce && path === "/token" && req.method === "POST") {
       const chunks = [];
       for await (const chunk of req) chunks.push(chunk);
@@ -326,4 +364,14 @@ function resourceServer(provider, issuer, requireNonce) {
     return undefined;
   };
   return Object.assign(handler, { refusals });
+}
+
+/**
+ * oidc-provider's outgoing fetch (Client ID Metadata Documents), trusting `ca` and reaching loopback.
+ * @param {string} ca
+ */
+async function loopbackFetch(ca) {
+  const { Agent, fetch } = await import("undici");
+  const dispatcher = new Agent({ connect: { ca } });
+  return (/** @type {any} */ url, /** @type {any} */ init) => fetch(url, { ...init, dispatcher });
 }

@@ -1,3 +1,4 @@
+import { clip } from "./util/text.js";
 /**
  * Stable codes carried by {@link LoginError}. Match on `code`, never on the message. What each
  * one means and what to do: README.md, "Errors" (one table, checked against this union by
@@ -88,4 +89,20 @@ export function asLoginError(caught: unknown, signal?: AbortSignal): LoginError 
     `tslab-oauth stopped on an error it did not expect (${what}). This is a bug in tslab-oauth, not a problem with your provider or your options: please report it on tslab-oauth's issue tracker with this message and the \`cause\`.`,
     { cause: caught },
   );
+}
+
+/**
+ * A definite refusal of a refresh: `invalid_grant` (RFC 6749 §5.2), or any 400, 401 or 403, with or
+ * without an OAuth body (servers also answer an empty 400, or `invalid_request` "unable to find
+ * session"). Transport failures, timeouts, 429 and 5xx are not: the saved sign-in may work later.
+ */
+export function isRefusal(error: LoginError): boolean {
+  return error.error === "invalid_grant" || error.status === 400 || error.status === 401 || error.status === 403;
+}
+
+/** The refusal in the server's words, for the cell. */
+export function refusalText(error: LoginError): string {
+  if (error.error === "invalid_grant") return "invalid_grant: it expired or was revoked";
+  const said = error.error ? `, ${clip(error.error, 100)}${error.errorDescription ? `: ${clip(error.errorDescription, 200)}` : ""}` : " without an OAuth error";
+  return `HTTP ${error.status}${said}`;
 }

@@ -5,7 +5,8 @@
 // parameters of every request it received) show where `resource` went.
 import assert from "node:assert/strict";
 import { readFileSync, statSync } from "node:fs";
-import type { IncomingMessage, ServerResponse } from "node:http";
+import { createServer as createHttpsServer } from "node:https";
+import type { AddressInfo } from "node:net";
 import { join } from "node:path";
 import { after, beforeEach, describe, test } from "node:test";
 import { startDemoApi } from "../demo/api.js";
@@ -15,36 +16,12 @@ import { fileURLToPath } from "node:url";
 import { promisify } from "node:util";
 import { beginLogin, login, logout, session, LoginError, type LoginConfig } from "../src/index.js";
 import { captureOutput } from "./support/capture.js";
+import { makeCertificates } from "./support/certificates.js";
 import { expireSavedSignIns, isolateCache } from "./support/fixtures.js";
 import { visibleText } from "./support/leaks.js";
 import { startServer } from "./support/servers.js";
 import { ScriptedUserAgent } from "./support/user-agent.js";
-
-type Seen = { path: string; params: URLSearchParams };
-type Idp = Awaited<ReturnType<typeof startDemoIdp>>;
-
-/** A demo provider whose every request is recorded with its parameters (query and form body). */
-async function recordedIdp(options: Parameters<typeof startDemoIdp>[0]): Promise<Idp & { seen: Seen[] }> {
-  const idp = await startDemoIdp(options);
-  const seen: Seen[] = [];
-  const inner = idp.server.listeners("request") as ((req: IncomingMessage, res: ServerResponse) => void)[];
-  idp.server.removeAllListeners("request");
-  idp.server.on("request", async (req: IncomingMessage, res: ServerResponse) => {
-    const url = new URL(req.url ?? "/", idp.issuer);
-    const params = new URLSearchParams(url.search);
-    if (req.method === "POST" && /urlencoded/.test(req.headers["content-type"] ?? "")) {
-      const chunks: Buffer[] = [];
-      for await (const chunk of req) chunks.push(chunk as Buffer);
-      const body = Buffer.concat(chunks).toString();
-      for (const [k, v] of new URLSearchParams(body)) params.append(k, v);
-      // oidc-provider takes an already read body from req.body.
-      Object.assign(req, { body });
-    }
-    seen.push({ path: url.pathname, params });
-    for (const listener of inner) listener(req, res);
-  });
-  return Object.assign(idp, { seen });
-}
+import { recordedIdp, type Seen } from "./support/recorded-idp.js";
 
 const idp = await recordedIdp({ registration: "open", resourceIndicators: true, par: true, deviceFlow: true });
 const api = await startDemoApi({ idp });
@@ -348,4 +325,42 @@ test("beginLogin({ resource }) and the command: the two-cell flow signs in by UR
   assert.match(status.stdout, new RegExp(`for ${api.resource.replace(/[.:/]/g, "\\$&")}`));
   assert.match(status.stdout, /registered client \S+ at http:\/\/127\.0\.0\.1:\d+ on \d{4}-\d\d-\d\d/);
   assert.ok(!status.stdout.includes(headers.Authorization.slice(7)));
+});
+
+test("a Client ID Metadata Document as `clientId` passes through as it is: no registration, the server fetches the document and signs in that client", async (t) => {
+  const certs = makeCertificates();
+  const documents = createHttpsServer({ key: certs.key, cert: certs.cert });
+  let fetched = 0;
+  await new Promise<void>((resolve) => documents.listen(0, "127.0.0.1", resolve));
+  const clientId = `https://127.0.0.1:${(documents.address() as AddressInfo).port}/tslab-oauth.json`;
+  documents.on("request", (_req, res) => {
+    fetched++;
+    res.writeHead(200, { "Content-Type": "application/json", "Cache-Control": "max-age=60" });
+    res.end(
+      JSON.stringify({
+        client_id: clientId,
+        client_name: "tslab-oauth (Client ID Metadata Document)",
+        application_type: "native",
+        redirect_uris: ["http://127.0.0.1/callback", "http://[::1]/callback"],
+        grant_types: ["authorization_code", "refresh_token"],
+        response_types: ["code"],
+        token_endpoint_auth_method: "none",
+      }),
+    );
+  });
+  const cimd = await recordedIdp({ resourceIndicators: true, clientIdMetadataDocuments: { ca: certs.ca } });
+  const cimdApi = await startDemoApi({ idp: cimd });
+  t.after(async () => {
+    await cimdApi.close();
+    await cimd.close();
+    documents.close();
+  });
+  const headers = await login({ ...byUrl(), resource: cimdApi.resource, clientId });
+  const me = (await (await fetch(`${cimdApi.resource}/me`, { headers })).json()) as { aud: string; client_id: string };
+  assert.equal(me.client_id, clientId, "the token was issued to the document's client");
+  assert.equal(me.aud, cimdApi.resource);
+  assert.ok(fetched >= 1, "the server fetched the document");
+  assert.equal(cimd.seen.filter((r) => r.path === "/reg").length, 0, "no registration");
+  const authorizations = cimd.seen.filter((r) => r.path === "/auth");
+  assert.ok(authorizations.length > 0 && authorizations.every((r) => r.params.get("client_id") === clientId), "the URL is the client_id of the sign-in");
 });

@@ -1,15 +1,16 @@
-import { abortedError, LoginError } from "../errors.js";
-import { clip } from "../util/text.js";
+import { abortedError, isRefusal, LoginError, refusalText } from "../errors.js";
 import type { TokenSource } from "../notebook/reporter.js";
 import type { ResolvedConfig } from "../options/types.js";
 import type { DpopKey } from "../protocol/dpop.js";
 import type { TokenSet } from "../protocol/token.js";
 import type { SecretSet } from "../secrets.js";
 import { isFresh, type CacheEntry } from "../store/cache.js";
-import { toEntry } from "../store/token-store.js";
+import { shareRefreshToken, toEntry } from "../store/token-store.js";
 import { savedTarget } from "../flows/target.js";
 import type { ServerMetadata } from "../protocol/metadata.js";
 import type { CallContext } from "./call.js";
+import type { ApiTarget } from "../flows/api.js";
+import { mayRefreshForAnotherApi, refreshForAnotherApi } from "./another-api.js";
 
 /**
  * Getting a usable token: the saved one as is, else a silent refresh, else an interactive sign-in.
@@ -46,9 +47,21 @@ export async function obtainTokens(ctx: CallContext, options: ObtainOptions = {}
       if (refreshed) return refreshed;
     }
   }
+  // A second API at a server already signed in to: its refresh token first (RFC 8707 §2.2).
+  let located: ApiTarget | undefined;
+  let otherApis: CacheEntry["otherApis"];
+  if (config.resource && !options.skipStored && config.grant !== "client_credentials" && !config.dpop) {
+    if (mayRefreshForAnotherApi(ctx)) {
+      const { locateApi } = await import("../flows/api.js");
+      located = await locateApi(ctx, signIn);
+      const got = await refreshForAnotherApi(ctx, located);
+      if (got === "refused") otherApis = "refused";
+      else if (got) return got;
+    }
+  }
   if (!config.interactive && config.grant !== "client_credentials") throw interactionRequired(config, stored !== undefined);
-  const { tokens, as, used } = await signInOnce(ctx, stored);
-  const entry = toEntry(used, as, tokens, undefined);
+  const { tokens, as, used } = await signInOnce(ctx, stored, located);
+  const entry: CacheEntry = { ...toEntry(used, as, tokens, undefined), otherApis };
   await signIn.save(config.grant === "client_credentials" ? { ...entry, name: `service client ${used.clientId}` } : entry);
   return { entry, source: "sign-in" };
 }
@@ -58,7 +71,11 @@ export async function obtainTokens(ctx: CallContext, options: ObtainOptions = {}
  * and with which client first (flows/api.ts); a client this machine registered that the server has
  * forgotten (`invalid_client`) is registered anew, once.
  */
-async function signInOnce(ctx: CallContext, stored: CacheEntry | undefined): Promise<{ tokens: TokenSet; as: ServerMetadata; used: ResolvedConfig }> {
+async function signInOnce(
+  ctx: CallContext,
+  stored: CacheEntry | undefined,
+  located: ApiTarget | undefined,
+): Promise<{ tokens: TokenSet; as: ServerMetadata; used: ResolvedConfig }> {
   const run = async (flow: CallContext): Promise<{ tokens: TokenSet; as: ServerMetadata }> => {
     if (flow.config.grant === "client_credentials") {
       const { runServiceAccount } = await import("../flows/service.js");
@@ -70,7 +87,7 @@ async function signInOnce(ctx: CallContext, stored: CacheEntry | undefined): Pro
   if (!ctx.config.resource) return { ...(await run(ctx)), used: ctx.config };
   const { locateApi, forgetRegistration } = await import("../flows/api.js");
   for (let attempt = 1; ; attempt++) {
-    const target = await locateApi(ctx, ctx.signIn);
+    const target = attempt === 1 && located ? located : await locateApi(ctx, ctx.signIn);
     try {
       return { ...(await run({ ...ctx, config: target.config })), used: target.config };
     } catch (error) {
@@ -148,6 +165,7 @@ async function refreshHeld(call: CallContext, rejected: string | undefined): Pro
   }
   const next = toEntry(config, current.metadata, tokens, current);
   signIn.write(next);
+  if (next.grant && next.refreshToken !== current.refreshToken) shareRefreshToken(signIn, next.grant, next.refreshToken, (message) => reporter.warn(message));
   return { entry: next, source: "refresh" };
 }
 
@@ -179,21 +197,6 @@ export function interactionRequired(config: ResolvedConfig, hadEntry: boolean): 
       `Prepare this machine once: run the same login interactively here (in a notebook, or \`npx tslab-oauth token${profile}\` in a terminal), then run again; ` +
       'or, for a scheduled job, sign in as a service account: `grant: "client_credentials"` with the client\'s secret in a profile or the environment.',
   );
-}
-
-/**
- * A definite refusal of a refresh: `invalid_grant` (RFC 6749 §5.2), or any 400, 401 or 403, with or
- * without an OAuth body (servers also answer an empty 400, or `invalid_request` "unable to find
- * session"). Transport failures, timeouts, 429 and 5xx are not: the saved sign-in may work later.
- */
-function isRefusal(error: LoginError): boolean {
-  return error.error === "invalid_grant" || error.status === 400 || error.status === 401 || error.status === 403;
-}
-
-function refusalText(error: LoginError): string {
-  if (error.error === "invalid_grant") return "invalid_grant: it expired or was revoked";
-  const said = error.error ? `, ${clip(error.error, 100)}${error.errorDescription ? `: ${clip(error.errorDescription, 200)}` : ""}` : " without an OAuth error";
-  return `HTTP ${error.status}${said}`;
 }
 
 function addSecrets(

@@ -89,7 +89,9 @@ function checkSharedGrants(signIn: SavedSignIn, revoked: CacheEntry, warn: Warn)
   for (const [key, entry] of store.entries(warn)) {
     if (key === signIn.key || entry.issuer !== revoked.issuer || entry.clientId !== revoked.clientId) continue;
     if (entry.sub !== undefined && revoked.sub !== undefined && entry.sub !== revoked.sub) continue;
-    const refreshFirst = entry.refreshToken !== undefined;
+    // One holding the very refresh token revoked (a second API's sign-in, RFC 8707 §2.2) is over.
+    const sameToken = revoked.grant !== undefined && entry.grant === revoked.grant;
+    const refreshFirst = entry.refreshToken !== undefined && !sameToken;
     if (refreshFirst && !isFresh(entry)) continue; // its next use refreshes anyway
     if (store.write(key, refreshFirst ? { ...entry, expiresAt: entry.obtainedAt } : undefined, warn)) {
       affected.push({ scopes: entry.scopes, profile: entry.profile, action: refreshFirst ? "refresh first" : "forgotten" });

@@ -13,10 +13,8 @@ import { defaultConfigDir, ensureOwnerDir, isSymlink, loadWriter, ownerJsonFile,
  * holds what a later login needs without any network: the tokens, their expiry, the user's `sub`
  * and display name, and the server's metadata.
  *
- * Reads go to the file every time (another kernel may have refreshed or logged out), writes are
- * read-modify-write of the whole file, so callers that write take {@link CacheFile.lock} first.
- * A damaged file never crashes a login: it is ignored with a warning and, before the next write,
- * moved aside (never silently deleted).
+ * Reads go to the file every time (another kernel may have written it); writes are read-modify-write
+ * under {@link CacheFile.lock}. A damaged file is ignored with a warning, moved aside before the next write.
  */
 export interface CacheEntry {
   format: 1;
@@ -44,6 +42,9 @@ export interface CacheEntry {
   clientAuthMethod?: "client_secret_post" | undefined;
   /** The API the tokens are for (RFC 8707 resource indicator), when the sign-in named one. */
   resource?: string | undefined;
+  /** Shared by sign-ins holding one refresh token (a second API's, RFC 8707 §2.2); `otherApis`: the server refused that. */
+  grant?: string | undefined;
+  otherApis?: "refused" | undefined;
 }
 
 const CACHE_FILE = "tokens.json";
@@ -288,6 +289,8 @@ function parseEntry(value: unknown): CacheEntry | undefined {
     isOptional(e.name, isString) &&
     (e.clientAuthMethod === undefined || e.clientAuthMethod === "client_secret_post") &&
     isOptional(e.resource, isString) &&
+    isOptional(e.grant, isString) &&
+    (e.otherApis === undefined || e.otherApis === "refused") &&
     typeof metadata === "object" &&
     metadata !== null &&
     isString(metadata.issuer) &&

@@ -55,6 +55,10 @@ function fileStore(file: CacheFile): TokenStore {
 let memoryStores = 0;
 /** With `cache: false` nothing is written, but a client registered in this process is reused by it. */
 const memoryClients = new Map<string, Registration>();
+/** Forgets the clients registered in this process's memory (benchmarks start each round afresh). */
+export function forgetMemoryClients(): void {
+  memoryClients.clear();
+}
 /** A store that lives as long as its owner (a session with `cache: false`, or one login). */
 function memoryStore(): TokenStore {
   const entries = new Map<string, CacheEntry>();
@@ -162,7 +166,20 @@ export function toEntry(config: ResolvedConfig, as: ServerMetadata, tokens: Toke
     metadata: as,
     clientAuthMethod: tokens.clientAuthMethod ?? previous?.clientAuthMethod,
     resource: config.resourceIndicator ?? previous?.resource,
+    grant: previous?.grant,
+    otherApis: previous?.otherApis,
   };
+}
+
+/**
+ * A refresh of one sign-in whose refresh token others hold too (the same `grant`) rotated it: the
+ * new one is saved in all of them, so that none ever sends the spent one (oidc-provider and others
+ * end the whole grant when a rotated refresh token comes back). The caller holds the lock.
+ */
+export function shareRefreshToken(signIn: SavedSignIn, grant: string, refreshToken: string | undefined, warn: Warn): void {
+  for (const [key, entry] of signIn.store.entries(warn)) {
+    if (key !== signIn.key && entry.grant === grant && entry.refreshToken !== refreshToken) signIn.store.write(key, { ...entry, refreshToken }, warn);
+  }
 }
 
 /** The user's name for the cell, from the ID token: name, preferred_username, email, else sub. */
