@@ -1,4 +1,5 @@
-import { chmodSync, lstatSync, mkdirSync, statSync } from "node:fs";
+import { accessSync, chmodSync, constants, lstatSync, mkdirSync, readdirSync, statSync, unlinkSync } from "node:fs";
+import { join } from "node:path";
 import type Conf from "conf";
 import envPaths from "env-paths";
 
@@ -43,7 +44,11 @@ export function isSymlink(path: string): boolean {
   }
 }
 
-export type JsonFile<T extends Record<string, unknown>> = Conf<T>;
+/** An owner-only JSON file, written whole (atomic rename) by conf. */
+export interface JsonFile<T extends Record<string, unknown>> {
+  set<K extends keyof T & string>(key: K, value: T[K]): void;
+  delete(key: keyof T & string): void;
+}
 type ConfClass = typeof Conf;
 let confClass: ConfClass | undefined;
 
@@ -55,7 +60,7 @@ export async function loadWriter(): Promise<void> {
 /** conf's store for `<dir>/<name>.json`, owner-only, keys taken literally. Call {@link loadWriter} first. */
 export function ownerJsonFile<T extends Record<string, unknown>>(dir: string, name: string): JsonFile<T> {
   if (!confClass) throw new Error("the file writer was not loaded (a write outside the lock)");
-  return new confClass<T>({
+  const conf = new confClass<T>({
     cwd: dir,
     configName: name,
     projectName: "tslab-oauth",
@@ -63,4 +68,52 @@ export function ownerJsonFile<T extends Record<string, unknown>>(dir: string, na
     accessPropertiesByDotNotation: false,
     clearInvalidConfig: false,
   });
+  const file = `${name}.json`;
+  return {
+    set: (key, value) => {
+      beforeWrite(dir, file);
+      conf.set(key, value);
+    },
+    delete: (key) => {
+      beforeWrite(dir, file);
+      conf.delete(key);
+    },
+  };
+}
+
+/** A temporary file of conf's writer (atomically): `<file>.tmp-<10 digits><6 hex>`. */
+const TEMP = /^(.+)\.tmp-\d{10}[0-9a-f]{6}$/;
+/** A temporary file older than this was left by a writer that died between writing and renaming it. */
+export const ABANDONED_TEMP_MS = 60_000;
+
+/**
+ * Before each write: a folder this process may not write to fails at once. conf's writer would
+ * retry EACCES and EPERM in a synchronous loop for a second, blocking the kernel's event loop.
+ * And the temporary copies of `file` that a killed writer left behind are removed: they hold
+ * tokens. Only ours: the same owner, the writer's name pattern, and older than {@link ABANDONED_TEMP_MS}
+ * (a live writer renames its copy within milliseconds).
+ */
+function beforeWrite(dir: string, file: string): void {
+  accessSync(dir, constants.W_OK);
+  removeAbandonedTemps(dir, file);
+}
+
+export function removeAbandonedTemps(dir: string, file: string, now = Date.now()): void {
+  let names: string[];
+  try {
+    names = readdirSync(dir);
+  } catch {
+    return;
+  }
+  const uid = process.getuid?.();
+  for (const name of names) {
+    if (TEMP.exec(name)?.[1] !== file) continue;
+    const path = join(dir, name);
+    try {
+      const stat = lstatSync(path);
+      if (stat.isFile() && (uid === undefined || stat.uid === uid) && now - stat.mtimeMs > ABANDONED_TEMP_MS) unlinkSync(path);
+    } catch {
+      // gone already, or not ours to remove
+    }
+  }
 }

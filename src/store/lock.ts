@@ -51,9 +51,18 @@ function tryCreate(path: string, token: string): boolean {
   try {
     const content: LockContent = { pid: process.pid, host: HOST, token, at: Date.now() };
     writeSync(fd, JSON.stringify(content));
-  } finally {
+  } catch (error) {
+    // A full disk creates the file but not its content: an empty lock would make the next writer
+    // wait until it counts as abandoned. Nothing is left behind.
     closeSync(fd);
+    try {
+      unlinkSync(path);
+    } catch {
+      // removed by someone else: nothing of ours is left
+    }
+    throw error;
   }
+  closeSync(fd);
   return true;
 }
 

@@ -1,3 +1,4 @@
+import { dirname } from "node:path";
 import { abortedError } from "../errors.js";
 import type { ResolvedConfig } from "../options/types.js";
 import type { ServerMetadata } from "../protocol/metadata.js";
@@ -137,7 +138,7 @@ async function lockOrWarn(config: Pick<ResolvedConfig, "requestTimeoutMs" | "sig
   } catch (error) {
     if (config.signal?.aborted) throw abortedError("while waiting for another kernel's refresh", error);
     warn(
-      `Could not lock the token cache (${(error as NodeJS.ErrnoException).code ?? (error as Error).message}); going on without coordinating with other kernels.`,
+      `Could not lock the token cache in ${dirname(store.id)} (${(error as NodeJS.ErrnoException).code ?? (error as Error).message}); going on without coordinating with other kernels. Check that folder (space, permissions), or set \`cacheDir\`.`,
     );
     return () => {};
   }
