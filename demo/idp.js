@@ -76,6 +76,7 @@ const ROOT_REDIRECTS = ["http://127.0.0.1/", "http://localhost/", "http://localh
  *   do not have: registration is refused). Default: not offered.
  * @property {boolean} [resourceIndicators] Resource indicators (RFC 8707): a token asked for an API
  *   registered with `addResource()` is a JWT for that API alone (`aud`), with its scopes. Default false.
+ * @property {number} [idTokenTtl] ID token lifetime in seconds. Default 3600.
  * @property {boolean} [grantKnownResources] With `resourceIndicators`: a sign-in for one API the server
  *   knows is a grant for all of them (as servers that group APIs under one consent do), so its refresh
  *   token can get a token for any of them (RFC 8707 §2.2). Default false: a refresh names only the APIs
@@ -171,7 +172,7 @@ export async function startDemoIdp(options = {}) {
     ttl: {
       AccessToken: options.accessTokenTtl ?? 3600,
       AuthorizationCode: 60,
-      IdToken: 3600,
+      IdToken: options.idTokenTtl ?? 3600,
       RefreshToken: 14 * 24 * 3600,
       Interaction: 3600,
       Session: 14 * 24 * 3600,

@@ -1,4 +1,4 @@
-import type * as oauth from "oauth4webapi";
+import * as oauth from "oauth4webapi";
 import { LoginError } from "../errors.js";
 import type { SecretSet } from "../secrets.js";
 import { discard } from "./body.js";
@@ -100,6 +100,7 @@ export async function clientRequest<T>(ctx: TokenContext, endpoint: EndpointName
       throw requestError(ctx, cause, endpoint);
     }
     try {
+      judgeClock(ctx, response);
       return await request.process(response);
     } catch (cause) {
       await discard(response);
@@ -118,6 +119,44 @@ export async function clientRequest<T>(ctx: TokenContext, endpoint: EndpointName
       throw second instanceof LoginError ? bothMethodsRefusedError(ctx, endpoint, first, second) : second;
     }
   }
+}
+
+/**
+ * How far this machine's clock may be from the server's: laptops that slept and VMs drift by
+ * minutes; an hour or more is a clock set wrong (or a time zone taken for UTC).
+ */
+export const MAX_CLOCK_SKEW_S = 15 * 60;
+
+/**
+ * The server's clock, from the `Date` of an answer nobody cached (`no-store`, as token responses
+ * are, RFC 6749 §5.1): within {@link MAX_CLOCK_SKEW_S}, the tokens' times are judged by it
+ * (oauth4webapi's `clockSkew`); beyond, CLOCK_SKEW says this machine's clock is off and by how much,
+ * in either direction, instead of an `exp` error that blames the provider.
+ */
+function judgeClock(ctx: TokenContext, response: Response): void {
+  const dated = Date.parse(response.headers.get("date") ?? "");
+  if (!Number.isFinite(dated) || !/\bno-store\b/i.test(response.headers.get("cache-control") ?? "")) return;
+  const now = Date.now();
+  // The header has whole seconds and was written before the answer arrived: round toward the server.
+  const skew = Math.round((dated - now) / 1000);
+  if (Math.abs(skew) <= MAX_CLOCK_SKEW_S) {
+    ctx.client[oauth.clockSkew] = Math.abs(skew) > 1 ? skew : 0;
+    return;
+  }
+  const iso = (ms: number): string => `${new Date(ms).toISOString().slice(0, 19).replace("T", " ")} UTC`;
+  throw new LoginError(
+    "CLOCK_SKEW",
+    `This machine's clock is ${duration(Math.abs(skew))} ${skew < 0 ? "ahead of" : "behind"} ${new URL(ctx.as.issuer).host}'s: its answer is dated ${iso(dated)}, ` +
+      `and this machine says ${iso(now)}. Tokens are judged by their times, so this sign-in could not be checked. ` +
+      `Set this machine's clock (turn on network time, NTP), then run again; up to ${MAX_CLOCK_SKEW_S / 60} minutes' difference is allowed for.`,
+    { status: response.status },
+  );
+}
+
+function duration(seconds: number): string {
+  const h = Math.floor(seconds / 3600);
+  const m = Math.round((seconds % 3600) / 60);
+  return h ? `${h} h ${m} min` : `${m} min`;
 }
 
 /** A server that wants its own nonce in DPoP proofs answers `use_dpop_nonce` with one: oauth4webapi's handle keeps it. */
