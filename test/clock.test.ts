@@ -3,10 +3,13 @@
 // a VM or a clock set by hand would be. Its `Date` header says what time it is there.
 import assert from "node:assert/strict";
 import { spawn } from "node:child_process";
+import { existsSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
+import { setTimeout as sleep } from "node:timers/promises";
 import { after, test } from "node:test";
 import { fileURLToPath } from "node:url";
 import { login, LoginError, type LoginConfig } from "../src/index.js";
-import { isolateCache } from "./support/fixtures.js";
+import { expireSavedSignIns, isolateCache } from "./support/fixtures.js";
 import { ScriptedUserAgent } from "./support/user-agent.js";
 
 const IDP = fileURLToPath(new URL("./support/idp-process.js", import.meta.url));
@@ -14,9 +17,26 @@ const IDP = fileURLToPath(new URL("./support/idp-process.js", import.meta.url));
 const running: number[] = [];
 after(() => running.forEach((pid) => process.kill(pid, "SIGKILL")));
 
-/** A provider whose clock is `offset` from ours ("+10m", "-2h"...); ID tokens live 5 minutes. */
-async function providerWithClock(offset: string): Promise<string> {
-  const child = spawn("faketime", ["-f", offset, process.execPath, IDP, JSON.stringify({ idTokenTtl: 300 })], { stdio: ["ignore", "pipe", "inherit"] });
+/**
+ * A provider whose clock is `offset` from ours ("+10m", "-2h"...); ID tokens live 5 minutes. With
+ * a file, the offset is read from it at every clock reading (libfaketime's FAKETIME_TIMESTAMP_FILE,
+ * the wall clock only: a monotonic clock that jumped back would stop node).
+ */
+async function providerWithClock(offset: string | { file: string }): Promise<string> {
+  const args = [process.execPath, IDP, JSON.stringify({ idTokenTtl: 300 })];
+  const child =
+    typeof offset === "string"
+      ? spawn("faketime", ["-f", offset, ...args], { stdio: ["ignore", "pipe", "inherit"] })
+      : spawn(args[0]!, args.slice(1), {
+          stdio: ["ignore", "pipe", "inherit"],
+          env: {
+            ...process.env,
+            LD_PRELOAD: libfaketime(),
+            FAKETIME_TIMESTAMP_FILE: offset.file,
+            FAKETIME_NO_CACHE: "1",
+            FAKETIME_DONT_FAKE_MONOTONIC: "1",
+          },
+        });
   return new Promise((resolve, reject) => {
     child.once("error", (error) => reject(new Error(`faketime could not be run (sh scripts/install-system-deps.sh installs it): ${error.message}`)));
     child.stdout!.once("data", (chunk: Buffer) => {
@@ -26,6 +46,11 @@ async function providerWithClock(offset: string): Promise<string> {
       resolve(issuer);
     });
   });
+}
+function libfaketime(): string {
+  const dir = readdirSync("/usr/lib").find((name) => existsSync(`/usr/lib/${name}/faketime/libfaketime.so.1`));
+  assert.ok(dir, "libfaketime is installed (sh scripts/install-system-deps.sh)");
+  return `/usr/lib/${dir}/faketime/libfaketime.so.1`;
 }
 const config = (issuer: string): LoginConfig => ({
   issuer,
@@ -63,3 +88,24 @@ for (const [offset, said] of [
     assert.doesNotMatch(error.message, /administrator/);
   });
 }
+
+test("a clock found off at a refresh: the rotated refresh token is saved first, then CLOCK_SKEW; once the clocks agree, no browser is needed", async () => {
+  const cacheDir = isolateCache();
+  const file = join(cacheDir, "provider-clock");
+  writeFileSync(file, "+0");
+  const issuer = await providerWithClock({ file });
+  const saved = { ...config(issuer), cache: true, scopes: ["openid", "offline_access"] };
+  await login(saved);
+  const before = expireSavedSignIns(cacheDir)[0]!.refreshToken;
+  writeFileSync(file, "+1h");
+  await sleep(1100); // node's http server writes the Date it read at most a second ago
+  const error = await login({ ...saved, openBrowser: () => assert.fail("no browser") }).catch((e: unknown) => e);
+  assert.ok(error instanceof LoginError && error.code === "CLOCK_SKEW", String(error));
+  const rotated = (Object.values(JSON.parse(readFileSync(join(cacheDir, "tokens.json"), "utf8"))) as { refreshToken: string }[])[0]!.refreshToken;
+  assert.notEqual(rotated, before, "the refresh token the server rotated to is saved");
+  writeFileSync(file, "+0");
+  await sleep(1100);
+  expireSavedSignIns(cacheDir);
+  const headers = await login({ ...saved, openBrowser: () => assert.fail("the saved refresh token works") });
+  assert.match(headers.Authorization, /^Bearer /);
+});

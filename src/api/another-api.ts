@@ -45,17 +45,15 @@ export async function refreshForAnotherApi(ctx: CallContext, target: ApiTarget):
     reporter.progress(`Asking ${new URL(entry.metadata.issuer).host} for a token for ${apiName} with the sign-in to ${from}…`);
     const [{ refreshTokens }, { tokenContext }] = await Promise.all([import("../protocol/token.js"), import("../protocol/client-request.js")]);
     try {
-      const tokens = await refreshTokens(
-        tokenContext(config, entry.metadata, { clientAuthMethod: entry.clientAuthMethod, secrets }),
-        entry.refreshToken!,
-        entry.sub,
-      );
+      const tokenCtx = tokenContext(config, entry.metadata, { clientAuthMethod: entry.clientAuthMethod, secrets });
+      const tokens = await refreshTokens(tokenCtx, entry.refreshToken!, entry.sub);
       const grant = entry.grant ?? randomUUID();
       const next: CacheEntry = { ...toEntry(config, entry.metadata, tokens, entry), grant };
       signIn.write(next);
       // The first sign-in joins the grant, with the rotated refresh token if there is one.
       if (!entry.grant) signIn.store.write(key, { ...entry, grant, refreshToken: next.refreshToken }, warn);
       else shareRefreshToken(signIn, grant, next.refreshToken, warn);
+      if (tokenCtx.clockError) throw tokenCtx.clockError; // saved first: the rotated refresh token is kept
       reporter.event(`got a token for ${apiName} from the sign-in to ${from} (RFC 8707 §2.2): no browser needed`);
       return { entry: next, source: "refresh" };
     } catch (error) {

@@ -3,6 +3,7 @@ import type { TokenSource } from "../notebook/reporter.js";
 import type { ResolvedConfig } from "../options/types.js";
 import type { DpopKey } from "../protocol/dpop.js";
 import type { TokenSet } from "../protocol/token.js";
+import type { TokenContext } from "../protocol/client-request.js";
 import type { SecretSet } from "../secrets.js";
 import { isFresh, type CacheEntry } from "../store/cache.js";
 import { shareRefreshToken, toEntry } from "../store/token-store.js";
@@ -123,6 +124,7 @@ async function refreshHeld(call: CallContext, rejected: string | undefined): Pro
   if (!current.refreshToken) return undefined;
   const [{ refreshTokens }, { tokenContext }] = await Promise.all([import("../protocol/token.js"), import("../protocol/client-request.js")]);
   let tokens: TokenSet;
+  let tokenCtx: TokenContext | undefined;
   try {
     // A DPoP-bound refresh token is refreshed with its own key (RFC 9449 §5), saved with it.
     const dpop = current.dpopKey ? await savedKey(ctx, current) : undefined;
@@ -130,11 +132,8 @@ async function refreshHeld(call: CallContext, rejected: string | undefined): Pro
       signIn.write(undefined);
       return undefined;
     }
-    tokens = await refreshTokens(
-      tokenContext(config, current.metadata, { clientAuthMethod: current.clientAuthMethod, dpop, secrets }),
-      current.refreshToken,
-      current.sub,
-    );
+    tokenCtx = tokenContext(config, current.metadata, { clientAuthMethod: current.clientAuthMethod, dpop, secrets });
+    tokens = await refreshTokens(tokenCtx, current.refreshToken, current.sub);
   } catch (error) {
     secrets.scrubError(error);
     if (config.signal?.aborted) throw abortedError("during the token refresh", error);
@@ -166,6 +165,8 @@ async function refreshHeld(call: CallContext, rejected: string | undefined): Pro
   const next = toEntry(config, current.metadata, tokens, current);
   signIn.write(next);
   if (next.grant && next.refreshToken !== current.refreshToken) shareRefreshToken(signIn, next.grant, next.refreshToken, (message) => reporter.warn(message));
+  // A clock far off: the rotated tokens are saved, and then it is said.
+  if (tokenCtx?.clockError) throw tokenCtx.clockError;
   return { entry: next, source: "refresh" };
 }
 

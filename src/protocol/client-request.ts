@@ -28,6 +28,8 @@ export interface TokenContext {
   secrets: SecretSet | undefined;
   /** The API the tokens are for (RFC 8707): every request but revocation names it. */
   resource: string | undefined;
+  /** Set when an answer showed this machine's clock off by more than {@link MAX_CLOCK_SKEW_S}. */
+  clockError?: LoginError | undefined;
 }
 
 /** Who the client is and how it reaches the server, the API the tokens are for, and the call's own cancellation. */
@@ -81,6 +83,12 @@ export interface ClientRequest<T> {
   process(response: Response): Promise<T>;
   /** What a refusal or an answer that did not check out means, as a LoginError (oauth-errors.ts). */
   refused(cause: unknown): LoginError;
+  /**
+   * A clock off by more than {@link MAX_CLOCK_SKEW_S} is `ctx.clockError` for the caller to throw
+   * once the answer is saved (a refresh: its rotated refresh token must not be lost), instead of
+   * CLOCK_SKEW at once.
+   */
+  clockErrorAfterSave?: true;
 }
 
 /**
@@ -101,6 +109,7 @@ export async function clientRequest<T>(ctx: TokenContext, endpoint: EndpointName
     }
     try {
       judgeClock(ctx, response);
+      if (ctx.clockError && !request.clockErrorAfterSave) throw ctx.clockError;
       return await request.process(response);
     } catch (cause) {
       await discard(response);
@@ -129,34 +138,30 @@ export const MAX_CLOCK_SKEW_S = 15 * 60;
 
 /**
  * The server's clock, from the `Date` of an answer nobody cached (`no-store`, as token responses
- * are, RFC 6749 §5.1): within {@link MAX_CLOCK_SKEW_S}, the tokens' times are judged by it
- * (oauth4webapi's `clockSkew`); beyond, CLOCK_SKEW says this machine's clock is off and by how much,
- * in either direction, instead of an `exp` error that blames the provider.
+ * are, RFC 6749 §5.1): the tokens' times are judged by it (oauth4webapi's `clockSkew`). Beyond
+ * {@link MAX_CLOCK_SKEW_S}, in either direction, `ctx.clockError` is CLOCK_SKEW: this machine's
+ * clock is off, and by how much (never an `exp` error that blames the provider).
  */
 function judgeClock(ctx: TokenContext, response: Response): void {
   const dated = Date.parse(response.headers.get("date") ?? "");
   if (!Number.isFinite(dated) || !/\bno-store\b/i.test(response.headers.get("cache-control") ?? "")) return;
   const now = Date.now();
-  // The header has whole seconds and was written before the answer arrived: round toward the server.
+  // The header has whole seconds and was written before the answer arrived: a second is noise.
   const skew = Math.round((dated - now) / 1000);
-  if (Math.abs(skew) <= MAX_CLOCK_SKEW_S) {
-    ctx.client[oauth.clockSkew] = Math.abs(skew) > 1 ? skew : 0;
-    return;
-  }
+  ctx.client[oauth.clockSkew] = Math.abs(skew) > 1 ? skew : 0;
+  if (Math.abs(skew) <= MAX_CLOCK_SKEW_S) return;
   const iso = (ms: number): string => `${new Date(ms).toISOString().slice(0, 19).replace("T", " ")} UTC`;
-  throw new LoginError(
+  ctx.clockError = new LoginError(
     "CLOCK_SKEW",
     `This machine's clock is ${duration(Math.abs(skew))} ${skew < 0 ? "ahead of" : "behind"} ${new URL(ctx.as.issuer).host}'s: its answer is dated ${iso(dated)}, ` +
-      `and this machine says ${iso(now)}. Tokens are judged by their times, so this sign-in could not be checked. ` +
+      `and this machine says ${iso(now)}. Tokens are judged by their times, so this cannot go on. ` +
       `Set this machine's clock (turn on network time, NTP), then run again; up to ${MAX_CLOCK_SKEW_S / 60} minutes' difference is allowed for.`,
-    { status: response.status },
   );
 }
 
 function duration(seconds: number): string {
-  const h = Math.floor(seconds / 3600);
-  const m = Math.round((seconds % 3600) / 60);
-  return h ? `${h} h ${m} min` : `${m} min`;
+  const minutes = Math.round(seconds / 60);
+  return minutes >= 60 ? `${Math.floor(minutes / 60)} h ${minutes % 60} min` : `${minutes} min`;
 }
 
 /** A server that wants its own nonce in DPoP proofs answers `use_dpop_nonce` with one: oauth4webapi's handle keeps it. */

@@ -90,6 +90,8 @@ export async function refreshTokens(ctx: TokenContext, refreshToken: string, pre
       const error = tokenResponseError(ctx, cause);
       return error.error === "invalid_grant" ? refreshRefusedError(error, cause) : error;
     },
+    // Its answer may hold a rotated refresh token: saved first, then ctx.clockError thrown.
+    clockErrorAfterSave: true,
   });
   const sub = tokens.claims?.sub;
   if (sub !== undefined && previousSub !== undefined && sub !== previousSub) {
