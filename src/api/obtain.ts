@@ -12,6 +12,7 @@ import type { ServerMetadata } from "../protocol/metadata.js";
 import type { CallContext } from "./call.js";
 import type { ApiTarget } from "../flows/api.js";
 import { mayRefreshForAnotherApi, refreshForAnotherApi } from "./another-api.js";
+import { oneSignIn } from "./one-sign-in.js";
 
 /**
  * Getting a usable token: the saved one as is, else a silent refresh, else an interactive sign-in.
@@ -61,9 +62,15 @@ export async function obtainTokens(ctx: CallContext, options: ObtainOptions = {}
     }
   }
   if (!config.interactive && config.grant !== "client_credentials") throw interactionRequired(config, stored !== undefined);
-  const { tokens, as, used } = await signInOnce(ctx, stored, located);
-  const entry: CacheEntry = { ...toEntry(used, as, tokens, undefined), otherApis };
-  await signIn.save(config.grant === "client_credentials" ? { ...entry, name: `service client ${used.clientId}` } : entry);
+  // One browser sign-in for every caller asking for this one now, in this process or another (one-sign-in.ts).
+  const entry = await oneSignIn(ctx, async (flow) => {
+    const { tokens, as, used } = await signInOnce(flow, stored, located);
+    const entry: CacheEntry = { ...toEntry(used, as, tokens, undefined), otherApis };
+    const saved = config.grant === "client_credentials" ? { ...entry, name: `service client ${used.clientId}` } : entry;
+    await flow.signIn.save(saved);
+    return saved;
+  });
+  addSecrets(secrets, entry);
   return { entry, source: "sign-in" };
 }
 

@@ -40,6 +40,26 @@ export async function acquireLock(path: string, options: LockOptions): Promise<(
   }
 }
 
+/**
+ * The lock if it is free (or stale) now, else undefined, without waiting: a sign-in under way in
+ * another process is followed, not queued behind (api/one-sign-in.ts). `holder` says whose it is.
+ */
+export function tryAcquireLock(path: string, staleMs: number): (() => void) | undefined {
+  const token = randomBytes(12).toString("hex");
+  for (let attempt = 0; attempt < 2; attempt++) {
+    if (tryCreate(path, token)) return () => release(path, token);
+    if (!isStale(path, staleMs)) return undefined;
+    breakLock(path, staleMs);
+  }
+  return undefined;
+}
+
+/** Who holds the lock at `path` (pid, host, since when), while it is held and not stale. */
+export function lockHolder(path: string, staleMs: number): { pid: number; host: string; at: number } | undefined {
+  const content = readLock(path);
+  return content && !isStale(path, staleMs) ? { pid: content.pid, host: content.host, at: content.at } : undefined;
+}
+
 function tryCreate(path: string, token: string): boolean {
   let fd: number;
   try {

@@ -1,4 +1,4 @@
-import { dirname } from "node:path";
+import { dirname, join } from "node:path";
 import { abortedError } from "../errors.js";
 import type { ResolvedConfig } from "../options/types.js";
 import type { ServerMetadata } from "../protocol/metadata.js";
@@ -26,7 +26,20 @@ export interface TokenStore {
   registrations(warn: Warn): Registration[];
   /** Saves (or forgets) the client registered at `issuer`; the caller holds the lock. */
   saveRegistration(issuer: string, registration: Registration | undefined, warn: Warn): boolean;
+  /**
+   * Claims the browser sign-in of `key` for this process, for at most `staleMs`, or says which
+   * process has it (another kernel signing in with the same options right now).
+   */
+  claimSignIn(key: string, staleMs: number): Promise<SignInClaim>;
 }
+
+export type SignInClaim =
+  | { release(): void }
+  | {
+      holder: { pid: number; host: string; at: number };
+      /** Whether the other process still holds it. */
+      held(): boolean;
+    };
 
 /** The folder's store, or a throwaway memory store with `cache: false`. */
 export async function storeFor(config: Pick<ResolvedConfig, "cache" | "cacheDir">): Promise<TokenStore> {
@@ -50,7 +63,25 @@ function fileStore(file: CacheFile): TokenStore {
     registration: (issuer, warn) => clients.find(issuer, warn),
     registrations: (warn) => clients.all(warn),
     saveRegistration: (issuer, registration, warn) => clients.write(issuer, registration, warn),
+    claimSignIn: (key, staleMs) => claimSignIn(file, key, staleMs),
   };
+}
+
+async function claimSignIn(file: CacheFile, key: string, staleMs: number): Promise<SignInClaim> {
+  const none = { release: () => {} };
+  const { tryAcquireLock, lockHolder } = await import("./lock.js");
+  const path = join(file.dir, `sign-in-${key.slice(0, 16)}.lock`);
+  try {
+    const release = tryAcquireLock(path, staleMs);
+    if (release) return { release };
+    const holder = lockHolder(path, staleMs);
+    // Released between the two looks: ours is the only sign-in now.
+    if (!holder) return { release: tryAcquireLock(path, staleMs) ?? none.release };
+    return { holder, held: () => lockHolder(path, staleMs)?.at === holder.at };
+  } catch {
+    // The folder cannot hold a lock (read-only, full): sign in without coordinating.
+    return none;
+  }
 }
 
 let memoryStores = 0;
@@ -82,6 +113,7 @@ function memoryStore(): TokenStore {
       else clients.delete(issuer);
       return true;
     },
+    claimSignIn: async () => ({ release: () => {} }),
   };
 }
 

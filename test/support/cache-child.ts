@@ -4,15 +4,17 @@
 // their logins at the same moment. It prints one JSON line: what the API answered with the token,
 // a hash of the token (never the token), and the error code if login() failed.
 //
-// With "interactive": true in argv[3], the scripted user agent signs in; otherwise a browser
-// opening is a failure (the cache or a refresh had to do).
+// With "interactive" in argv[3], the scripted user agent signs in ("interactive-slow": after 1.5 s,
+// a person finding the tab); otherwise a browser opening is a failure (the cache or a refresh had
+// to do).
 import { createHash } from "node:crypto";
 import { createInterface } from "node:readline";
 import { login, LoginError, type LoginConfig } from "../../src/index.js";
 import { ScriptedUserAgent } from "./user-agent.js";
 
 const config = JSON.parse(process.argv[2]!) as LoginConfig & { api: string };
-const interactive = process.argv[3] === "interactive";
+const interactive = process.argv[3]?.startsWith("interactive") === true;
+const slow = process.argv[3] === "interactive-slow";
 let browserOpened = false;
 const ua = new ScriptedUserAgent({ login: "carol" });
 
@@ -26,7 +28,8 @@ try {
     ...config,
     openBrowser: (url) => {
       browserOpened = true;
-      if (interactive) ua.open(url);
+      if (slow) setTimeout(() => void ua.open(url), 1500);
+      else if (interactive) ua.open(url);
       else throw new Error("a browser was needed");
     },
     timeout: interactive ? 30 : 5,
