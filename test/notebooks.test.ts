@@ -86,3 +86,49 @@ test("every shipped notebook is nbformat 4.5 with a unique id per cell (Jupyter 
   }
   assert.ok(count >= 12, `checked ${count} notebooks`);
 });
+
+// #27: what README and docs teach runs as written. Every ```ts block of a document is a cell of one
+// notebook, in order (as a reader pastes them), type-checked by tslab's own compiler importing the
+// package by name. A block meant as a fragment says so with `// fragment` on its first line.
+test("every TypeScript block of README.md and docs/ type-checks in a tslab cell, in order", () => {
+  const dir = mkdtempSync(join(ROOT, "notebooks", ".doc-blocks-"));
+  try {
+    const documents = ["README.md", ...readdirSync(join(ROOT, "docs")).map((f) => join("docs", f))].filter((f) => f.endsWith(".md"));
+    const cell = (source: string) => ({ cell_type: "code", source, metadata: {}, outputs: [], execution_count: null });
+    const files: string[] = [];
+    let blocks = 0;
+    for (const doc of documents) {
+      const sources = [...readFileSync(join(ROOT, doc), "utf8").matchAll(/```ts\n([\s\S]*?)```/g)]
+        .map((m) => m[1]!)
+        .filter((s) => !s.startsWith("// fragment"));
+      if (sources.length === 0) continue;
+      blocks += sources.length;
+      const file = join(dir, `${doc.replace(/[/.]/g, "_")}.ipynb`);
+      writeFileSync(file, JSON.stringify({ cells: sources.map(cell), metadata: {}, nbformat: 4, nbformat_minor: 5 }));
+      files.push(file);
+    }
+    assert.ok(blocks >= 20, `found ${blocks} blocks`);
+    const failures = typecheck(files, dir).filter((r) => r.errors.length > 0);
+    assert.deepEqual(failures, [], "a code block of the docs does not type-check as written");
+  } finally {
+    spawnSync("rm", ["-rf", dir]);
+  }
+});
+
+test('a const object with a fixed-value option (flow: "device") type-checks: the literal widens to string, checked at run time', () => {
+  const dir = mkdtempSync(join(ROOT, "notebooks", ".typecheck-"));
+  try {
+    const file = join(dir, "widened.ipynb");
+    const cell = (source: string) => ({ cell_type: "code", source, metadata: {}, outputs: [], execution_count: null });
+    const source = [
+      'import { login } from "tslab-oauth";',
+      'const config = { issuer: "https://id.example.com", clientId: "my-app", scopes: ["openid"], flow: "device", grant: "authorization_code", pkceMethod: "S256" };',
+      "const run = () => login(config);",
+    ].join("\n");
+    writeFileSync(file, JSON.stringify({ cells: [cell(source)], metadata: {}, nbformat: 4, nbformat_minor: 5 }));
+    const [result] = typecheck([file], dir);
+    assert.deepEqual(result!.errors, []);
+  } finally {
+    spawnSync("rm", ["-rf", dir]);
+  }
+});

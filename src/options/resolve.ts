@@ -165,7 +165,13 @@ function resolveClient(
       "`tokenEndpointAuthMethod` (given, or set by a preset) needs a `clientSecret`: put it in a profile or the environment, e.g. `clientSecret: process.env.MY_CLIENT_SECRET`, never in the notebook.",
     );
   }
-  return { clientSecret: config.clientSecret, tokenEndpointAuthMethod: method, pkceMethod: config.pkceMethod, par: config.par, dpop: config.dpop ?? false };
+  return {
+    clientSecret: config.clientSecret,
+    tokenEndpointAuthMethod: method as ResolvedConfig["tokenEndpointAuthMethod"],
+    pkceMethod: config.pkceMethod as ResolvedConfig["pkceMethod"],
+    par: config.par,
+    dpop: config.dpop ?? false,
+  };
 }
 
 /** What the user sees and what is kept: browser, cancellation, display, cache. */

@@ -44,7 +44,7 @@ export interface LoginConfig {
    */
   clientSecret?: string;
   /** Force how `clientSecret` is sent. @default as advertised, else "client_secret_basic" */
-  tokenEndpointAuthMethod?: "client_secret_basic" | "client_secret_post";
+  tokenEndpointAuthMethod?: "client_secret_basic" | "client_secret_post" | (string & {});
   /** Scopes to request, as an array or a space-separated string. @default none */
   scopes?: string[] | string;
   /** Extra authorization request parameters: `audience`, `resource`, `prompt`, `login_hint`... */
@@ -56,7 +56,7 @@ export interface LoginConfig {
    * authorization request). Refused when the server lists S256.
    * @default "S256", or "plain" when the server advertises only plain
    */
-  pkceMethod?: "S256" | "plain";
+  pkceMethod?: "S256" | "plain" | (string & {});
   /**
    * Loopback redirect URI. Port `0`, or no port, means "any free port" (RFC 8252 §7.3); a fixed
    * port is used as given. The host may be `127.0.0.1`, `[::1]` or `localhost`.
@@ -75,7 +75,7 @@ export interface LoginConfig {
    *   in the cell.
    * @default "auto"
    */
-  flow?: "auto" | "loopback" | "device" | "manual";
+  flow?: "auto" | "loopback" | "device" | "manual" | (string & {});
   /**
    * When no callback has come within 3 s, request the sign-in page once here too, as a browser
    * would (HTML, no cookies, no redirects followed, at most 10 s): a 400 or 403 page that names an
@@ -100,7 +100,7 @@ export interface LoginConfig {
    * asking again). `issuer` or `tokenEndpoint` is enough.
    * @default "authorization_code"
    */
-  grant?: "authorization_code" | "client_credentials";
+  grant?: "authorization_code" | "client_credentials" | (string & {});
   /**
    * Pushed authorization requests (RFC 9126): the sign-in request goes to the server directly,
    * and the browser (its history, any proxy or extension that records addresses) sees only
