@@ -70,6 +70,12 @@ test("bad options are refused with INVALID_CONFIG naming the option", () => {
     [{ ...base, signal: {} }, /`signal` must be an AbortSignal/],
     [{ ...base, dpop: "true" }, /`dpop` must be true or false/],
     [{ ...base, par: 1 }, /`par` must be true or false/],
+    // #27: an option no call knows is refused, naming the one meant.
+    [{ ...base, scope: ["openid", "profile"] }, /`scope` is not an option of tslab-oauth: did you mean `scopes`\?/],
+    [{ ...base, redirectURI: "http://127.0.0.1/cb" }, /did you mean `redirectUri`\?/],
+    [{ ...base, clientID: "x" }, /did you mean `clientId`\?/],
+    [{ ...base, timout: 5 }, /did you mean `timeout`\?/],
+    [{ ...base, store: "keychain" }, /`store` is not an option of tslab-oauth\. Nothing was sent/],
   ];
   for (const [config, message] of cases) {
     assert.throws(

@@ -1,3 +1,4 @@
+import { checkKnownOptions } from "./known.js";
 import { applyProfile, missingProfileError } from "./profiles.js";
 import {
   DEFAULTS,
@@ -26,6 +27,7 @@ export function resolveConfig(input: LoginConfig, profiles: ProfileSource = NO_P
   if (input === null || typeof input !== "object") {
     throw invalid('`login()` needs an options object, e.g. login({ issuer: "https://id.example.com", clientId: "my-app" }).');
   }
+  checkKnownOptions(input);
   if (input.profile !== undefined && (typeof input.profile !== "string" || input.profile.trim() === "")) {
     throw invalid('`profile` must be a non-empty string naming the account, e.g. "work".');
   }

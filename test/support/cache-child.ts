@@ -12,7 +12,7 @@ import { createInterface } from "node:readline";
 import { login, LoginError, type LoginConfig } from "../../src/index.js";
 import { ScriptedUserAgent } from "./user-agent.js";
 
-const config = JSON.parse(process.argv[2]!) as LoginConfig & { api: string };
+const { api, ...config } = JSON.parse(process.argv[2]!) as LoginConfig & { api: string };
 const interactive = process.argv[3]?.startsWith("interactive") === true;
 const slow = process.argv[3] === "interactive-slow";
 let browserOpened = false;
@@ -34,7 +34,7 @@ try {
     },
     timeout: interactive ? 30 : 5,
   });
-  const res = await fetch(config.api, { headers: headers });
+  const res = await fetch(api, { headers: headers });
   await res.body?.cancel();
   const token = headers.Authorization.slice("Bearer ".length);
   process.stdout.write(`${JSON.stringify({ status: res.status, token: createHash("sha256").update(token).digest("hex").slice(0, 16), browserOpened })}\n`);

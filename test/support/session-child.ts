@@ -5,7 +5,7 @@
 import { createHash } from "node:crypto";
 import { session, LoginError, type LoginConfig } from "../../src/index.js";
 
-const config = JSON.parse(process.argv[2]!) as LoginConfig & { api: string };
+const { api: url, ...config } = JSON.parse(process.argv[2]!) as LoginConfig & { api: string };
 try {
   const api = await session({
     ...config,
@@ -14,8 +14,8 @@ try {
     },
     timeout: 5,
   });
-  const res = await api.fetch(config.api);
-  const headers = await api.headers("GET", config.api);
+  const res = await api.fetch(url);
+  const headers = await api.headers("GET", url);
   const token = headers.Authorization.slice(headers.Authorization.indexOf(" ") + 1);
   process.stdout.write(
     `${JSON.stringify({ status: res.status, body: await res.json(), token: createHash("sha256").update(token).digest("hex").slice(0, 16) })}\n`,
