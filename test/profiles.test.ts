@@ -74,9 +74,21 @@ test("a missing profile: PROFILE_NOT_FOUND saying exactly what to set and how, n
   const error = await login({ profile: "team-api" }).catch((e: unknown) => e);
   assert.ok(error instanceof LoginError);
   assert.equal(error.code, "PROFILE_NOT_FOUND");
+  // Outside a notebook (this test, a script, the command) it speaks of the terminal, not of cells.
+  assert.match(error.message, /Then run the command again\.$/);
+  assert.doesNotMatch(error.message, /this cell|this notebook|saveProfile/);
+  // In a notebook: a scratch cell is one more way, and "run this cell again".
+  const inCell = (() => {
+    try {
+      resolveConfig({ profile: "team-api" }, { ...savedProfiles, inNotebook: true });
+    } catch (e) {
+      return (e as Error).message;
+    }
+    return "";
+  })();
+  assert.match(inCell, /outside this notebook[\s\S]*saveProfile\("team-api"[\s\S]*Then run this cell again\.$/);
   for (const expected of [
     "npx tslab-oauth profile team-api --issuer",
-    'saveProfile("team-api"',
     "TSLAB_OAUTH_TEAM_API_ISSUER",
     "TSLAB_OAUTH_TEAM_API_CLIENT_ID",
     join(dir, "profiles.json"),
@@ -166,6 +178,30 @@ test("the command: `tslab-oauth profile` saves (secret read from stdin, never an
 
   assert.equal(run(["profile", "gh", "--remove"]).status, 0);
   assert.match(run(["profiles"]).stdout, /No profiles/);
+});
+
+test("the command takes login()'s terminal options (--flow, --timeout, --redirect-uri), one spelling of the scopes everywhere, and refuses an option a command does not take", () => {
+  const env = { ...process.env, TSLAB_OAUTH_CACHE_DIR: dir, TSLAB_OAUTH_INTERACTIVE: "0" };
+  const run = (args: string[]): { status: number | null; stdout: string; stderr: string } =>
+    spawnSync(process.execPath, [BIN, ...args], { env, encoding: "utf8" });
+  const selection = ["--issuer", "https://id.example.com", "--client-id", "x", "--scope", "openid"];
+  // The messages say `flow: "loopback"`: the command takes it (and checks it as login() does).
+  const flowed = run(["token", ...selection, "--flow", "loopback", "--timeout", "30", "--redirect-uri", "http://127.0.0.1:53682/callback"]);
+  assert.match(flowed.stderr, /INTERACTION_REQUIRED/, flowed.stderr);
+  assert.match(run(["token", ...selection, "--flow", "carrier-pigeon"]).stderr, /INVALID_CONFIG.*`flow`/);
+  assert.match(run(["token", ...selection, "--timeout", "soon"]).stderr, /INVALID_CONFIG.*--timeout/);
+  // --scope and --scopes are one option: the profile keeps what was given either way.
+  for (const spelling of ["--scope", "--scopes"]) {
+    assert.equal(run(["profile", "demo", "--issuer", "https://id.example.com", "--client-id", "x", spelling, "openid email"]).status, 0);
+    const file = JSON.parse(readFileSync(join(dir, "profiles.json"), "utf8")) as { profiles: Record<string, { scopes?: unknown }> };
+    assert.equal(file.profiles.demo!.scopes, "openid email", spelling);
+  }
+  assert.match(run(["token", "--scope", "a", "--scopes", "b", "--issuer", "https://id.example.com", "--client-id", "x"]).stderr, /Give the scopes once/);
+  const stray = run(["profile", "demo", "--client-id", "x", "--header"]);
+  assert.equal(stray.status, 2);
+  assert.match(stray.stderr, /`--header` is not an option of `tslab-oauth profile` \(it is one of `token`\)/);
+  assert.match(run(["status", "--issuer", "https://id.example.com"]).stderr, /`--issuer` is not an option of `tslab-oauth status`/);
+  assert.match(run(["token", "--flw", "device"]).stderr, /Unknown option '--flw'/);
 });
 
 test("yes/no fields from the environment: TSLAB_OAUTH_<PROFILE>_DPOP and _PAR read true/false, 1/0, yes/no", () => {

@@ -1,5 +1,5 @@
 import { asLoginError, type LoginError } from "../errors.js";
-import { createReporter } from "../notebook/create.js";
+import { createReporter, inNotebook } from "../notebook/create.js";
 import type { LoginReporter, SuccessInfo, TokenSource } from "../notebook/reporter.js";
 import { resolveConfig } from "../options/resolve.js";
 import { savedProfiles } from "../store/profiles.js";
@@ -39,7 +39,7 @@ export interface CallOptions {
 /** Validates the options; a bad one is shown in the cell (what to change, no stack trace) and thrown. */
 export function resolveOrReport(input: LoginConfig): ResolvedConfig {
   try {
-    return resolveConfig(input, savedProfiles);
+    return resolveConfig(input, { ...savedProfiles, inNotebook: inNotebook() });
   } catch (caught) {
     const reporter = createReporter({ quiet: false });
     try {

@@ -17,6 +17,7 @@ import { signOut, status, token } from "./token.js";
 
 const USAGE = `Usage:
   tslab-oauth token [--profile <name> | --resource <api url> | --issuer <url> --client-id <id> --scope "<a b>"] [--header]
+                    [--flow loopback|device|manual] [--timeout <seconds>] [--redirect-uri <uri>]
   tslab-oauth status
   tslab-oauth logout [--profile <name> | --resource <api url> | --issuer <url> --client-id <id> --scope "<a b>" [--dpop]] [--no-revoke]
   tslab-oauth profile <name> [--preset <provider>] [--issuer <url>] --client-id <id> [--client-secret -] [options]
@@ -40,7 +41,7 @@ signs in with login({ profile: "<name>" }) and carries no client settings.
   --issuer, --authorization-endpoint, --token-endpoint, --revocation-endpoint <url>
   --client-id <id>
   --client-secret -           read the secret from standard input (typed, hidden, or piped)
-  --scopes "<a b c>"          replaces the preset's scopes
+  --scope, --scopes "<a b c>" the scopes (the same option); in a profile, replaces the preset's
   --redirect-uri <uri>
   --grant client_credentials  a service account (needs --client-secret -)
   --dpop                      bind the tokens to a key (RFC 9449): for session() only, not login() or token
@@ -96,6 +97,46 @@ function preset(name: string | undefined, values: Record<string, string | boolea
   }
 }
 
+const SELECTION = [
+  "profile",
+  "resource",
+  "issuer",
+  "client-id",
+  "scope",
+  "scopes",
+  "authorization-endpoint",
+  "token-endpoint",
+  "revocation-endpoint",
+  "cache-dir",
+  "grant",
+  "dpop",
+];
+/** What each command takes; any other option is an error, never silently ignored. */
+const COMMAND_OPTIONS: Record<string, string[]> = {
+  token: [...SELECTION, "header", "flow", "timeout", "redirect-uri"],
+  status: ["cache-dir"],
+  logout: [...SELECTION, "no-revoke"],
+  profile: [
+    ...["preset", "tenant", "domain", "audience", "authorization-server", "url", "realm", "issuer", "resource", "authorization-endpoint", "token-endpoint"],
+    ...["revocation-endpoint", "client-id", "client-secret", "scope", "scopes", "redirect-uri", "cache-dir", "remove", "grant", "dpop", "no-par"],
+  ],
+  profiles: ["cache-dir"],
+};
+
+function checkCommandOptions(command: string | undefined, given: string[]): void {
+  const allowed = command ? COMMAND_OPTIONS[command] : undefined;
+  if (!allowed) return;
+  const stray = given.find((option) => option !== "help" && !allowed.includes(option));
+  if (stray === undefined) return;
+  const elsewhere = Object.entries(COMMAND_OPTIONS)
+    .filter(([, options]) => options.includes(stray))
+    .map(([other]) => other);
+  throw new LoginError(
+    "INVALID_CONFIG",
+    `\`--${stray}\` is not an option of \`tslab-oauth ${command}\`${elsewhere.length ? ` (it is one of ${elsewhere.map((c) => `\`${c}\``).join(", ")})` : ""}: see \`tslab-oauth --help\`.`,
+  );
+}
+
 export async function main(argv: string[]): Promise<number> {
   const { values, positionals } = parseArgs({
     args: argv,
@@ -126,10 +167,19 @@ export async function main(argv: string[]): Promise<number> {
       "no-par": { type: "boolean" },
       header: { type: "boolean" },
       "no-revoke": { type: "boolean" },
+      flow: { type: "string" },
+      timeout: { type: "string" },
       help: { type: "boolean", short: "h" },
     },
   });
   const [command, name] = positionals;
+  checkCommandOptions(command, Object.keys(values));
+  // One spelling or the other, everywhere: --scope and --scopes are the same option.
+  if (values.scope !== undefined && values.scopes !== undefined && values.scope !== values.scopes) {
+    throw new LoginError("INVALID_CONFIG", "Give the scopes once: `--scope` and `--scopes` are the same option.");
+  }
+  values.scopes ??= values.scope;
+  values.scope ??= values.scopes;
   const options = values["cache-dir"] ? { cacheDir: values["cache-dir"] } : {};
   if (values.help || !command) {
     process.stdout.write(USAGE);

@@ -49,8 +49,18 @@ export function selection(flags: SelectionFlags): LoginConfig {
 }
 
 /** Prints a valid access token (or the whole header) for the selected sign-in, and nothing else. */
-export async function token(flags: SelectionFlags & { header?: boolean | undefined }): Promise<number> {
-  const config = selection(flags);
+export async function token(
+  flags: SelectionFlags & { header?: boolean | undefined; flow?: string | undefined; timeout?: string | undefined; "redirect-uri"?: string | undefined },
+): Promise<number> {
+  const config: LoginConfig = { ...selection(flags) };
+  // The sign-in's own options, as login() takes them (the messages that name `flow: "loopback"` mean `--flow loopback` here).
+  if (flags.flow !== undefined) config.flow = flags.flow;
+  if (flags["redirect-uri"] !== undefined) config.redirectUri = flags["redirect-uri"];
+  if (flags.timeout !== undefined) {
+    const seconds = Number(flags.timeout);
+    if (!Number.isFinite(seconds) || seconds <= 0) throw new LoginError("INVALID_CONFIG", "`--timeout` takes a number of seconds, e.g. `--timeout 300`.");
+    config.timeout = seconds;
+  }
   if (resolveConfig(config, savedProfiles).dpop) {
     throw new LoginError(
       "INVALID_CONFIG",

@@ -82,17 +82,22 @@ export function applyProfile(config: LoginConfig, saved: Record<string, ProfileS
   return { config: merged as unknown as LoginConfig, sources, found: settings !== undefined || Object.keys(fromEnv).length > 0 };
 }
 
-/** The message for a profile that is named but set nowhere: what to set, and how, once. */
-export function missingProfileError(profile: string, settingsPath: string, missing: string): LoginError {
+/** The message for a profile that is named but set nowhere: what to set, and how, once, in words for where the call runs. */
+export function missingProfileError(profile: string, settingsPath: string, missing: string, inNotebook: boolean): LoginError {
   const id = profileEnvName(profile, "clientId");
   const issuer = profileEnvName(profile, "issuer");
   const secret = profileEnvName(profile, "clientSecret");
+  const ways = [
+    `• in a terminal: npx tslab-oauth profile ${profile} --issuer https://id.example.com --client-id YOUR_CLIENT_ID (add --client-secret - to type a secret)`,
+    ...(inNotebook
+      ? [`• in a scratch cell you do not save: await saveProfile(${JSON.stringify(profile)}, { issuer: "https://id.example.com", clientId: "YOUR_CLIENT_ID" })`]
+      : []),
+    `• in the environment${inNotebook ? " of the Jupyter server" : ""}: ${issuer}, ${id} (and ${secret} if the client has a secret)`,
+  ];
   return new LoginError(
     "PROFILE_NOT_FOUND",
-    `The profile ${JSON.stringify(profile)} is not set up on this machine (${missing}). Set it up once, outside this notebook, either:\n` +
-      `• in a terminal: npx tslab-oauth profile ${profile} --issuer https://id.example.com --client-id YOUR_CLIENT_ID (add --client-secret - to type a secret), or\n` +
-      `• in a scratch cell you do not save: await saveProfile(${JSON.stringify(profile)}, { issuer: "https://id.example.com", clientId: "YOUR_CLIENT_ID" }), or\n` +
-      `• in the environment of the Jupyter server: ${issuer}, ${id} (and ${secret} if the client has a secret).\n` +
-      `Profiles are kept in ${settingsPath} (readable by you only). Then run this cell again.`,
+    `The profile ${JSON.stringify(profile)} is not set up on this machine (${missing}). Set it up once${inNotebook ? ", outside this notebook" : ""}, either:\n` +
+      `${ways.join(", or\n")}.\n` +
+      `Profiles are kept in ${settingsPath} (readable by you only). Then run ${inNotebook ? "this cell" : "the command"} again.`,
   );
 }

@@ -112,7 +112,12 @@ function withProfile(input: LoginConfig, cacheDir: string | undefined, profiles:
     !byResource && config.issuer === undefined && config.authorizationEndpoint === undefined && config.tokenEndpoint === undefined ? "no `issuer`" : "",
   ].filter(Boolean);
   if (missing.length > 0)
-    throw missingProfileError(input.profile, profiles.path(folder), `${missing.join(" and ")} in the call, the settings or the environment`);
+    throw missingProfileError(
+      input.profile,
+      profiles.path(folder),
+      `${missing.join(" and ")} in the call, the settings or the environment`,
+      profiles.inNotebook === true,
+    );
   return config;
 }
 

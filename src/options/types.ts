@@ -248,4 +248,6 @@ export interface ProfileSource {
   read(folder: string): Record<string, ProfileSettings>;
   /** The settings file's path, for messages. */
   path(folder: string): string;
+  /** Where the call runs, for messages: a notebook's cell, or a terminal or script (the default). */
+  inNotebook?: boolean;
 }

@@ -383,6 +383,7 @@ test("notebooks/shared.ipynb names only a profile: two users (settings file / en
   assert.match(cell, /Sign-in failed.*PROFILE_NOT_FOUND/s);
   assert.match(cell, /npx tslab-oauth profile demo --issuer/);
   assert.match(cell, /TSLAB_OAUTH_DEMO_ISSUER, TSLAB_OAUTH_DEMO_CLIENT_ID/);
+  assert.match(cell, /Then run this cell again/, "in a notebook, it speaks of the cell");
 });
 
 test("a notebook run with TSLAB_OAUTH_INTERACTIVE=0 and nothing saved: the login cell ends at once with INTERACTION_REQUIRED shown, and nothing is sent or shown to sign in", async () => {
