@@ -17,9 +17,15 @@ export interface BrowserOutcome {
  * hands it to the caller's function. The system launcher may still fail after it was spawned
  * (xdg-open exits 3 without a desktop): `failed` then follows `opened`.
  */
-export async function openBrowser(url: string, option: OpenBrowserOption, outcome: BrowserOutcome): Promise<void> {
+export async function openBrowser(url: string, option: OpenBrowserOption, outcome: BrowserOutcome, flow: "loopback" | "device" = "loopback"): Promise<void> {
   if (option === false) return;
-  const failed = (reason: string): void => outcome.failed(`could not open a browser (${reason}); open the link yourself${REMOTE_HINT}`);
+  // In the device flow any browser anywhere will do: no advice to pick the flow already in use.
+  const failed = (reason: string): void =>
+    outcome.failed(
+      flow === "device"
+        ? `could not open a browser here (${reason}); open the link on any device that has one`
+        : `could not open a browser (${reason}); open the link yourself${REMOTE_HINT}`,
+    );
   try {
     if (typeof option === "function") {
       await option(url);
@@ -30,12 +36,19 @@ export async function openBrowser(url: string, option: OpenBrowserOption, outcom
     const child = await open(url);
     child.once("error", (error) => failed(error.message));
     child.once("exit", (code) => {
-      if (code) failed(`the launcher exited with ${code}`);
+      if (code) failed(launcherFailure(code));
     });
     outcome.opened();
   } catch (error) {
     failed((error as Error)?.message ?? String(error));
   }
+}
+
+/** Why the system's launcher (xdg-open and the like) failed, in a person's words, never its exit status. */
+export function launcherFailure(code: number): string {
+  // xdg-open: 3 = no tool to open it found (no desktop, no browser), 4 = the action failed.
+  if (code === 3) return "no browser or desktop was found on this machine";
+  return "the system could not start one";
 }
 
 /** The outcome reported to the cell: the waiting line follows it, and a failure says why. */

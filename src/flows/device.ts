@@ -43,7 +43,7 @@ export async function runDeviceLogin(flow: FlowContext, as: ServerMetadata): Pro
       userCode: grant.user_code,
       deadline: Date.now() + lifetimeMs,
     });
-    void openBrowser(grant.verification_uri_complete ?? grant.verification_uri, config.openBrowser, reportBrowser(reporter));
+    void openBrowser(grant.verification_uri_complete ?? grant.verification_uri, config.openBrowser, reportBrowser(reporter), "device");
     // The server says when the code expired (expired_token); a server that never does is cut off
     // a little after the code's lifetime (clocks and rounding differ), or at `timeout`.
     const hardStop = Date.now() + Math.min(config.timeoutMs, grant.expires_in * 1000 + 2 * interval + 2000);

@@ -1,5 +1,5 @@
 import type { LoginError } from "../errors.js";
-import { escapeHtml, formatDuration } from "../util/text.js";
+import { escapeHtml, formatDuration, proseHtml } from "../util/text.js";
 import type { DisplayEntry, KernelDisplay } from "./display.js";
 import type { DeviceCodeInfo, LoginReporter, PasteInfo, SuccessInfo, WaitingInfo } from "./reporter.js";
 
@@ -27,6 +27,9 @@ function signInButton(url: string, selfClosing: boolean): string {
   );
 }
 
+/** How long a loopback sign-in waits before the cell adds what to register if the provider refused the redirect. */
+export const REDIRECT_HINT_AFTER_MS = 15_000;
+
 export class NotebookReporter implements LoginReporter {
   readonly #display: DisplayEntry;
   readonly #quiet: boolean;
@@ -37,6 +40,8 @@ export class NotebookReporter implements LoginReporter {
   readonly #events: { message: string; count: number }[] = [];
   readonly #warnings: string[] = [];
   #ended = false;
+
+  #waitingSince = 0;
 
   constructor(display: KernelDisplay, quiet: boolean) {
     this.#display = display.newEntry();
@@ -60,7 +65,10 @@ export class NotebookReporter implements LoginReporter {
       `<div style="${BOX} #2563eb">` +
         `<div>Sign in to <b>${escapeHtml(w.issuer)}</b> ${link}</div>` +
         `<div style="color:#555;font-size:90%">${w.openBrowser ? BROWSER_LINE[this.#browser] : ""}Waiting for the sign-in: ${escapeHtml(left)} left.</div>` +
-        (w.redirectHint ? `<div style="color:#555;font-size:85%">${escapeHtml(w.redirectHint)}</div>` : "") +
+        // What to register is advice for a sign-in that does not come back, not for its first seconds.
+        (w.redirectHint && Date.now() - this.#waitingSince >= REDIRECT_HINT_AFTER_MS
+          ? `<div style="color:#555;font-size:85%">${proseHtml(w.redirectHint)}</div>`
+          : "") +
         this.#eventsHtml() +
         this.#warningsHtml() +
         `</div>`,
@@ -69,7 +77,7 @@ export class NotebookReporter implements LoginReporter {
 
   progress(message: string): void {
     if (this.#ended) return;
-    this.#show(`<div style="${BOX} #2563eb;color:#555">${escapeHtml(message)}</div>`);
+    this.#show(`<div style="${BOX} #2563eb;color:#555">${proseHtml(message)}</div>`);
   }
 
   notice(message: string): void {
@@ -83,7 +91,7 @@ export class NotebookReporter implements LoginReporter {
   }
 
   #warningsHtml(): string {
-    return this.#warnings.map((w) => `<div style="color:#9a6700;font-size:90%">⚠ ${escapeHtml(w)}</div>`).join("");
+    return this.#warnings.map((w) => `<div style="color:#9a6700;font-size:90%">⚠ ${proseHtml(w)}</div>`).join("");
   }
 
   #renderDevice(d: DeviceCodeInfo): void {
@@ -102,7 +110,7 @@ export class NotebookReporter implements LoginReporter {
   }
 
   #eventsHtml(): string {
-    const events = this.#events.map((e) => `<li>${escapeHtml(e.message)}${e.count > 1 ? ` (×${e.count})` : ""}</li>`).join("");
+    const events = this.#events.map((e) => `<li>${proseHtml(e.message)}${e.count > 1 ? ` (×${e.count})` : ""}</li>`).join("");
     return events ? `<ul style="margin:2px 0;color:#555;font-size:90%">${events}</ul>` : "";
   }
 
@@ -131,6 +139,7 @@ export class NotebookReporter implements LoginReporter {
 
   waiting(info: WaitingInfo): void {
     this.#waiting = info;
+    this.#waitingSince = Date.now();
     this.#render();
     this.#timer = setInterval(() => this.#render(), REFRESH_MS);
     this.#timer.unref();
@@ -168,14 +177,14 @@ export class NotebookReporter implements LoginReporter {
   signedOut(message: string): void {
     if (this.#ended) return;
     this.#stop();
-    this.#show(`<div style="${BOX} #555">${escapeHtml(message)}${this.#warningsHtml()}</div>`);
+    this.#show(`<div style="${BOX} #555">${proseHtml(message)}${this.#warningsHtml()}</div>`);
   }
 
   failed(error: LoginError): void {
     if (this.#ended) return; // an interrupt already showed the outcome
     this.#stop();
     this.#show(
-      `<div style="${BOX} #b42318"><b>Sign-in failed</b> <code>${escapeHtml(error.code)}</code><br>${escapeHtml(error.message)}${this.#warningsHtml()}</div>`,
+      `<div style="${BOX} #b42318"><b>Sign-in failed</b> <code>${escapeHtml(error.code)}</code><br>${proseHtml(error.message)}${this.#warningsHtml()}</div>`,
     );
   }
 

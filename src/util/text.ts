@@ -17,3 +17,8 @@ export function formatDuration(ms: number): string {
   if (min < 120) return `${min} min`;
   return `${Math.floor(min / 60)} h ${min % 60} min`;
 }
+
+/** A message for the cell's HTML: escaped, with `text meant as code` shown as code, not raw backticks. */
+export function proseHtml(text: string): string {
+  return escapeHtml(text).replace(/`([^`\n]+)`/g, "<code>$1</code>");
+}
