@@ -95,3 +95,25 @@ test("session() with a 2-second token: headers() refreshes when it expires, five
     await idp.close();
   }
 });
+
+test("a session keeps its user while its token lasts, and says so when the saved sign-in became another user's (#27)", async () => {
+  const idp = await startDemoIdp({ accessTokenTtl: 2 });
+  try {
+    const s = await session(config(idp, { openBrowser: new ScriptedUserAgent({ login: "alice" }).open, quiet: true }));
+    const who = async (): Promise<string> => {
+      const res = await s.fetch(`${idp.issuer}/api/me`);
+      return ((await res.json()) as { sub: string }).sub;
+    };
+    assert.equal(await who(), "alice");
+    // Another cell signs in as bob with the same options.
+    const { login } = await import("../src/index.js");
+    await login(config(idp, { forceLogin: true, openBrowser: new ScriptedUserAgent({ login: "bob" }).open, quiet: true }));
+    assert.equal(await who(), "alice", "the session keeps its user while its token lasts");
+    await new Promise((resolve) => setTimeout(resolve, 2100));
+    const { value, stderr } = await (await import("./support/capture.js")).captureOutput(who);
+    assert.equal(value, "bob");
+    assert.match(stderr, /This session was signed in as alice; the saved sign-in for its options is now bob's/);
+  } finally {
+    await idp.close();
+  }
+});

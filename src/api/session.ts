@@ -220,8 +220,15 @@ class NotebookSession implements Session {
   #obtain(rejected: string | undefined): Promise<CacheEntry> {
     return this.#run(
       async (ctx) => {
+        const before = this.#entry;
         const { entry, source } = await obtainTokens(ctx, { rejected });
         this.#entry = entry;
+        // Another cell or kernel signed in as someone else with the same options: never a silent switch.
+        if (before?.sub !== undefined && entry.sub !== undefined && entry.sub !== before.sub) {
+          ctx.reporter.notice(
+            `This session was signed in as ${before.name ?? before.sub}; the saved sign-in for its options is now ${entry.name ?? entry.sub}'s (a sign-in elsewhere), so it goes on as ${entry.name ?? entry.sub}. For two users at once, give each its own \`profile\`.`,
+          );
+        }
         ctx.reporter.succeeded(successInfo(entry, source));
         return entry;
       },
