@@ -84,8 +84,10 @@ export async function showPasteLink(flow: FlowContext, as: ServerMetadata, promp
 /** The kernel's way to ask for a line of text (Deno's `prompt`, a Jupyter input_request), if it has one. */
 function kernelPrompt(): ((message: string) => string | null) | undefined {
   const deno = (globalThis as { Deno?: unknown }).Deno;
-  const ask = (globalThis as { prompt?: (message: string) => string | null }).prompt;
-  return deno !== undefined && typeof ask === "function" ? ask : undefined;
+  const ask = (globalThis as { prompt?: (message: string, defaultValue?: string, options?: { password?: boolean }) => string | null }).prompt;
+  // As a password: the frontend neither shows nor saves what is pasted (the address holds the code).
+  // Deno's Jupyter `prompt` takes `{ password }`; elsewhere the third argument is ignored.
+  return deno !== undefined && typeof ask === "function" ? (message) => ask(message, "", { password: true }) : undefined;
 }
 
 const NO_STDIN =

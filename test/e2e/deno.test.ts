@@ -159,6 +159,13 @@ test('Deno: flow "manual" asks for the address in the same cell (stdin answered 
   const callback = await ended!;
   const prompts = run.events.filter((e) => e.event === "input_request");
   assert.equal(prompts.length, 2, "asked once, then again after the wrong address");
+  for (const prompt of prompts) {
+    assert.equal(
+      (prompt as { content?: { password?: boolean } }).content?.password,
+      true,
+      "asked as a password: the frontend neither shows nor saves the pasted address",
+    );
+  }
   assert.match(outputText(run, 1), /Signed in to http:\/\/127\.0\.0\.1:9400 as <b>carol<\/b>/);
   assert.match(outputText(run, 2), /200 \{\s+sub: "carol"/);
   const code = new URL(callback).searchParams.get("code")!;
