@@ -23,6 +23,7 @@ const USAGE = `Usage:
   tslab-oauth profile <name> [--preset <provider>] [--issuer <url>] --client-id <id> [--client-secret -] [options]
   tslab-oauth profile <name> --remove
   tslab-oauth profiles
+  tslab-oauth demo [--port 9400]
 
 token prints a valid access token for one sign-in, and nothing else, on stdout: from the saved
 sign-in (the same one login() with these options uses), else a silent refresh, else a sign-in in
@@ -31,6 +32,9 @@ With TSLAB_OAUTH_INTERACTIVE=0 it never signs in: it fails at once with INTERACT
 --resource signs in to an API by its URL alone (its metadata says where; a client is registered
 for you there). status lists the saved sign-ins and the registered clients (never a token). logout revokes and forgets one, like logout().
 Failures exit non-zero with the error code and message on stderr.
+
+demo runs a local identity provider to sign in against (any user name signs in) and a demo API, until
+Ctrl-C; it needs oidc-provider and jose installed next to tslab-oauth (it says so when they are not).
 
 profile saves a profile in ${join("<config dir>", PROFILES_FILE)} (readable by you only); a notebook then
 signs in with login({ profile: "<name>" }) and carries no client settings.
@@ -121,6 +125,7 @@ const COMMAND_OPTIONS: Record<string, string[]> = {
     ...["revocation-endpoint", "client-id", "client-secret", "scope", "scopes", "redirect-uri", "cache-dir", "remove", "grant", "dpop", "no-par"],
   ],
   profiles: ["cache-dir"],
+  demo: ["port"],
 };
 
 function checkCommandOptions(command: string | undefined, given: string[]): void {
@@ -169,6 +174,7 @@ export async function main(argv: string[]): Promise<number> {
       "no-revoke": { type: "boolean" },
       flow: { type: "string" },
       timeout: { type: "string" },
+      port: { type: "string" },
       help: { type: "boolean", short: "h" },
     },
   });
@@ -187,6 +193,7 @@ export async function main(argv: string[]): Promise<number> {
   }
   if (command === "token") return token(values);
   if (command === "status") return status(values);
+  if (command === "demo") return (await import("./demo.js")).demo(values);
   if (command === "logout") return signOut(values);
   if (command === "profiles") {
     const dir = parseCacheDir(options.cacheDir) ?? defaultConfigDir();
