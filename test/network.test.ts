@@ -8,7 +8,7 @@ import { join } from "node:path";
 import { test } from "node:test";
 import * as tls from "node:tls";
 import { login, LoginError } from "../src/index.js";
-import { NotebookReporter } from "../src/notebook/cell.js";
+import { NotebookReporter, REDIRECT_HINT_AFTER_MS } from "../src/notebook/cell.js";
 import { proxySettings } from "../src/util/proxy.js";
 import { bypassed, proxyFor } from "../src/protocol/proxy-route.js";
 import { trustedAuthorities } from "../src/protocol/trust.js";
@@ -95,7 +95,8 @@ test("trusted authorities: nothing extra means Node's defaults; SSL_CERT_FILE, S
   }
 });
 
-test("the waiting cell shows the redirect URI hint and the proxy line (escaped), and the final line replaces them", () => {
+test("the waiting cell shows the proxy line, then (after some seconds without a callback) the redirect URI hint, escaped; the final line replaces them", (t) => {
+  t.mock.timers.enable({ apis: ["setInterval", "Date"], now: Date.now() });
   const shown: string[] = [];
   const reporter = new NotebookReporter({ newEntry: () => ({ html: (markup) => void shown.push(markup) }) }, false);
   reporter.event("requests to id.example.com go through the proxy corp:3128 ($HTTPS_PROXY)");
@@ -106,8 +107,10 @@ test("the waiting cell shows the redirect URI hint and the proxy line (escaped),
     openBrowser: false,
     redirectHint: "register http://127.0.0.1/callback (any port) <b>",
   });
+  assert.match(shown.at(-1)!, /go through the proxy corp:3128/);
+  assert.doesNotMatch(shown.at(-1)!, /register/, "no advice in the first seconds");
+  t.mock.timers.tick(REDIRECT_HINT_AFTER_MS + 10_000);
   const waiting = shown.at(-1)!;
-  assert.match(waiting, /go through the proxy corp:3128/);
   assert.match(waiting, /register http:\/\/127\.0\.0\.1\/callback \(any port\) &#60;b&#62;/);
   reporter.succeeded({ issuer: "https://id.example.com", name: "alice", expiresAt: undefined, source: "sign-in" });
   reporter.dispose();

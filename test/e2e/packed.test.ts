@@ -71,7 +71,10 @@ test("from the packed tarball in an empty folder: install with a local tslab, re
           `const headers = await login({ issuer: "http://127.0.0.1:${PORT}", clientId: "tslab-demo", scopes: ["openid", "profile"], flow: "loopback" });`,
           "b",
         ),
-        cell(`const res = await fetch("http://127.0.0.1:${PORT}/api/me", { headers: headers });\nconst me = (await res.json()) as { sub: string };\nconsole.log(res.status, me.sub);`, "c"),
+        cell(
+          `const res = await fetch("http://127.0.0.1:${PORT}/api/me", { headers: headers });\nconst me = (await res.json()) as { sub: string };\nconsole.log(res.status, me.sub);`,
+          "c",
+        ),
       ],
       metadata: { kernelspec: { name: "tslab", display_name: "TypeScript", language: "typescript" } },
       nbformat: 4,
