@@ -10,7 +10,7 @@
 //   - MCP SDK: an unauthenticated call to the API (what an MCP client's first request is: its 401
 //     names the metadata), then `auth()` (metadata, server metadata, registration, redirect), the
 //     browser, `auth()` again with the code (exchange), then the call. Its client needs a loopback
-//     listener of its own for the redirect: one is kept open for all its rounds (not timed).
+//     listener of its own for the redirect: started and closed in each round, as ours is.
 //
 // Then a second `login({ resource })` in the same process: the saved sign-in, no request at all.
 import { createServer } from "node:http";
@@ -48,16 +48,16 @@ async function tslabOauth(cache = true): Promise<void> {
 }
 
 // The MCP SDK's client leaves the redirect to the application: a listener for its callbacks.
-let deliver: (code: string) => void = () => {};
-const listener = createServer((req, res) => {
-  const code = new URL(req.url ?? "/", "http://127.0.0.1").searchParams.get("code");
-  res.writeHead(200, { "content-type": "text/plain" }).end("signed in");
-  if (code) deliver(code);
-});
-await new Promise<void>((resolve) => listener.listen(0, "127.0.0.1", resolve));
-const redirectUrl = `http://127.0.0.1:${(listener.address() as AddressInfo).port}/callback`;
-
 async function mcpSdk(): Promise<void> {
+  // Its redirect listener, started and closed in the round as ours is (an MCP client in a terminal does the same).
+  let deliver: (code: string) => void = () => {};
+  const listener = createServer((req, res) => {
+    const code = new URL(req.url ?? "/", "http://127.0.0.1").searchParams.get("code");
+    res.writeHead(200, { "content-type": "text/plain" }).end("signed in");
+    if (code) deliver(code);
+  });
+  await new Promise<void>((resolve) => listener.listen(0, "127.0.0.1", resolve));
+  const redirectUrl = `http://127.0.0.1:${(listener.address() as AddressInfo).port}/callback`;
   const store: { client?: unknown; tokens?: { access_token: string }; verifier?: string } = {};
   const ua = new ScriptedUserAgent();
   const provider: OAuthClientProvider = {
@@ -92,6 +92,7 @@ async function mcpSdk(): Promise<void> {
   const res = await fetch(`${api.resource}/me`, { headers: { authorization: `Bearer ${store.tokens!.access_token}` } });
   if (res.status !== 200) throw new Error(`MCP SDK: the API answered ${res.status}`);
   await res.body?.cancel();
+  await new Promise((resolve) => listener.close(resolve));
 }
 
 const contenders = [
@@ -140,6 +141,5 @@ const lines = [
   `A second \`login({ resource })\` in the same process: ${(second * 1000).toFixed(0)} µs, ${secondRequests} requests.`,
 ];
 console.log(lines.join("\n"));
-listener.close();
 await api.close();
 await idp.close();

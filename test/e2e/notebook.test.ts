@@ -144,7 +144,7 @@ test("notebooks/explore-an-api.ipynb signs in to an API by its URL alone: regist
     assert.match(outputText(run, 2), /Signed in to 127\.0\.0\.1:9401 \(at 127\.0\.0\.1:9400\), token valid for 60 min\./);
     assert.match(outputText(run, 3), /200 \{ projects: \[ \{ id: 1, name: 'notebooks' \} \], sub: 'alice' \}/);
     // Writing asked for files:write: the cell said so while it signed in again, then the request went through.
-    assert.match(JSON.stringify(displayEvents(run.events, 5)), /asks for `files:write`/);
+    assert.match(JSON.stringify(displayEvents(run.events, 5)), /asks for <code>files:write<\/code>/);
     assert.match(outputText(run, 5), /^200$/m);
     assert.equal(bridge.opened.length, 2, "the first sign-in and the step-up");
     const clients = JSON.parse(readFileSync(join(cacheDir, "clients.json"), "utf8")) as Record<string, { clientId: string }>;
