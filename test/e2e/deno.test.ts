@@ -18,6 +18,7 @@ import {
   requireSystemParts,
   recordSecrets,
   runNotebook,
+  startDemoAt,
   startBrowserBridge,
   submitLoginAndConsent,
   tempDir,
@@ -34,9 +35,9 @@ let recorded: ReturnType<typeof recordSecrets>;
 before(async () => {
   requireSystemParts();
   if (!existsSync(join(ROOT, "node_modules", ".bin", "deno"))) throw new Error("Deno is missing: run `npm install` (the `deno` devDependency brings it).");
-  idp = await startDemoIdp({ port: 9400, registration: "open", resourceIndicators: true });
+  idp = await startDemoAt(() => startDemoIdp({ port: 9400, registration: "open", resourceIndicators: true }), 9400);
   assert.equal(idp.issuer, ISSUER);
-  demoApi = await startDemoApi({ idp, port: 9401 });
+  demoApi = await startDemoAt(() => startDemoApi({ idp, port: 9401 }), 9401);
   recorded = recordSecrets(idp);
   ({ browser } = await launchChromium());
 });

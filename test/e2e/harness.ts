@@ -27,6 +27,23 @@ export function requireSystemParts(): void {
   }
 }
 
+/**
+ * The demo provider at the address the shipped notebooks name (9400, its API at 9401), or an error
+ * that says what holds the port: most often `npm start`, which serves the same demo there.
+ */
+export async function startDemoAt<T>(start: () => Promise<T>, port: number): Promise<T> {
+  try {
+    return await start();
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code !== "EADDRINUSE") throw error;
+    throw new Error(
+      `Port ${port} is taken: the notebook tests run the shipped notebooks, which name the demo's own address (http://127.0.0.1:${port}). ` +
+        "Is `npm start` (or another test run) running? Stop it, then run the tests again.",
+      { cause: error },
+    );
+  }
+}
+
 export interface Event {
   event: "iopub" | "cell_start" | "done" | "interrupted" | "input_request";
   cell?: number;

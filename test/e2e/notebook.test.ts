@@ -18,6 +18,7 @@ import {
   requireSystemParts,
   recordSecrets,
   runNotebook,
+  startDemoAt,
   startBrowserBridge,
   submitLoginAndConsent,
   tempDir,
@@ -37,9 +38,9 @@ const TYPED_SECRET = "e2e-secret-typed-into-the-notebook";
 
 before(async () => {
   requireSystemParts();
-  idp = await startDemoIdp({ port: 9400, clientSecret: TYPED_SECRET, registration: "open", resourceIndicators: true });
+  idp = await startDemoAt(() => startDemoIdp({ port: 9400, clientSecret: TYPED_SECRET, registration: "open", resourceIndicators: true }), 9400);
   assert.equal(idp.issuer, ISSUER);
-  demoApi = await startDemoApi({ idp, port: 9401 });
+  demoApi = await startDemoAt(() => startDemoApi({ idp, port: 9401 }), 9401);
   recorded = recordSecrets(idp);
   ({ browser } = await launchChromium());
 });
