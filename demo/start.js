@@ -12,6 +12,7 @@ import { createServer as createNetServer } from "node:net";
 import { existsSync, mkdirSync, mkdtempSync, realpathSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { dirname, join, resolve } from "node:path";
+import { Transform } from "node:stream";
 import { fileURLToPath } from "node:url";
 import { startDemoApi } from "./api.js";
 import { DEMO_CLIENT_ID, startDemoIdp } from "./idp.js";
@@ -128,15 +129,21 @@ async function main() {
       // The browser gets the notebook's own address (not a redirect file), and Jupyter's own log,
       // which prints the folder list's address, stays quiet unless something goes wrong.
       "--NotebookApp.use_redirect_file=False",
-      "--NotebookApp.log_level=WARN",
+      "--NotebookApp.log_level=ERROR",
     ];
     if (process.getuid?.() === 0) args.push("--allow-root"); // containers and CI machines run as root
     const jupyter = spawn("jupyter", args, {
       cwd: root,
-      stdio: ["ignore", "inherit", "inherit"],
+      stdio: ["ignore", "inherit", "pipe"],
       detached: true,
-      env: { ...process.env, JUPYTER_PATH: [jupyterPath, process.env.JUPYTER_PATH].filter(Boolean).join(":") },
+      env: {
+        ...process.env,
+        JUPYTER_PATH: [jupyterPath, process.env.JUPYTER_PATH].filter(Boolean).join(":"),
+        // pydevd's "frozen modules" note, printed at every start, means nothing to a notebook user.
+        PYDEVD_DISABLE_FILE_VALIDATION: "1",
+      },
     });
+    jupyter.stderr.pipe(quietJupyterLog()).pipe(process.stderr);
     children.push(jupyter);
     jupyter.on("exit", (code) => void stop(code ?? 0));
     console.log(`Kernels:                ${kernels} (registered in ./.jupyter)`);
@@ -166,6 +173,44 @@ async function main() {
     console.error(`${error.name} [${error.code}]: ${error.message}`);
     await stop(1);
   }
+}
+
+/**
+ * Jupyter's log, without what says nothing to the person who ran `npm start`: pydevd's debugger
+ * notes, the kernel's "unknown msg_type: comm_open" (tslab has no widgets), nbformat's
+ * MissingIDFieldWarning and its source line, and "received signal 15, stopping" when we stop it.
+ * Everything else (a real error) goes through as it is.
+ */
+export function quietJupyterLog() {
+  const noise = [
+    /Debugger warning|frozen modules|PYDEVD_DISABLE_FILE_VALIDATION|to python to disable frozen/,
+    /unknown msg_type/i,
+    /received signal \d+, stopping/,
+  ];
+  let skipNext = false;
+  let rest = "";
+  const keep = (line) => {
+    if (skipNext) {
+      skipNext = false;
+      if (/^\s/.test(line)) return false;
+    }
+    if (/MissingIDFieldWarning/.test(line)) {
+      skipNext = true; // the warning's second line quotes the call that raised it
+      return false;
+    }
+    return !noise.some((pattern) => pattern.test(line));
+  };
+  return new Transform({
+    transform(chunk, _encoding, done) {
+      const lines = (rest + chunk.toString()).split("\n");
+      rest = lines.pop() ?? "";
+      const kept = lines.filter(keep);
+      done(null, kept.length ? `${kept.join("\n")}\n` : "");
+    },
+    flush(done) {
+      done(null, rest && keep(rest) ? rest : "");
+    },
+  });
 }
 
 /** Stops a child gently (SIGTERM to its process group), then for good after 10 s. */

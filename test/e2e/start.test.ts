@@ -8,7 +8,8 @@ import { join } from "node:path";
 import { test } from "node:test";
 import { portIsFree } from "../support/leaks.js";
 import { freePort } from "../support/proxy.js";
-import { ROOT, requireSystemParts, tempDir } from "./harness.js";
+import { quietJupyterLog } from "../../demo/start.js";
+import { ROOT, launchChromium, requireSystemParts, tempDir } from "./harness.js";
 
 async function until(check: () => boolean | Promise<boolean>, ms: number, what: string): Promise<void> {
   const t0 = Date.now();
@@ -53,6 +54,15 @@ for (const signal of ["SIGINT", "SIGTERM"] as const) {
       await until(() => existsSync(opened), 15_000, "the browser was never opened");
       const browserUrl = new URL(readFileSync(opened, "utf8"));
       assert.equal(browserUrl.pathname, "/notebooks/quickstart.ipynb", "the browser opens the quickstart, not the folder list");
+      // The person's browser opens the notebook, and its kernel starts: what Jupyter then logs.
+      const { browser: chromium } = await launchChromium();
+      try {
+        const page = await chromium.newPage();
+        await page.goto(browserUrl.href);
+        await new Promise((r) => setTimeout(r, 6000));
+      } finally {
+        await chromium.close();
+      }
       assert.doesNotMatch(out, /oidc-provider WARNING|Unsupported runtime|development-only/);
       assert.doesNotMatch(out, /\/tree|\?token=\S+\s[\s\S]*\?token=/, "only one address is printed");
 
@@ -62,6 +72,12 @@ for (const signal of ["SIGINT", "SIGTERM"] as const) {
       assert.notEqual(code, "timeout", `still running 20 s after ${signal}: ${out}`);
       assert.ok(Date.now() - started < 20_000);
       assert.doesNotMatch(out, /Traceback/, out);
+      // Only what the person needs (#27): no debugger notes, no warning about trust or extensions, no "received signal".
+      assert.doesNotMatch(
+        out,
+        /Debugger warning|frozen modules|not trusted|nbextensions|received signal|unknown msg_type|MissingIDFieldWarning|\[W |\[C /,
+        out,
+      );
       await until(() => portIsFree(jupyterPort), 5_000, "Jupyter's port still taken");
       await until(() => portIsFree(9400), 5_000, "the demo provider's port still taken");
     } finally {
@@ -74,3 +90,23 @@ for (const signal of ["SIGINT", "SIGTERM"] as const) {
     }
   });
 }
+
+test("npm start's filter of Jupyter's log drops only what says nothing to the person (the kernel's comm_open, nbformat's missing-id warning), and passes real errors", async () => {
+  const filter = quietJupyterLog();
+  let out = "";
+  filter.on("data", (chunk: Buffer) => (out += chunk));
+  const done = new Promise((resolve) => filter.on("end", resolve));
+  filter.end(
+    [
+      "unknown msg_type: comm_open",
+      "/usr/lib/python3/dist-packages/nbformat/__init__.py:93: MissingIDFieldWarning: Code cell is missing an id field, this will become a hard error in future nbformat versions.",
+      "  validate(nb)",
+      "0.00s - Debugger warning: It seems that frozen modules are being used, which may",
+      "[C 03:36:44.275 NotebookApp] received signal 15, stopping",
+      "[E 03:36:45.000 NotebookApp] Uncaught exception GET /api/contents",
+      "",
+    ].join("\n"),
+  );
+  await done;
+  assert.equal(out, "[E 03:36:45.000 NotebookApp] Uncaught exception GET /api/contents\n");
+});
