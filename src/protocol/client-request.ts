@@ -155,7 +155,8 @@ function judgeClock(ctx: TokenContext, response: Response): void {
     "CLOCK_SKEW",
     `This machine's clock is ${duration(Math.abs(skew))} ${skew < 0 ? "ahead of" : "behind"} ${new URL(ctx.as.issuer).host}'s: its answer is dated ${iso(dated)}, ` +
       `and this machine says ${iso(now)}. Tokens are judged by their times, so this cannot go on. ` +
-      `Set this machine's clock (turn on network time, NTP), then run again; up to ${MAX_CLOCK_SKEW_S / 60} minutes' difference is allowed for.`,
+      `Set this machine's clock (turn on network time, NTP), then run again; up to ${MAX_CLOCK_SKEW_S / 60} minutes' difference is allowed for. ` +
+      "If this machine's clock is right, the server's is the one that is off.",
   );
 }
 
