@@ -10,7 +10,10 @@ import type { Browser, BrowserContext, Page } from "playwright-core";
 import { startDemoApi } from "../../demo/api.js";
 import { startDemoIdp } from "../../demo/idp.js";
 import {
+  API_PORT,
+  DEMO_PORT,
   ISSUER,
+  occupyShippedPorts,
   ROOT,
   interruptAndTimePortRelease,
   launchChromium,
@@ -18,7 +21,6 @@ import {
   requireSystemParts,
   recordSecrets,
   runNotebook,
-  startDemoAt,
   startBrowserBridge,
   submitLoginAndConsent,
   tempDir,
@@ -32,12 +34,15 @@ let context: BrowserContext;
 const contexts: BrowserContext[] = [];
 let recorded: ReturnType<typeof recordSecrets>;
 
+let releaseShippedPorts: () => Promise<void> = async () => {};
 before(async () => {
   requireSystemParts();
+  // As if `npm start` ran beside the tests: they use their own ports.
+  releaseShippedPorts = await occupyShippedPorts();
   if (!existsSync(join(ROOT, "node_modules", ".bin", "deno"))) throw new Error("Deno is missing: run `npm install` (the `deno` devDependency brings it).");
-  idp = await startDemoAt(() => startDemoIdp({ port: 9400, registration: "open", resourceIndicators: true }), 9400);
+  idp = await startDemoIdp({ port: DEMO_PORT, registration: "open", resourceIndicators: true });
   assert.equal(idp.issuer, ISSUER);
-  demoApi = await startDemoAt(() => startDemoApi({ idp, port: 9401 }), 9401);
+  demoApi = await startDemoApi({ idp, port: API_PORT });
   recorded = recordSecrets(idp);
   ({ browser } = await launchChromium());
 });
@@ -46,6 +51,7 @@ beforeEach(async () => {
   contexts.push(context);
 });
 after(async () => {
+  await releaseShippedPorts();
   for (const c of contexts) await c.close().catch(() => {});
   await browser?.close();
   await demoApi?.close();

@@ -1,21 +1,68 @@
 // End-to-end harness: a real tslab kernel under Jupyter (nbclient), a real Chromium driven by
-// playwright-core, and the real demo provider on its `npm start` port. Missing Jupyter or
-// Chromium is a failure with the command that installs them, never a skip.
+// playwright-core, and the real demo provider. Missing Jupyter or Chromium is a failure with the
+// command that installs them, never a skip.
+//
+// The tests pick their own ports, so that they run while `npm start` serves the demo at the address
+// the shipped notebooks name (127.0.0.1:9400, its API at :9401): each notebook runs as a copy beside
+// it with that address changed to the tests' own, and what it shows is read back with the shipped
+// address, which the assertions name.
 import assert from "node:assert/strict";
 import { spawn, spawnSync } from "node:child_process";
 import { chmodSync, existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { createServer, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
 import { tmpdir } from "node:os";
-import { dirname, join, resolve } from "node:path";
+import { basename, dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { chromium, type Browser, type BrowserContext, type Page } from "playwright-core";
 import { registerKernel } from "../../demo/start.js";
 import { portIsFree } from "../support/leaks.js";
+import { freePort } from "../support/proxy.js";
 
 export const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), "..", "..", "..");
 export const CHROMIUM = "/usr/bin/chromium";
-export const ISSUER = "http://127.0.0.1:9400";
+/** The ports the shipped notebooks name (`npm start`'s), and the tests' own pair (provider, API). */
+export const SHIPPED_PORT = 9400;
+async function freePair(): Promise<number> {
+  for (;;) {
+    const port = await freePort();
+    if (port < 65000 && port !== SHIPPED_PORT && port !== SHIPPED_PORT + 1 && (await portIsFree(port + 1))) return port;
+  }
+}
+export const DEMO_PORT = await freePair();
+export const API_PORT = DEMO_PORT + 1;
+export const ISSUER = `http://127.0.0.1:${DEMO_PORT}`;
+
+/**
+ * Takes the shipped demo ports, as a running `npm start` does, when they are free: the notebook
+ * tests prove at every run that they need neither. Returns what releases them.
+ */
+export async function occupyShippedPorts(): Promise<() => Promise<void>> {
+  const servers: Server[] = [];
+  for (const port of [SHIPPED_PORT, SHIPPED_PORT + 1]) {
+    if (!(await portIsFree(port))) continue; // a real `npm start`, most likely: all the better
+    const server = createServer((_req, res) => res.writeHead(503).end("npm start stand-in"));
+    await new Promise<void>((resolve) => server.listen(port, "127.0.0.1", resolve));
+    servers.push(server);
+  }
+  return async () => {
+    for (const server of servers) await new Promise((resolve) => server.close(resolve));
+  };
+}
+
+/** The notebook's text with the shipped demo address changed to the tests' own, or back. */
+function mapPorts(text: string, direction: "to tests" | "to shipped"): string {
+  const pairs: [number, number][] = [
+    [SHIPPED_PORT, DEMO_PORT],
+    [SHIPPED_PORT + 1, API_PORT],
+  ];
+  let out = text;
+  for (const [shipped, ours] of pairs) {
+    const [from, to] = direction === "to tests" ? [shipped, ours] : [ours, shipped];
+    out = out.replaceAll(`127.0.0.1:${from}`, `127.0.0.1:${to}`).replaceAll(`127.0.0.1%3A${from}`, `127.0.0.1%3A${to}`);
+  }
+  return out;
+}
 
 export function requireSystemParts(): void {
   const missing: string[] = [];
@@ -24,23 +71,6 @@ export function requireSystemParts(): void {
     missing.push("Jupyter (nbclient, jupyter_client)");
   if (missing.length > 0) {
     throw new Error(`missing ${missing.join(" and ")}: run \`sh scripts/install-system-deps.sh\` (apt), then the tests again`);
-  }
-}
-
-/**
- * The demo provider at the address the shipped notebooks name (9400, its API at 9401), or an error
- * that says what holds the port: most often `npm start`, which serves the same demo there.
- */
-export async function startDemoAt<T>(start: () => Promise<T>, port: number): Promise<T> {
-  try {
-    return await start();
-  } catch (error) {
-    if ((error as NodeJS.ErrnoException).code !== "EADDRINUSE") throw error;
-    throw new Error(
-      `Port ${port} is taken: the notebook tests run the shipped notebooks, which name the demo's own address (http://127.0.0.1:${port}). ` +
-        "Is `npm start` (or another test run) running? Stop it, then run the tests again.",
-      { cause: error },
-    );
   }
 }
 
@@ -189,6 +219,10 @@ export async function runNotebook(
 ): Promise<NotebookRun> {
   jupyterPath ??= registerKernel();
   const out = join(tempDir("tslab-oauth-nb-"), "out.ipynb");
+  // A copy beside the notebook (same folder: same imports and relative paths), at the tests' ports.
+  const shipped = path;
+  path = join(dirname(shipped), `.e2e-${process.pid}-${Math.random().toString(36).slice(2, 8)}-${basename(shipped)}`);
+  writeFileSync(path, mapPorts(readFileSync(shipped, "utf8"), "to tests"));
   const cacheDir = options.cacheDir ?? tempDir("tslab-oauth-nb-cache-");
   const child = spawn(
     "/usr/bin/python3",
@@ -224,9 +258,11 @@ export async function runNotebook(
     }
   });
   const code = await new Promise<number | null>((r) => child.on("exit", r));
+  rmSync(path, { force: true });
   if (code !== 0 || !existsSync(out)) throw new Error(`notebook run failed (exit ${code}): ${stderr.slice(-2000)}`);
-  const savedText = readFileSync(out, "utf8");
-  return { events, notebook: JSON.parse(savedText) as NotebookRun["notebook"], savedText };
+  const savedText = mapPorts(readFileSync(out, "utf8"), "to shipped");
+  const shown = events.map((event) => JSON.parse(mapPorts(JSON.stringify(event), "to shipped")) as Event);
+  return { events: shown, notebook: JSON.parse(savedText) as NotebookRun["notebook"], savedText };
 }
 
 /** The text of a saved cell's outputs. */

@@ -10,7 +10,10 @@ import { startDemoApi } from "../../demo/api.js";
 import { startDemoIdp } from "../../demo/idp.js";
 import { ScriptedUserAgent } from "../support/user-agent.js";
 import {
+  API_PORT,
+  DEMO_PORT,
   ISSUER,
+  occupyShippedPorts,
   ROOT,
   interruptAndTimePortRelease,
   launchChromium,
@@ -18,7 +21,6 @@ import {
   requireSystemParts,
   recordSecrets,
   runNotebook,
-  startDemoAt,
   startBrowserBridge,
   submitLoginAndConsent,
   tempDir,
@@ -36,11 +38,14 @@ let recorded: ReturnType<typeof recordSecrets>;
 /** The confidential client's secret, as test/e2e/notebooks/secret.ipynb spells it out. */
 const TYPED_SECRET = "e2e-secret-typed-into-the-notebook";
 
+let releaseShippedPorts: () => Promise<void> = async () => {};
 before(async () => {
   requireSystemParts();
-  idp = await startDemoAt(() => startDemoIdp({ port: 9400, clientSecret: TYPED_SECRET, registration: "open", resourceIndicators: true }), 9400);
+  // As if `npm start` ran beside the tests: they use their own ports.
+  releaseShippedPorts = await occupyShippedPorts();
+  idp = await startDemoIdp({ port: DEMO_PORT, clientSecret: TYPED_SECRET, registration: "open", resourceIndicators: true });
   assert.equal(idp.issuer, ISSUER);
-  demoApi = await startDemoAt(() => startDemoApi({ idp, port: 9401 }), 9401);
+  demoApi = await startDemoApi({ idp, port: API_PORT });
   recorded = recordSecrets(idp);
   ({ browser } = await launchChromium());
 });
@@ -52,6 +57,7 @@ beforeEach(async () => {
 });
 
 after(async () => {
+  await releaseShippedPorts();
   for (const c of contexts) await c.close().catch(() => {});
   contexts = [];
   await browser?.close();

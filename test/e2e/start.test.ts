@@ -28,12 +28,17 @@ for (const signal of ["SIGINT", "SIGTERM"] as const) {
     writeFileSync(browser, `#!/bin/sh\nprintf '%s' "$1" > "${opened}"\n`);
     chmodSync(browser, 0o755);
     const jupyterPort = await freePort();
+    // Its own ports for the demo, so that it runs beside a real `npm start` (which has 9400 and 9401).
+    const demoPort = await freePort();
+    const apiPort = await freePort();
     const child = spawn(process.execPath, [join(ROOT, "demo", "start.js")], {
       cwd: ROOT,
       env: {
         ...process.env,
         BROWSER: browser,
         DEMO_JUPYTER_PORT: String(jupyterPort),
+        DEMO_IDP_PORT: String(demoPort),
+        DEMO_API_PORT: String(apiPort),
         JUPYTER_CONFIG_DIR: join(dir, "config"),
         JUPYTER_RUNTIME_DIR: join(dir, "runtime"),
       },
@@ -79,7 +84,8 @@ for (const signal of ["SIGINT", "SIGTERM"] as const) {
         out,
       );
       await until(() => portIsFree(jupyterPort), 5_000, "Jupyter's port still taken");
-      await until(() => portIsFree(9400), 5_000, "the demo provider's port still taken");
+      await until(() => portIsFree(demoPort), 5_000, "the demo provider's port still taken");
+      await until(() => portIsFree(apiPort), 5_000, "the demo API's port still taken");
     } finally {
       // Jupyter runs in its own process group: stop it the way a user would, never leave it behind.
       if (child.exitCode === null) {
