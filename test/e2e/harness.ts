@@ -50,18 +50,23 @@ export async function occupyShippedPorts(): Promise<() => Promise<void>> {
   };
 }
 
-/** The notebook's text with the shipped demo address changed to the tests' own, or back. */
+/** The notebook's text with the shipped demo address changed to the tests' own, or back (one pass, whole port numbers only). */
 function mapPorts(text: string, direction: "to tests" | "to shipped"): string {
-  const pairs: [number, number][] = [
-    [SHIPPED_PORT, DEMO_PORT],
-    [SHIPPED_PORT + 1, API_PORT],
-  ];
-  let out = text;
-  for (const [shipped, ours] of pairs) {
-    const [from, to] = direction === "to tests" ? [shipped, ours] : [ours, shipped];
-    out = out.replaceAll(`127.0.0.1:${from}`, `127.0.0.1:${to}`).replaceAll(`127.0.0.1%3A${from}`, `127.0.0.1%3A${to}`);
-  }
-  return out;
+  const table = new Map<string, string>(
+    direction === "to tests"
+      ? [
+          [String(SHIPPED_PORT), String(DEMO_PORT)],
+          [String(SHIPPED_PORT + 1), String(API_PORT)],
+        ]
+      : [
+          [String(DEMO_PORT), String(SHIPPED_PORT)],
+          [String(API_PORT), String(SHIPPED_PORT + 1)],
+        ],
+  );
+  return text.replace(/127\.0\.0\.1(:|%3A)(\d+)(?!\d)/g, (all, colon: string, port: string) => {
+    const mapped = table.get(port);
+    return mapped ? `127.0.0.1${colon}${mapped}` : all;
+  });
 }
 
 export function requireSystemParts(): void {
