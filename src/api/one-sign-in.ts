@@ -19,13 +19,12 @@ import type { CallContext } from "./call.js";
  */
 export async function oneSignIn(ctx: CallContext, run: (ctx: CallContext) => Promise<CacheEntry>): Promise<CacheEntry> {
   const { signIn, reporter, config } = ctx;
-  const key = `sign-in:${signIn.key}`;
-  const underWay = signIn.store.inflight.get(key) as Promise<CacheEntry> | undefined;
+  const underWay = signIn.underWay<CacheEntry>("sign-in");
   if (underWay) {
     reporter.progress("Waiting for the sign-in that another call in this kernel started (its cell shows the link)…");
     return abortable(underWay, config.signal);
   }
-  const shared = (async () => {
+  return signIn.once(async () => {
     // No browser for a service account: nothing to share across processes.
     if (config.grant === "client_credentials") return run(ctx);
     const claim = await signIn.store.claimSignIn(signIn.key, config.timeoutMs + 10_000);
@@ -37,9 +36,7 @@ export async function oneSignIn(ctx: CallContext, run: (ctx: CallContext) => Pro
       }
     }
     return follow(ctx, claim.holder, claim.held, run);
-  })().finally(() => signIn.store.inflight.delete(key));
-  signIn.store.inflight.set(key, shared);
-  return shared;
+  }, "sign-in");
 }
 
 /** Another process is signing in with these options: use what it saves, or this cell's own link. */

@@ -20,8 +20,8 @@ export async function demo(flags: { port?: string | undefined }): Promise<number
   if (!Number.isInteger(port) || port <= 0 || port > 65534) throw new LoginError("INVALID_CONFIG", "`--port` takes a port number, e.g. `--port 9400`.");
   let modules: [DemoIdpModule, DemoApiModule];
   try {
-    // From dist/cli/bin.js (or .build/src/cli/): the package's demo/ folder.
-    const base = new URL(import.meta.url.includes("/.build/") ? "../../../demo/" : "../../demo/", import.meta.url);
+    // From dist/cli/bin.js: the package's demo/ folder.
+    const base = new URL("../../demo/", import.meta.url);
     modules = (await Promise.all([import(new URL("idp.js", base).href), import(new URL("api.js", base).href)])) as [DemoIdpModule, DemoApiModule];
   } catch (error) {
     const missing = DEMO_DEPENDENCIES.filter((name) => String((error as Error)?.message).includes(`'${name}'`));

@@ -84,7 +84,7 @@ export function ownerJsonFile<T extends Record<string, unknown>>(dir: string, na
 /** A temporary file of conf's writer (atomically): `<file>.tmp-<10 digits><6 hex>`. */
 const TEMP = /^(.+)\.tmp-\d{10}[0-9a-f]{6}$/;
 /** A temporary file older than this was left by a writer that died between writing and renaming it. */
-export const ABANDONED_TEMP_MS = 60_000;
+const ABANDONED_TEMP_MS = 60_000;
 
 /**
  * Before each write: a folder this process may not write to fails at once. conf's writer would
@@ -98,7 +98,8 @@ function beforeWrite(dir: string, file: string): void {
   removeAbandonedTemps(dir, file);
 }
 
-export function removeAbandonedTemps(dir: string, file: string, now = Date.now()): void {
+function removeAbandonedTemps(dir: string, file: string): void {
+  const now = Date.now();
   let names: string[];
   try {
     names = readdirSync(dir);

@@ -131,8 +131,10 @@ export interface SavedSignIn {
   withLock<T>(body: () => Promise<T> | T): Promise<T>;
   /** `write` under the lock. */
   save(entry: CacheEntry | undefined): Promise<void>;
-  /** `body` once for this sign-in in this process at a time: overlapping callers share its result. */
-  once<T>(body: () => Promise<T>): Promise<T>;
+  /** `body` once for this sign-in in this process at a time (per `task`): overlapping callers share its result. */
+  once<T>(body: () => Promise<T>, task?: string): Promise<T>;
+  /** The `task` under way for this sign-in in this process, if any (see `once`). */
+  underWay<T>(task?: string): Promise<T> | undefined;
 }
 
 export function openSignIn(store: TokenStore, config: Pick<ResolvedConfig, "requestTimeoutMs" | "signal">, key: string, warn: Warn): SavedSignIn {
@@ -150,14 +152,16 @@ export function openSignIn(store: TokenStore, config: Pick<ResolvedConfig, "requ
       }
     },
     save: (entry) => signIn.withLock(() => void signIn.write(entry)),
-    once<T>(body: () => Promise<T>): Promise<T> {
-      let shared = store.inflight.get(key) as Promise<T> | undefined;
+    once<T>(body: () => Promise<T>, task?: string): Promise<T> {
+      const id = task ? `${task}:${key}` : key;
+      let shared = store.inflight.get(id) as Promise<T> | undefined;
       if (!shared) {
-        shared = body().finally(() => store.inflight.delete(key));
-        store.inflight.set(key, shared);
+        shared = body().finally(() => store.inflight.delete(id));
+        store.inflight.set(id, shared);
       }
       return shared;
     },
+    underWay: <T>(task?: string) => store.inflight.get(task ? `${task}:${key}` : key) as Promise<T> | undefined,
   };
   return signIn;
 }
