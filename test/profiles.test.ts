@@ -201,7 +201,7 @@ test("the command takes login()'s terminal options (--flow, --timeout, --redirec
   assert.equal(stray.status, 2);
   assert.match(stray.stderr, /`--header` is not an option of `tslab-oauth profile` \(it is one of `token`\)/);
   assert.match(run(["status", "--issuer", "https://id.example.com"]).stderr, /`--issuer` is not an option of `tslab-oauth status`/);
-  assert.match(run(["token", "--flw", "device"]).stderr, /Unknown option '--flw'/);
+  assert.match(run(["token", "--flw", "device"]).stderr, /INVALID_CONFIG.*`--flw` is not an option of tslab-oauth: did you mean `--flow`\?/);
 });
 
 test("yes/no fields from the environment: TSLAB_OAUTH_<PROFILE>_DPOP and _PAR read true/false, 1/0, yes/no", () => {

@@ -9,6 +9,7 @@ import { parseArgs } from "node:util";
 import { defaultConfigDir } from "../store/files.js";
 import { parseCacheDir } from "../options/parse.js";
 import { LoginError } from "../errors.js";
+import { closestName } from "../options/known.js";
 import { presets, type Preset } from "../options/presets.js";
 import { removeProfile, saveProfile } from "../api/profiles.js";
 import type { ProfileSettings } from "../options/types.js";
@@ -142,42 +143,56 @@ function checkCommandOptions(command: string | undefined, given: string[]): void
   );
 }
 
+const OPTIONS = {
+  preset: { type: "string" },
+  tenant: { type: "string" },
+  domain: { type: "string" },
+  audience: { type: "string" },
+  "authorization-server": { type: "string" },
+  url: { type: "string" },
+  realm: { type: "string" },
+  issuer: { type: "string" },
+  resource: { type: "string" },
+  "authorization-endpoint": { type: "string" },
+  "token-endpoint": { type: "string" },
+  "revocation-endpoint": { type: "string" },
+  "client-id": { type: "string" },
+  "client-secret": { type: "string" },
+  scopes: { type: "string" },
+  "redirect-uri": { type: "string" },
+  "cache-dir": { type: "string" },
+  remove: { type: "boolean" },
+  profile: { type: "string" },
+  scope: { type: "string" },
+  grant: { type: "string" },
+  dpop: { type: "boolean" },
+  "no-par": { type: "boolean" },
+  header: { type: "boolean" },
+  "no-revoke": { type: "boolean" },
+  flow: { type: "string" },
+  timeout: { type: "string" },
+  port: { type: "string" },
+  help: { type: "boolean", short: "h" },
+} as const;
+
+/** The command line, or INVALID_CONFIG naming the option meant for one it does not know. */
+function parseCommandLine(argv: string[]) {
+  try {
+    return parseArgs({ args: argv, allowPositionals: true, options: OPTIONS });
+  } catch (error) {
+    const unknown = /Unknown option '(-{1,2})([^']+)'/.exec((error as Error)?.message ?? "");
+    if ((error as NodeJS.ErrnoException)?.code !== "ERR_PARSE_ARGS_UNKNOWN_OPTION" || !unknown) throw error;
+    const meant = closestName(unknown[2]!, Object.keys(OPTIONS));
+    throw new LoginError(
+      "INVALID_CONFIG",
+      `\`${unknown[1]}${unknown[2]}\` is not an option of tslab-oauth${meant ? `: did you mean \`--${meant}\`?` : "."} See \`tslab-oauth --help\`.`,
+      { cause: error },
+    );
+  }
+}
+
 export async function main(argv: string[]): Promise<number> {
-  const { values, positionals } = parseArgs({
-    args: argv,
-    allowPositionals: true,
-    options: {
-      preset: { type: "string" },
-      tenant: { type: "string" },
-      domain: { type: "string" },
-      audience: { type: "string" },
-      "authorization-server": { type: "string" },
-      url: { type: "string" },
-      realm: { type: "string" },
-      issuer: { type: "string" },
-      resource: { type: "string" },
-      "authorization-endpoint": { type: "string" },
-      "token-endpoint": { type: "string" },
-      "revocation-endpoint": { type: "string" },
-      "client-id": { type: "string" },
-      "client-secret": { type: "string" },
-      scopes: { type: "string" },
-      "redirect-uri": { type: "string" },
-      "cache-dir": { type: "string" },
-      remove: { type: "boolean" },
-      profile: { type: "string" },
-      scope: { type: "string" },
-      grant: { type: "string" },
-      dpop: { type: "boolean" },
-      "no-par": { type: "boolean" },
-      header: { type: "boolean" },
-      "no-revoke": { type: "boolean" },
-      flow: { type: "string" },
-      timeout: { type: "string" },
-      port: { type: "string" },
-      help: { type: "boolean", short: "h" },
-    },
-  });
+  const { values, positionals } = parseCommandLine(argv);
   const [command, name] = positionals;
   checkCommandOptions(command, Object.keys(values));
   // One spelling or the other, everywhere: --scope and --scopes are the same option.

@@ -44,7 +44,7 @@ const NAMES = Object.keys(KNOWN);
 export function checkKnownOptions(input: object): void {
   for (const name of Object.keys(input)) {
     if (Object.hasOwn(KNOWN, name)) continue;
-    const meant = closest(name);
+    const meant = closestName(name, NAMES);
     throw new LoginError(
       "INVALID_CONFIG",
       `\`${name}\` is not an option of tslab-oauth${meant ? `: did you mean \`${meant}\`?` : "."} Nothing was sent. The options are listed in README.md, "API".`,
@@ -52,12 +52,12 @@ export function checkKnownOptions(input: object): void {
   }
 }
 
-/** The known option closest to `name`: the same letters in another case, or at most two edits (one for short names). */
-function closest(name: string): string | undefined {
+/** The name of `names` closest to `name`: the same letters in another case, or at most two edits (one for short names). */
+export function closestName(name: string, names: readonly string[]): string | undefined {
   const lower = name.toLowerCase();
   let best: string | undefined;
   let bestDistance = Infinity;
-  for (const known of NAMES) {
+  for (const known of names) {
     const distance = known.toLowerCase() === lower ? 0 : editDistance(lower, known.toLowerCase());
     if (distance < bestDistance) [best, bestDistance] = [known, distance];
   }
