@@ -13,37 +13,53 @@ import { expireSavedSignIns, isolateCache } from "./support/fixtures.js";
 import { ScriptedUserAgent } from "./support/user-agent.js";
 
 const IDP = fileURLToPath(new URL("./support/idp-process.js", import.meta.url));
-/** The providers' own pids: faketime may run node as a child of its own. */
+/** The providers' pids, killed when the file's tests end. */
 const running: number[] = [];
-after(() => running.forEach((pid) => process.kill(pid, "SIGKILL")));
+after(() =>
+  running.forEach((pid) => {
+    try {
+      process.kill(pid, "SIGKILL");
+    } catch {
+      // already gone
+    }
+  }),
+);
 
 /**
  * A provider whose clock is `offset` from ours ("+10m", "-2h"...); ID tokens live 5 minutes. With
- * a file, the offset is read from it at every clock reading (libfaketime's FAKETIME_TIMESTAMP_FILE,
- * the wall clock only: a monotonic clock that jumped back would stop node).
+ * a file, the offset is read from it at every clock reading (libfaketime's FAKETIME_TIMESTAMP_FILE).
+ * Only the wall clock is faked: a monotonic clock moved ahead puts every absolute deadline of node's
+ * own threads (libuv, V8's platform) an hour away, and the process can hang before it listens, as it
+ * did in CI with the `faketime -f +1h` wrapper.
  */
 async function providerWithClock(offset: string | { file: string }): Promise<string> {
-  const args = [process.execPath, IDP, JSON.stringify({ idTokenTtl: 300 })];
-  const child =
-    typeof offset === "string"
-      ? spawn("faketime", ["-f", offset, ...args], { stdio: ["ignore", "pipe", "inherit"] })
-      : spawn(args[0]!, args.slice(1), {
-          stdio: ["ignore", "pipe", "inherit"],
-          env: {
-            ...process.env,
-            LD_PRELOAD: libfaketime(),
-            FAKETIME_TIMESTAMP_FILE: offset.file,
-            FAKETIME_NO_CACHE: "1",
-            FAKETIME_DONT_FAKE_MONOTONIC: "1",
-          },
-        });
+  const child = spawn(process.execPath, [IDP, JSON.stringify({ idTokenTtl: 300 })], {
+    stdio: ["ignore", "pipe", "inherit"],
+    env: {
+      ...process.env,
+      LD_PRELOAD: libfaketime(),
+      ...(typeof offset === "string" ? { FAKETIME: offset } : { FAKETIME_TIMESTAMP_FILE: offset.file, FAKETIME_NO_CACHE: "1" }),
+      FAKETIME_DONT_FAKE_MONOTONIC: "1",
+    },
+  });
+  running.push(child.pid!);
   return new Promise((resolve, reject) => {
-    child.once("error", (error) => reject(new Error(`faketime could not be run (sh scripts/install-system-deps.sh installs it): ${error.message}`)));
+    const timer = setTimeout(() => {
+      child.kill("SIGKILL");
+      reject(new Error(`the provider with its clock at ${JSON.stringify(offset)} did not start within 20 s`));
+    }, 20_000);
+    child.once("error", (error) => {
+      clearTimeout(timer);
+      reject(new Error(`node could not be run under libfaketime: ${error.message}`));
+    });
+    child.once("exit", (code, signal) => {
+      clearTimeout(timer);
+      reject(new Error(`the provider with its clock at ${JSON.stringify(offset)} exited (${signal ?? code}) before it listened`));
+    });
     child.stdout!.once("data", (chunk: Buffer) => {
-      const { issuer, pid } = JSON.parse(String(chunk)) as { issuer: string; pid: number };
-      running.push(pid);
+      clearTimeout(timer);
       child.stdout!.destroy();
-      resolve(issuer);
+      resolve((JSON.parse(String(chunk)) as { issuer: string }).issuer);
     });
   });
 }

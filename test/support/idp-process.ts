@@ -1,6 +1,6 @@
 // The demo provider in a process of its own, so that it can have its own clock (the clock tests run
 // it under libfaketime). argv[2]: the JSON DemoIdpOptions. Prints one JSON line, { issuer }, once it
-// listens, with its pid (faketime may run it as a child of its own); stops on SIGTERM.
+// listens, with its pid; stops on SIGTERM.
 import { startDemoIdp } from "../../demo/idp.js";
 
 const idp = await startDemoIdp(JSON.parse(process.argv[2] ?? "{}") as Parameters<typeof startDemoIdp>[0]);
