@@ -22,6 +22,7 @@ export type LoginErrorCode =
   | "REVOCATION_FAILED"
   | "PROFILE_NOT_FOUND"
   | "INTERACTION_REQUIRED"
+  | "STORE_UNAVAILABLE"
   | "INTERNAL_ERROR";
 
 export interface LoginErrorOptions {

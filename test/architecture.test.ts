@@ -117,30 +117,39 @@ test("the warm path: importing the package loads no dependency but env-paths, in
   assert.ok(loaded.length <= 10, `dist/index.js now loads ${loaded.length} files statically (8 when this test was written): ${loaded.join(", ")}`);
 });
 
-test("the warm path: login() with a valid saved sign-in, in a fresh process, loads no HTTP, protocol or browser code", async (t) => {
+test("the warm path: login() with a valid saved sign-in, in a fresh process, loads no HTTP, protocol or browser code; only the secret store's binding where it is used", async (t) => {
   t.after(closeDemoIdp);
   const cacheDir = isolateCache();
   const idp = await demoIdp();
   const config = { issuer: idp.issuer, clientId: DEMO_CLIENT, scopes: ["openid", "profile"], flow: "loopback" as const };
-  await login({ ...config, openBrowser: new ScriptedUserAgent().open, timeout: 20 });
-  const trace = join(mkdtempSync(join(tmpdir(), "tslab-oauth-trace-")), "modules.txt");
-  const { stdout } = await promisify(execFile)(
-    process.execPath,
-    [
-      "--import",
-      new URL("./support/load-trace.js", import.meta.url).href,
-      fileURLToPath(new URL("./support/warm-child.js", import.meta.url)),
-      join(ROOT, "dist", "index.js"),
-      JSON.stringify(config),
-    ],
-    { env: { ...process.env, TSLAB_OAUTH_CACHE_DIR: cacheDir, LOAD_TRACE_FILE: trace } },
+  await login({ ...config, store: "file", openBrowser: new ScriptedUserAgent().open, timeout: 20 });
+  const loadedByWarmLogin = async (store: string): Promise<string[]> => {
+    const trace = join(mkdtempSync(join(tmpdir(), "tslab-oauth-trace-")), "modules.txt");
+    const { stdout } = await promisify(execFile)(
+      process.execPath,
+      [
+        "--import",
+        new URL("./support/load-trace.js", import.meta.url).href,
+        fileURLToPath(new URL("./support/warm-child.js", import.meta.url)),
+        join(ROOT, "dist", "index.js"),
+        JSON.stringify(config),
+      ],
+      { env: { ...process.env, TSLAB_OAUTH_CACHE_DIR: cacheDir, LOAD_TRACE_FILE: trace, TSLAB_OAUTH_STORE: store } },
+    );
+    assert.deepEqual(JSON.parse(stdout), { bearer: true, browserOpened: false });
+    const lines = readFileSync(trace, "utf8").split("\n");
+    const duringLogin = lines.slice(lines.indexOf("--- import") + 1, lines.indexOf("--- login"));
+    assert.ok(lines.includes("--- import") && lines.some((url) => url.endsWith("/dist/index.js")), "the trace recorded the import");
+    return [...new Set(duringLogin.filter((url) => url && !url.startsWith("node:")))];
+  };
+  assert.deepEqual(
+    await loadedByWarmLogin("file"),
+    [],
+    "a warm login() loaded a module (undici, oauth4webapi, a flow's chunk...) that only a request or a sign-in needs",
   );
-  assert.deepEqual(JSON.parse(stdout), { bearer: true, browserOpened: false });
-  const lines = readFileSync(trace, "utf8").split("\n");
-  const duringLogin = lines.slice(lines.indexOf("--- import") + 1, lines.indexOf("--- login"));
-  assert.ok(lines.includes("--- import") && lines.some((url) => url.endsWith("/dist/index.js")), "the trace recorded the import");
-  const loaded = [...new Set(duringLogin.filter((url) => url && !url.startsWith("node:")))];
-  assert.deepEqual(loaded, [], "a warm login() loaded a module (undici, oauth4webapi, a flow's chunk...) that only a request or a sign-in needs");
+  // "auto" (the default) looks for the OS secret store once per folder and process: its binding, nothing else.
+  const auto = await loadedByWarmLogin("auto");
+  assert.ok(auto.length > 0 && auto.every((url) => url.includes("/node_modules/@napi-rs/keyring")), `a warm login() with "auto" loaded ${auto.join(", ")}`);
 });
 
 test("no file in src/ is over 300 lines", () => {

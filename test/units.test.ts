@@ -75,7 +75,13 @@ test("bad options are refused with INVALID_CONFIG naming the option", () => {
     [{ ...base, redirectURI: "http://127.0.0.1/cb" }, /did you mean `redirectUri`\?/],
     [{ ...base, clientID: "x" }, /did you mean `clientId`\?/],
     [{ ...base, timout: 5 }, /did you mean `timeout`\?/],
-    [{ ...base, store: "keychain" }, /`store` is not an option of tslab-oauth\. Nothing was sent/],
+    [{ ...base, keyring: true }, /`keyring` is not an option of tslab-oauth\. Nothing was sent/],
+    [{ ...base, stor: "keychain" }, /did you mean `store`\?/],
+    // #29: store is checked at the call.
+    [
+      { ...base, store: "keyring" },
+      /`store` must be "auto" \(the OS secret store when it works, else an owner-only file\), "keychain" \(the secret store only\) or "file"; got "keyring"/,
+    ],
   ];
   for (const [config, message] of cases) {
     assert.throws(

@@ -40,6 +40,14 @@ export async function obtainTokens(ctx: CallContext, options: ObtainOptions = {}
     await signIn.save(undefined);
     stored = undefined;
   }
+  if (stored && stored.secrets !== "keychain" && signIn.store.secretsIn === "keychain") {
+    // Saved in the file while no secret store could be used: moved into it now, no new sign-in.
+    stored = await signIn.withLock(() => {
+      const current = signIn.read();
+      if (current && current.secrets !== "keychain") signIn.write(current);
+      return signIn.read() ?? current;
+    });
+  }
   if (stored) {
     addSecrets(secrets, stored);
     if (isFresh(stored) && stored.accessToken !== options.rejected) return { entry: stored, source: "cache" };

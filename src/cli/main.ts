@@ -52,6 +52,8 @@ signs in with login({ profile: "<name>" }) and carries no client settings.
   --dpop                      bind the tokens to a key (RFC 9449): for session() only, not login() or token
   --no-par                    never push the sign-in request, even where the server offers PAR (RFC 9126)
   --cache-dir <dir>           where the settings and tokens live (default: $TSLAB_OAUTH_CACHE_DIR, else the config dir)
+  --store auto|keychain|file  where the tokens' secrets are kept: the OS secret store, else (auto) or only (file) an
+                              owner-only file (default: $TSLAB_OAUTH_STORE, else auto)
 `;
 
 async function readSecret(): Promise<string> {
@@ -113,6 +115,7 @@ const SELECTION = [
   "token-endpoint",
   "revocation-endpoint",
   "cache-dir",
+  "store",
   "grant",
   "dpop",
 ];
@@ -123,7 +126,7 @@ const COMMAND_OPTIONS: Record<string, string[]> = {
   logout: [...SELECTION, "no-revoke"],
   profile: [
     ...["preset", "tenant", "domain", "audience", "authorization-server", "url", "realm", "issuer", "resource", "authorization-endpoint", "token-endpoint"],
-    ...["revocation-endpoint", "client-id", "client-secret", "scope", "scopes", "redirect-uri", "cache-dir", "remove", "grant", "dpop", "no-par"],
+    ...["revocation-endpoint", "client-id", "client-secret", "scope", "scopes", "redirect-uri", "cache-dir", "store", "remove", "grant", "dpop", "no-par"],
   ],
   profiles: ["cache-dir"],
   demo: ["port"],
@@ -161,6 +164,7 @@ const OPTIONS = {
   scopes: { type: "string" },
   "redirect-uri": { type: "string" },
   "cache-dir": { type: "string" },
+  store: { type: "string" },
   remove: { type: "boolean" },
   profile: { type: "string" },
   scope: { type: "string" },
@@ -250,6 +254,7 @@ export async function main(argv: string[]): Promise<number> {
   set("clientId", values["client-id"]);
   set("scopes", values.scopes);
   set("redirectUri", values["redirect-uri"]);
+  set("store", values.store);
   set("grant", values.grant as ProfileSettings["grant"]);
   if (values.dpop) settings.dpop = true;
   if (values["no-par"]) settings.par = false;

@@ -9,7 +9,9 @@ import type { LoginConfig } from "../options/types.js";
 import { parseCacheDir } from "../options/parse.js";
 import { resolveConfig } from "../options/resolve.js";
 import { savedProfiles } from "../store/profiles.js";
-import { openCacheFile, type CacheEntry } from "../store/cache.js";
+import { openCacheFile, type StoredEntry } from "../store/cache.js";
+import { isSealedEntry } from "../store/entry.js";
+import { storeName } from "../store/keychain.js";
 import { RegistrationFile } from "../store/registrations.js";
 import { formatDuration } from "../util/text.js";
 
@@ -24,6 +26,7 @@ export interface SelectionFlags {
   "token-endpoint"?: string | undefined;
   "revocation-endpoint"?: string | undefined;
   "cache-dir"?: string | undefined;
+  store?: string | undefined;
   grant?: string | undefined;
   dpop?: boolean | undefined;
 }
@@ -43,6 +46,7 @@ export function selection(flags: SelectionFlags): LoginConfig {
   set("tokenEndpoint", flags["token-endpoint"]);
   set("revocationEndpoint", flags["revocation-endpoint"]);
   set("cacheDir", flags["cache-dir"]);
+  set("store", flags.store);
   set("grant", flags.grant);
   if (flags.dpop) config.dpop = true;
   return config as LoginConfig;
@@ -78,7 +82,7 @@ export async function status(flags: SelectionFlags): Promise<number> {
   const cache = await openCacheFile(parseCacheDir(flags["cache-dir"]));
   const entries = cache.entries(warn);
   if (entries.length === 0) process.stdout.write(`No saved sign-ins in ${cache.path}.\n`);
-  for (const entry of entries) process.stdout.write(`${describe(entry)}\n`);
+  for (const entry of entries) process.stdout.write(`${describe(entry, cache.path)}\n`);
   // Clients registered for sign-ins by `resource` (RFC 7591): never their secret.
   for (const client of new RegistrationFile(cache.dir).all(warn)) {
     process.stdout.write(
@@ -88,7 +92,9 @@ export async function status(flags: SelectionFlags): Promise<number> {
   return 0;
 }
 
-function describe(entry: CacheEntry): string {
+function describe(entry: StoredEntry, path: string): string {
+  const sealed = isSealedEntry(entry);
+  const refreshable = sealed ? entry.refreshable : entry.refreshToken !== undefined;
   const now = Date.now();
   const expiry =
     entry.expiresAt === undefined
@@ -104,9 +110,12 @@ function describe(entry: CacheEntry): string {
     ...(entry.profile ? [`profile ${entry.profile}`] : []),
     ...(entry.name ? [`as ${entry.name}`] : []),
     expiry,
-    entry.refreshToken ? "refresh token held" : "no refresh token",
+    refreshable === undefined ? "" : refreshable ? "refresh token held" : "no refresh token",
     ...(entry.tokenType === "DPoP" ? ["DPoP-bound (its key is saved with it)"] : []),
-  ].join(", ");
+    sealed ? `secrets in ${storeName()} (sealed with its key)` : `secrets in ${path} (owner-only file)`,
+  ]
+    .filter(Boolean)
+    .join(", ");
 }
 
 /** Signs the selected sign-in out, as logout() does, and says what was done. */

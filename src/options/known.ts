@@ -32,6 +32,7 @@ const KNOWN: Record<keyof LoginConfig | keyof LogoutConfig, true> = {
   quiet: true,
   cache: true,
   cacheDir: true,
+  store: true,
   profile: true,
   forceLogin: true,
   ca: true,

@@ -118,6 +118,20 @@ export function parseFlow(value: unknown): ResolvedConfig["flow"] {
   return value as ResolvedConfig["flow"];
 }
 
+/** Environment variable choosing where saved secrets go (the `store` option wins). */
+const STORE_ENV = "TSLAB_OAUTH_STORE";
+const STORES = ["auto", "keychain", "file"] as const;
+
+/** `store`, else `$TSLAB_OAUTH_STORE`, else "auto". */
+export function parseStore(value: unknown, env: NodeJS.ProcessEnv = process.env): ResolvedConfig["store"] {
+  const fromEnv = env[STORE_ENV]?.trim();
+  const [name, chosen] = value !== undefined ? ["`store`", value] : fromEnv ? [`$${STORE_ENV}`, fromEnv] : ["", "auto"];
+  if (STORES.includes(chosen as ResolvedConfig["store"])) return chosen as ResolvedConfig["store"];
+  throw invalid(
+    `${name} must be "auto" (the OS secret store when it works, else an owner-only file), "keychain" (the secret store only) or "file"; got ${JSON.stringify(chosen)}.`,
+  );
+}
+
 /** The cache (and settings) directory from the option or `$TSLAB_OAUTH_CACHE_DIR`; undefined means the default. */
 export function parseCacheDir(value: unknown): string | undefined {
   const fromEnv = process.env[CACHE_DIR_ENV];

@@ -23,6 +23,7 @@ export const PROFILE_FIELDS = [
   "pkceMethod",
   "par",
   "dpop",
+  "store",
 ] as const satisfies readonly ProfileField[];
 export type FieldSource = "call" | "settings" | "environment";
 

@@ -14,6 +14,7 @@ import {
   parseScopes,
   parseSeconds,
   parseServerUrl,
+  parseStore,
 } from "./parse.js";
 import type { LoginConfig, ProfileSource, ResolvedConfig } from "./types.js";
 
@@ -79,6 +80,7 @@ export function resolveConfig(input: LoginConfig, profiles: ProfileSource = NO_P
     timeoutMs: parseSeconds("timeout", config.timeout, DEFAULTS.timeoutSeconds),
     requestTimeoutMs: parseSeconds("requestTimeout", config.requestTimeout, DEFAULTS.requestTimeoutSeconds),
     cacheDir,
+    store: parseStore(config.store),
     profile: config.profile,
     // A secret that is in the call and in no environment variable was most likely typed into the
     // notebook, which publishes it with the notebook.

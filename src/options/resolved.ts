@@ -50,6 +50,8 @@ export interface ResolvedConfig {
   cache: boolean;
   /** Absolute cache directory when given by option or environment; undefined means conf's default. */
   cacheDir: string | undefined;
+  /** Where the secrets of a saved sign-in go (`store`, else `$TSLAB_OAUTH_STORE`, else "auto"). */
+  store: "auto" | "keychain" | "file";
   profile: string | undefined;
   forceLogin: boolean;
   /** The client secret was given in the call and matches no environment variable (typed in the notebook). */

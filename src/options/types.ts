@@ -147,6 +147,15 @@ export interface LoginConfig {
    */
   cacheDir?: string;
   /**
+   * Where the secrets of a saved sign-in (access token, refresh token, DPoP key) are kept.
+   * `"keychain"`: sealed with a key held by the OS secret store (macOS Keychain, Windows Credential
+   * Manager, the Secret Service on Linux), never in the clear in a file; `STORE_UNAVAILABLE` when
+   * it cannot be used. `"file"`: in the owner-only `tokens.json`, the secret store untouched.
+   * `"auto"`: the secret store when it works, else the file, said once. See docs/saved-sign-in.md.
+   * @default `$TSLAB_OAUTH_STORE`, else "auto"
+   */
+  store?: "auto" | "keychain" | "file" | (string & {});
+  /**
    * A name for a client and account kept on this machine, not in the notebook. Fields missing from
    * the call are read from the user's settings (`profiles.json` next to the token cache, written by
    * `saveProfile()` or `npx tslab-oauth profile`), then from environment variables
@@ -202,6 +211,7 @@ export interface LogoutConfig extends Pick<
   | "profile"
   | "cache"
   | "cacheDir"
+  | "store"
   | "requestTimeout"
   | "signal"
   | "quiet"
@@ -232,7 +242,8 @@ export type ProfileField =
   | "redirectUri"
   | "pkceMethod"
   | "par"
-  | "dpop";
+  | "dpop"
+  | "store";
 
 /** A saved profile: see `saveProfile()`. */
 export type ProfileSettings = Partial<Pick<LoginConfig, ProfileField>>;

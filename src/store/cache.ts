@@ -2,8 +2,7 @@ import { createHash } from "node:crypto";
 import { readFileSync, renameSync } from "node:fs";
 import { join } from "node:path";
 import type { ResolvedConfig } from "../options/types.js";
-import type { DpopJwk } from "../protocol/dpop.js";
-import type { ServerMetadata } from "../protocol/metadata.js";
+import { parseEntry, type CacheEntry, type StoredEntry } from "./entry.js";
 import { defaultConfigDir, ensureOwnerDir, isSymlink, loadWriter, ownerJsonFile, tightenFileMode, type JsonFile } from "./files.js";
 
 /**
@@ -16,36 +15,7 @@ import { defaultConfigDir, ensureOwnerDir, isSymlink, loadWriter, ownerJsonFile,
  * Reads go to the file every time (another kernel may have written it); writes are read-modify-write
  * under {@link CacheFile.lock}. A damaged file is ignored with a warning, moved aside before the next write.
  */
-export interface CacheEntry {
-  format: 1;
-  /** What the entry is for, readable in the file. */
-  issuer: string;
-  clientId: string;
-  scopes: string[];
-  params: Record<string, string>;
-  profile: string | undefined;
-  accessToken: string;
-  /** "DPoP": the tokens are bound to `dpopKey` and useless without it (RFC 9449). */
-  tokenType: "Bearer" | "DPoP";
-  /** The private key the tokens are bound to (a JWK), present exactly when `tokenType` is "DPoP". */
-  dpopKey?: DpopJwk | undefined;
-  /** Epoch ms, or undefined when the server gave no `expires_in`. */
-  expiresAt: number | undefined;
-  /** Epoch ms when the token response arrived. */
-  obtainedAt: number;
-  refreshToken: string | undefined;
-  scope: string | undefined;
-  sub: string | undefined;
-  name: string | undefined;
-  metadata: ServerMetadata;
-  /** How the client had to send its secret, when the server refused the Basic header (refresh and revocation reuse it). */
-  clientAuthMethod?: "client_secret_post" | undefined;
-  /** The API the tokens are for (RFC 8707 resource indicator), when the sign-in named one. */
-  resource?: string | undefined;
-  /** Shared by sign-ins holding one refresh token (a second API's, RFC 8707 §2.2); `otherApis`: the server refused that. */
-  grant?: string | undefined;
-  otherApis?: "refused" | undefined;
-}
+export type { CacheEntry, SealedEntry, StoredEntry } from "./entry.js";
 
 const CACHE_FILE = "tokens.json";
 const LOCK_FILE = "tokens.lock";
@@ -128,7 +98,7 @@ export class CacheFile {
   }
 
   /** The entry, or undefined when absent, malformed, or the file cannot be read (with a warning). */
-  read(key: string, warn: Warn): CacheEntry | undefined {
+  read(key: string, warn: Warn): StoredEntry | undefined {
     let value: unknown;
     try {
       value = this.#readAll()[key];
@@ -143,16 +113,16 @@ export class CacheFile {
   }
 
   /** Every well-formed entry (for listing; the tokens stay inside), or none when the file cannot be read. */
-  entries(warn: Warn): CacheEntry[] {
+  entries(warn: Warn): StoredEntry[] {
     return this.keyed(warn).map(([, entry]) => entry);
   }
 
   /** Every well-formed entry with its key, or none when the file cannot be read. */
-  keyed(warn: Warn): [string, CacheEntry][] {
+  keyed(warn: Warn): [string, StoredEntry][] {
     try {
       return Object.entries(this.#readAll()).flatMap(([key, value]) => {
         const entry = parseEntry(value);
-        return entry ? [[key, entry] as [string, CacheEntry]] : [];
+        return entry ? [[key, entry] as [string, StoredEntry]] : [];
       });
     } catch (error) {
       warn(this.#unreadable(error));
@@ -161,7 +131,7 @@ export class CacheFile {
   }
 
   /** Saves (or with `undefined`, removes) an entry. Never throws: returns false after warning. */
-  write(key: string, entry: CacheEntry | undefined, warn: Warn): boolean {
+  write(key: string, entry: StoredEntry | undefined, warn: Warn): boolean {
     try {
       this.#ensureDir();
       if (isSymlink(this.path)) {
@@ -257,43 +227,4 @@ function warnOnce(warn: Warn, key: string, message: string): void {
 
 function isCorrupt(error: unknown): boolean {
   return error instanceof SyntaxError;
-}
-
-const isString = (v: unknown): v is string => typeof v === "string";
-const isOptional = <T>(v: unknown, check: (v: unknown) => v is T): boolean => v === undefined || check(v);
-const isNumber = (v: unknown): v is number => typeof v === "number" && Number.isFinite(v);
-
-/** A DPoP key as this library saves it (the shape only: importing it is the check that counts). */
-function isDpopJwk(value: unknown): value is DpopJwk {
-  const v = value as Record<string, unknown> | null;
-  return typeof v === "object" && v !== null && v.kty === "EC" && v.crv === "P-256" && isString(v.x) && isString(v.y) && isString(v.d);
-}
-
-function parseEntry(value: unknown): CacheEntry | undefined {
-  if (value === null || typeof value !== "object") return undefined;
-  const e = value as Record<string, unknown>;
-  const metadata = e.metadata as Record<string, unknown> | undefined;
-  const ok =
-    e.format === 1 &&
-    isString(e.issuer) &&
-    isString(e.clientId) &&
-    Array.isArray(e.scopes) &&
-    isString(e.accessToken) &&
-    e.accessToken !== "" &&
-    ((e.tokenType === "Bearer" && e.dpopKey === undefined) || (e.tokenType === "DPoP" && isDpopJwk(e.dpopKey))) &&
-    isOptional(e.expiresAt, isNumber) &&
-    isNumber(e.obtainedAt) &&
-    isOptional(e.refreshToken, isString) &&
-    isOptional(e.scope, isString) &&
-    isOptional(e.sub, isString) &&
-    isOptional(e.name, isString) &&
-    (e.clientAuthMethod === undefined || e.clientAuthMethod === "client_secret_post") &&
-    isOptional(e.resource, isString) &&
-    isOptional(e.grant, isString) &&
-    (e.otherApis === undefined || e.otherApis === "refused") &&
-    typeof metadata === "object" &&
-    metadata !== null &&
-    isString(metadata.issuer) &&
-    isString(metadata.token_endpoint);
-  return ok ? (value as CacheEntry) : undefined;
 }

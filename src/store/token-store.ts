@@ -1,9 +1,10 @@
 import { dirname, join } from "node:path";
-import { abortedError } from "../errors.js";
+import { abortedError, LoginError } from "../errors.js";
 import type { ResolvedConfig } from "../options/types.js";
 import type { ServerMetadata } from "../protocol/metadata.js";
 import type { TokenSet } from "../protocol/token.js";
 import { openCacheFile, type CacheEntry, type CacheFile, type Warn } from "./cache.js";
+import { secretsFor, type SecretCodec } from "./secret-codec.js";
 import { RegistrationFile, type Registration } from "./registrations.js";
 
 /**
@@ -17,7 +18,10 @@ export interface TokenStore {
   /** Every saved sign-in with its key. */
   entries(warn: Warn): [string, CacheEntry][];
   write(key: string, entry: CacheEntry | undefined, warn: Warn): boolean;
-  lock(options: { staleMs: number; signal?: AbortSignal | undefined }): Promise<() => void>;
+  /** Takes the cross-process lock; its release (awaited) first tidies the secret store (a key no sign-in uses). */
+  lock(options: { staleMs: number; signal?: AbortSignal | undefined }): Promise<() => void | Promise<void>>;
+  /** Where this store writes the secrets of a sign-in: "keychain", "file", or "memory" (`cache: false`). */
+  readonly secretsIn: "keychain" | "file" | "memory";
   /** Work on one key in flight in this process (a refresh): later callers share its promise. */
   readonly inflight: Map<string, Promise<unknown>>;
   /** The client this machine registered at `issuer` (RFC 7591), if any. */
@@ -42,29 +46,65 @@ export type SignInClaim =
     };
 
 /** The folder's store, or a throwaway memory store with `cache: false`. */
-export async function storeFor(config: Pick<ResolvedConfig, "cache" | "cacheDir">): Promise<TokenStore> {
+export async function storeFor(config: Pick<ResolvedConfig, "cache" | "cacheDir" | "store" | "signal">): Promise<TokenStore> {
   if (!config.cache) return memoryStore();
   const file = await openCacheFile(config.cacheDir);
-  let store = fileStores.get(file);
-  if (!store) fileStores.set(file, (store = fileStore(file)));
-  return store;
+  let folder = folders.get(file);
+  if (!folder) folders.set(file, (folder = { inflight: new Map(), clients: new RegistrationFile(file.dir), views: new Map() }));
+  const secrets = await secretsFor(file, config.store, config.signal);
+  const id = `${config.store}`;
+  let view = folder.views.get(id);
+  if (!view) folder.views.set(id, (view = fileStore(file, folder, secrets)));
+  return view;
 }
-const fileStores = new WeakMap<CacheFile, TokenStore>();
+/** What every view of one folder shares: refreshes under way, its registered clients. */
+interface Folder {
+  inflight: Map<string, Promise<unknown>>;
+  clients: RegistrationFile;
+  views: Map<string, TokenStore>;
+}
+const folders = new WeakMap<CacheFile, Folder>();
 
-function fileStore(file: CacheFile): TokenStore {
-  const clients = new RegistrationFile(file.dir);
-  return {
+function fileStore(file: CacheFile, folder: Folder, secrets: SecretCodec): TokenStore {
+  const { clients } = folder;
+  const store: TokenStore = {
     id: file.path,
-    read: (key, warn) => file.read(key, warn),
-    entries: (warn) => file.keyed(warn),
-    write: (key, entry, warn) => file.write(key, entry, warn),
-    lock: (options) => file.lock(options),
-    inflight: new Map(),
+    get secretsIn() {
+      return secrets.where;
+    },
+    read: (key, warn) => secrets.open(key, file.read(key, warn), warn),
+    entries: (warn) =>
+      file.keyed(warn).flatMap(([key, stored]) => {
+        const entry = secrets.open(key, stored, warn);
+        return entry ? [[key, entry] as [string, CacheEntry]] : [];
+      }),
+    write: (key, entry, warn) => {
+      const stored = entry && secrets.close(key, entry, warn);
+      return stored === null ? false : file.write(key, stored, warn);
+    },
+    async lock(options) {
+      const release = await file.lock(options);
+      try {
+        await secrets.prepare(options.signal);
+      } catch (error) {
+        release();
+        throw error;
+      }
+      return async () => {
+        try {
+          await secrets.settle(file);
+        } finally {
+          release();
+        }
+      };
+    },
+    inflight: folder.inflight,
     registration: (issuer, warn) => clients.find(issuer, warn),
     registrations: (warn) => clients.all(warn),
     saveRegistration: (issuer, registration, warn) => clients.write(issuer, registration, warn),
     claimSignIn: (key, staleMs) => claimSignIn(file, key, staleMs),
   };
+  return store;
 }
 
 async function claimSignIn(file: CacheFile, key: string, staleMs: number): Promise<SignInClaim> {
@@ -97,6 +137,7 @@ function memoryStore(): TokenStore {
   const clients = memoryClients;
   return {
     id: `memory:${++memoryStores}`,
+    secretsIn: "memory",
     read: (key) => entries.get(key),
     entries: () => [...entries],
     write: (key, entry) => {
@@ -148,7 +189,7 @@ export function openSignIn(store: TokenStore, config: Pick<ResolvedConfig, "requ
       try {
         return await body();
       } finally {
-        release();
+        await release();
       }
     },
     save: (entry) => signIn.withLock(() => void signIn.write(entry)),
@@ -167,12 +208,13 @@ export function openSignIn(store: TokenStore, config: Pick<ResolvedConfig, "requ
 }
 
 /** The lock, or (if the lock file cannot be made) a warning and no coordination. */
-async function lockOrWarn(config: Pick<ResolvedConfig, "requestTimeoutMs" | "signal">, store: TokenStore, warn: Warn): Promise<() => void> {
+async function lockOrWarn(config: Pick<ResolvedConfig, "requestTimeoutMs" | "signal">, store: TokenStore, warn: Warn): Promise<() => void | Promise<void>> {
   try {
     // A holder keeps the lock for at most one token request; after that it is abandoned.
     return await store.lock({ staleMs: config.requestTimeoutMs + 10_000, signal: config.signal });
   } catch (error) {
     if (config.signal?.aborted) throw abortedError("while waiting for another kernel's refresh", error);
+    if (error instanceof LoginError) throw error; // the secret store refused (store: "keychain")
     warn(
       `Could not lock the token cache in ${dirname(store.id)} (${(error as NodeJS.ErrnoException).code ?? (error as Error).message}); going on without coordinating with other kernels. Check that folder (space, permissions), or set \`cacheDir\`.`,
     );
