@@ -86,6 +86,7 @@ try {
   const child = fileURLToPath(new URL("./cold-login.js", import.meta.url));
   const noBus = { ...process.env };
   delete noBus.DBUS_SESSION_BUS_ADDRESS;
+  delete noBus.XDG_RUNTIME_DIR;
   const autoDir = mkdtempSync(join(tmpdir(), "tslab-oauth-bench-auto-"));
   // The file store's sign-ins, as a server that never had a secret store saved them.
   writeFileSync(join(autoDir, "tokens.json"), readFileSync(join(dirs.file, "tokens.json")), { mode: 0o600 });

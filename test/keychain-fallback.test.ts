@@ -13,7 +13,9 @@ import { api, config, escape, folderItems, folderText, hash, loginInChild, refus
 import { startSecretService } from "./support/secret-service.js";
 import { ScriptedUserAgent } from "./support/user-agent.js";
 
+// Where libdbus would look for a session bus: the variable, else $XDG_RUNTIME_DIR/bus (a desktop's).
 delete process.env.DBUS_SESSION_BUS_ADDRESS;
+delete process.env.XDG_RUNTIME_DIR;
 after(closeDemoIdp);
 let cacheDir = "";
 beforeEach(() => {

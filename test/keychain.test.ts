@@ -191,3 +191,14 @@ test("tslab-oauth status says where each sign-in's secrets live, and prints no s
   assert.match(bob ?? "", new RegExp(`secrets in ${escape(join(cacheDir, "tokens.json"))} \\(owner-only file\\)`));
   for (const secret of [token(sealed), token(plain)]) assert.ok(!stdout.includes(secret));
 });
+
+test("an abort while the secret store is opened is ABORTED, not STORE_UNAVAILABLE, and leaves the store usable", async () => {
+  const idp = await demoIdp();
+  const controller = new AbortController();
+  controller.abort();
+  const error = await login(config(idp, { store: "keychain", signal: controller.signal, openBrowser: refuseBrowser })).catch((e: unknown) => e);
+  assert.equal((error as LoginError).code, "ABORTED", String(error));
+  const headers = await login(config(idp, { store: "keychain", openBrowser: new ScriptedUserAgent().open }));
+  assert.equal(await api(idp, token(headers)), 200);
+  assert.equal(Object.values(saved())[0]!.secrets, "keychain", "the aborted call did not make the folder give up its secret store");
+});

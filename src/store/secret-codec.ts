@@ -1,4 +1,4 @@
-import { LoginError } from "../errors.js";
+import { abortedError, LoginError } from "../errors.js";
 import type { CacheFile, Warn } from "./cache.js";
 import { isSealedEntry, type CacheEntry, type StoredEntry } from "./entry.js";
 import { folderKey, KeychainUnavailable, storeName, type FolderKey } from "./keychain.js";
@@ -34,13 +34,14 @@ export async function secretsFor(file: CacheFile, mode: StoreMode, signal?: Abor
   if (mode === "file") return codec(file, mode, undefined);
   let probe = probes.get(file.dir);
   if (!probe) {
-    probe = folderKey(file.dir, signal).then(
+    // Shared by every call on the folder, so no caller's signal ends it (the store's own wait is bounded).
+    probe = folderKey(file.dir).then(
       ({ key, value }): Probe => ({ ok: true, key, value }),
       (cause: unknown): Probe => ({ ok: false, reason: cause instanceof KeychainUnavailable ? cause.message : String(cause), cause }),
     );
     probes.set(file.dir, probe);
   }
-  const state = await probe;
+  const state = await untilAborted(probe, signal);
   if (!state.ok && mode === "keychain") throw unavailable(state.reason, state.cause);
   return codec(file, mode, state);
 }
@@ -102,19 +103,34 @@ function codec(file: CacheFile, mode: StoreMode, probe: Probe | undefined): Secr
       try {
         state.value = await state.key.ensure(signal);
       } catch (cause) {
+        if (signal?.aborted) throw abortedError("while opening the secret store", cause);
         const reason = cause instanceof KeychainUnavailable ? cause.message : String(cause);
         if (mode === "keychain") throw unavailable(reason, cause);
         fallback = reason;
       }
     },
     async settle(cache) {
-      if (!state?.value || cache.keyed(() => {}).some(([, stored]) => isSealedEntry(stored))) return;
+      if (!state?.value) return;
+      let unread = false;
+      // Only a file read whole proves that no sign-in is sealed with the key any more.
+      if (cache.keyed(() => (unread = true)).some(([, stored]) => isSealedEntry(stored)) || unread) return;
       await state.key.remove().catch(() => {}); // a key left behind opens nothing: no sign-in is sealed with it
       state.value = undefined;
     },
   };
   codecs.set(id, made);
   return made;
+}
+
+/** The probe, or ABORTED as soon as the call's signal aborts (a locked store may wait for its prompt). */
+function untilAborted<T>(work: Promise<T>, signal: AbortSignal | undefined): Promise<T> {
+  if (!signal) return work;
+  if (signal.aborted) return Promise.reject(abortedError("while opening the secret store", signal.reason));
+  return new Promise<T>((resolve, reject) => {
+    const onAbort = (): void => reject(abortedError("while opening the secret store", signal.reason));
+    signal.addEventListener("abort", onAbort, { once: true });
+    work.then(resolve, reject).finally(() => signal.removeEventListener("abort", onAbort));
+  });
 }
 
 function once(warn: Warn, id: string, message: string): void {

@@ -55,7 +55,10 @@ export async function loginInChild(
 ): Promise<ChildResult> {
   const script = new URL("./cache-child.js", import.meta.url);
   const env: NodeJS.ProcessEnv = { ...process.env, ...options.bus?.env, TSLAB_OAUTH_CACHE_DIR: options.dir };
-  if (!options.bus) delete env.DBUS_SESSION_BUS_ADDRESS;
+  if (!options.bus) {
+    delete env.DBUS_SESSION_BUS_ADDRESS;
+    delete env.XDG_RUNTIME_DIR;
+  }
   const arg = JSON.stringify({ ...loginConfig, api: `${loginConfig.issuer}/api/me` });
   const proc = spawn(process.execPath, [script.pathname, arg, options.interactive ? "interactive" : ""], { env, stdio: ["pipe", "pipe", "pipe"] });
   let out = "";
