@@ -187,7 +187,7 @@ test("tslab-oauth status says where each sign-in's secrets live, and prints no s
   const lines = stdout.trim().split("\n");
   const alice = lines.find((l) => l.includes("as alice"));
   const bob = lines.find((l) => l.includes("as bob"));
-  assert.match(alice ?? "", /refresh token held, secrets in the Secret Service \(GNOME Keyring, KWallet\) \(sealed with its key\)/);
+  assert.match(alice ?? "", /refresh token held, secrets sealed by a key in the Secret Service \(GNOME Keyring, KWallet\)$/);
   assert.match(bob ?? "", new RegExp(`secrets in ${escape(join(cacheDir, "tokens.json"))} \\(owner-only file\\)`));
   for (const secret of [token(sealed), token(plain)]) assert.ok(!stdout.includes(secret));
 });

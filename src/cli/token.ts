@@ -112,7 +112,7 @@ function describe(entry: StoredEntry, path: string): string {
     expiry,
     refreshable === undefined ? "" : refreshable ? "refresh token held" : "no refresh token",
     ...(entry.tokenType === "DPoP" ? ["DPoP-bound (its key is saved with it)"] : []),
-    sealed ? `secrets in ${storeName()} (sealed with its key)` : `secrets in ${path} (owner-only file)`,
+    sealed ? `secrets sealed by a key in ${storeName()}` : `secrets in ${path} (owner-only file)`,
   ]
     .filter(Boolean)
     .join(", ");
