@@ -69,6 +69,17 @@ export class LoginError extends Error {
  * The one ABORTED error: the caller's `signal` or an interrupt stopped the call `when` (a phrase:
  * "during the token refresh"), with what it cut short as `cause`.
  */
+/** `work`, or ABORTED (`when`) as soon as `signal` aborts: a caller giving up shared work without stopping it for the others. */
+export function untilAborted<T>(work: Promise<T>, signal: AbortSignal | undefined, when: string): Promise<T> {
+  if (!signal) return work;
+  if (signal.aborted) return Promise.reject(abortedError(when, signal.reason));
+  return new Promise<T>((resolve, reject) => {
+    const onAbort = (): void => reject(abortedError(when, signal.reason));
+    signal.addEventListener("abort", onAbort, { once: true });
+    work.then(resolve, reject).finally(() => signal.removeEventListener("abort", onAbort));
+  });
+}
+
 export function abortedError(when: string, cause?: unknown): LoginError {
   if (cause instanceof LoginError && cause.code === "ABORTED") return cause;
   return new LoginError("ABORTED", `The login was aborted ${when}. Run the cell again to sign in.`, { cause });

@@ -1,4 +1,4 @@
-import { abortedError } from "../errors.js";
+import { untilAborted } from "../errors.js";
 import type { CacheEntry, Warn } from "../store/cache.js";
 import type { CallContext } from "./call.js";
 
@@ -22,7 +22,7 @@ export async function oneSignIn(ctx: CallContext, run: (ctx: CallContext) => Pro
   const underWay = signIn.underWay<CacheEntry>("sign-in");
   if (underWay) {
     reporter.progress("Waiting for the sign-in that another call in this kernel started (its cell shows the link)…");
-    return abortable(underWay, config.signal);
+    return untilAborted(underWay, config.signal, "while waiting for the sign-in under way");
   }
   return signIn.once(async () => {
     // No browser for a service account: nothing to share across processes.
@@ -95,15 +95,4 @@ async function follow(
   const entry = await theirs;
   if (entry) return entry;
   throw outcome.error;
-}
-
-/** A shared sign-in, given up by this caller alone when its own signal aborts. */
-function abortable<T>(promise: Promise<T>, signal: AbortSignal | undefined): Promise<T> {
-  if (!signal) return promise;
-  if (signal.aborted) return Promise.reject(abortedError("while waiting for the sign-in under way", signal.reason));
-  return new Promise<T>((resolve, reject) => {
-    const onAbort = (): void => reject(abortedError("while waiting for the sign-in under way", signal.reason));
-    signal.addEventListener("abort", onAbort, { once: true });
-    promise.then(resolve, reject).finally(() => signal.removeEventListener("abort", onAbort));
-  });
 }

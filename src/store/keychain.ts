@@ -52,7 +52,7 @@ export class KeychainUnavailable extends Error {}
  * The folder's key in the secret store; rejects with {@link KeychainUnavailable} when the store
  * cannot be used (no binding for this platform, no D-Bus session, a locked or refused store).
  */
-export async function folderKey(dir: string, signal?: AbortSignal): Promise<{ key: FolderKey; value: Buffer | undefined }> {
+export async function folderKey(dir: string): Promise<{ key: FolderKey; value: Buffer | undefined }> {
   // No session bus where libdbus would look for one (the variable, else $XDG_RUNTIME_DIR/bus): said
   // without loading the binding (12-23 ms of a kernel's first call, on every server and container).
   if (process.platform === "linux" && !hasSessionBus(process.env)) throw new KeychainUnavailable(NO_SESSION);
@@ -88,7 +88,7 @@ export async function folderKey(dir: string, signal?: AbortSignal): Promise<{ ke
     },
     remove: (s) => call("remove a key", (signal) => entry.deleteCredential(signal), s).then(() => undefined),
   };
-  return { key, value: await key.read(signal) };
+  return { key, value: await key.read() };
 }
 
 /** A stored key, or undefined when there is none or it is not one of ours (a damaged item: a new key replaces it). */

@@ -1,4 +1,4 @@
-import { abortedError, LoginError } from "../errors.js";
+import { abortedError, LoginError, untilAborted } from "../errors.js";
 import type { CacheFile, Warn } from "./cache.js";
 import { isSealedEntry, type CacheEntry, type StoredEntry } from "./entry.js";
 import { folderKey, KeychainUnavailable, storeName, type FolderKey } from "./keychain.js";
@@ -41,7 +41,7 @@ export async function secretsFor(file: CacheFile, mode: StoreMode, signal?: Abor
     );
     probes.set(file.dir, probe);
   }
-  const state = await untilAborted(probe, signal);
+  const state = await untilAborted(probe, signal, "while opening the secret store");
   if (!state.ok && mode === "keychain") throw unavailable(state.reason, state.cause);
   return codec(file, mode, state);
 }
@@ -120,17 +120,6 @@ function codec(file: CacheFile, mode: StoreMode, probe: Probe | undefined): Secr
   };
   codecs.set(id, made);
   return made;
-}
-
-/** The probe, or ABORTED as soon as the call's signal aborts (a locked store may wait for its prompt). */
-function untilAborted<T>(work: Promise<T>, signal: AbortSignal | undefined): Promise<T> {
-  if (!signal) return work;
-  if (signal.aborted) return Promise.reject(abortedError("while opening the secret store", signal.reason));
-  return new Promise<T>((resolve, reject) => {
-    const onAbort = (): void => reject(abortedError("while opening the secret store", signal.reason));
-    signal.addEventListener("abort", onAbort, { once: true });
-    work.then(resolve, reject).finally(() => signal.removeEventListener("abort", onAbort));
-  });
 }
 
 function once(warn: Warn, id: string, message: string): void {
