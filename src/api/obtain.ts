@@ -45,7 +45,7 @@ export async function obtainTokens(ctx: CallContext, options: ObtainOptions = {}
     stored = await signIn.withLock(() => {
       const current = signIn.read();
       if (current && current.secrets !== "keychain") signIn.write(current);
-      return signIn.read() ?? current;
+      return current;
     });
   }
   if (stored) {

@@ -18,7 +18,7 @@ export interface SecretCodec {
   close(key: string, entry: CacheEntry, warn: Warn): StoredEntry | null;
   /** Under the folder's lock, before writing: the secret store's key, made when there is none. */
   prepare(signal?: AbortSignal): Promise<void>;
-  /** Under the lock, before its release: the key goes once no sign-in is sealed with it (the last logout). */
+  /** Under the lock, before its release after a removal: the key goes once no sign-in is sealed with it (the last logout). */
   settle(file: CacheFile): Promise<void>;
 }
 

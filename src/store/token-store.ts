@@ -18,7 +18,7 @@ export interface TokenStore {
   /** Every saved sign-in with its key. */
   entries(warn: Warn): [string, CacheEntry][];
   write(key: string, entry: CacheEntry | undefined, warn: Warn): boolean;
-  /** Takes the cross-process lock; its release (awaited) first tidies the secret store (a key no sign-in uses). */
+  /** Takes the cross-process lock; its release (awaited) first removes the secret store's key when no sign-in uses it any more. */
   lock(options: { staleMs: number; signal?: AbortSignal | undefined }): Promise<() => void | Promise<void>>;
   /** Where this store writes the secrets of a sign-in: "keychain", "file", or "memory" (`cache: false`). */
   readonly secretsIn: "keychain" | "file" | "memory";
@@ -52,9 +52,8 @@ export async function storeFor(config: Pick<ResolvedConfig, "cache" | "cacheDir"
   let folder = folders.get(file);
   if (!folder) folders.set(file, (folder = { inflight: new Map(), clients: new RegistrationFile(file.dir), views: new Map() }));
   const secrets = await secretsFor(file, config.store, config.signal);
-  const id = `${config.store}`;
-  let view = folder.views.get(id);
-  if (!view) folder.views.set(id, (view = fileStore(file, folder, secrets)));
+  let view = folder.views.get(config.store);
+  if (!view) folder.views.set(config.store, (view = fileStore(file, folder, secrets)));
   return view;
 }
 /** What every view of one folder shares: refreshes under way, its registered clients. */
@@ -67,6 +66,7 @@ const folders = new WeakMap<CacheFile, Folder>();
 
 function fileStore(file: CacheFile, folder: Folder, secrets: SecretCodec): TokenStore {
   const { clients } = folder;
+  let removed = false;
   const store: TokenStore = {
     id: file.path,
     get secretsIn() {
@@ -79,6 +79,7 @@ function fileStore(file: CacheFile, folder: Folder, secrets: SecretCodec): Token
         return entry ? [[key, entry] as [string, CacheEntry]] : [];
       }),
     write: (key, entry, warn) => {
+      removed ||= entry === undefined;
       const stored = entry && secrets.close(key, entry, warn);
       return stored === null ? false : file.write(key, stored, warn);
     },
@@ -92,8 +93,10 @@ function fileStore(file: CacheFile, folder: Folder, secrets: SecretCodec): Token
       }
       return async () => {
         try {
-          await secrets.settle(file);
+          // A removal under this lock may have been the last sign-in sealed with the folder's key.
+          if (removed) await secrets.settle(file);
         } finally {
+          removed = false;
           release();
         }
       };
